@@ -1,0 +1,102 @@
+"""The outbox: one row per communication to a patient.
+
+The row is the truth (STYLE.md §2): it is written in the same transaction as
+the appointment change that causes it, and the dispatcher moves it through
+its states. The queue only makes sending faster.
+"""
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Message(models.Model):
+    class Kind(models.TextChoices):
+        CONFIRMATION = "confirmation", _("confirmation")
+        REMINDER = "reminder", _("reminder")
+        MODIFICATION = "modification", _("modification")
+        CANCELLATION = "cancellation", _("cancellation")
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("email")
+        SMS = "sms", _("SMS")
+        VOICE = "voice", _("phone call")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SENDING = "sending", _("sending")
+        SENT = "sent", _("sent")
+        DELIVERED = "delivered", _("delivered")
+        FAILED = "failed", _("failed")
+        WITHDRAWN = "withdrawn", _("withdrawn")
+
+    clinic_lookup = "clinic"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Nullable so that a deleted appointment keeps its communications log (D7);
+    # `appointment_ref` and `snapshot` then still say which one and what it was.
+    appointment = models.ForeignKey(
+        "schedules.Appointment",
+        verbose_name=_("appointment"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+    )
+    appointment_ref = models.UUIDField(_("appointment reference"), db_index=True)
+    clinic = models.ForeignKey(
+        "schedules.Clinic", verbose_name=_("clinic"), on_delete=models.PROTECT, related_name="+"
+    )
+    # The recipient: usually the appointment's patient, but the former patient
+    # for the cancellation of D13.
+    patient = models.ForeignKey(
+        "patients.Patient",
+        verbose_name=_("patient"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    # Resolved at send time from the patient record as it is then (D9).
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices, blank=True)
+    to = models.CharField(_("to"), max_length=254, blank=True)
+    language = models.CharField(_("language"), max_length=2)
+    due_at = models.DateTimeField(_("due"))
+    # The appointment start this message was planned for: if the appointment
+    # has moved by send time, the message no longer tells the truth (D4).
+    planned_start = models.DateTimeField(_("planned for the appointment at"))
+    # What the patient is told, frozen when planned; used for a deleted
+    # appointment's cancellation notice.
+    snapshot = models.JSONField(_("appointment snapshot"), default=dict, blank=True)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
+    claimed_at = models.DateTimeField(_("claimed"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    provider_id = models.CharField(_("provider id"), max_length=100, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    error = models.TextField(_("error or reason"), blank=True)
+    subject = models.CharField(_("subject"), max_length=255, blank=True)
+    content = models.TextField(_("content as sent"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["-due_at", "-id"]
+        indexes = [
+            # send_due_messages: pending rows whose due_at has come, oldest first.
+            models.Index(fields=["due_at"], condition=Q(state="pending"), name="message_pending_by_due"),
+            # The lease sweep: rows left in "sending" by a worker that died.
+            models.Index(fields=["claimed_at"], condition=Q(state="sending"), name="message_sending_by_claim"),
+            # Provider status callbacks find their message by provider id.
+            models.Index(fields=["provider_id"], condition=~Q(provider_id=""), name="message_by_provider_id"),
+            # An inbound SMS reply finds the most recent SMS sent to its number (D11).
+            models.Index(fields=["to", "-sent_at"], condition=Q(channel="sms"), name="message_sms_by_recipient"),
+            # An appointment's communications log, newest first.
+            models.Index(fields=["appointment", "-due_at"], name="message_by_appointment"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.get_state_display()}"

@@ -1,0 +1,389 @@
+"""Clinics, their professionals, services, time slots and appointments.
+
+The names follow the clinic's world (SPEC vocabulary): a *slot* is a plage
+horaire, a *service* a type de période. Constraints that a database can hold
+are declared here (checks, the partial unique index of D2) or installed as
+triggers by migration (cross-clinic consistency, see `schedules/triggers.py`);
+`clean()` repeats them so that forms show a readable error first.
+"""
+
+import uuid
+import zoneinfo
+from datetime import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from phonenumber_field.modelfields import PhoneNumberField
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("“%(value)s” is not an IANA time zone name."), params={"value": value})
+
+
+class Clinic(models.Model):
+    # The path from each model to its clinic, for per-clinic visibility (access.py).
+    clinic_lookup = "pk"
+
+    name = models.CharField(_("name"), max_length=200)
+    address = models.TextField(_("address"), blank=True)
+    phone = PhoneNumberField(_("phone"), region="CA")
+    email = models.EmailField(_("email"), blank=True)
+    timezone = models.CharField(
+        _("time zone"), max_length=64, default="America/Toronto", validators=[validate_timezone]
+    )
+    # R1: only a connected clinic has its appointments communicated by the Hub.
+    hub_connected = models.BooleanField(_("connected to the Hub"), default=False)
+    staff = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff"),
+        related_name="clinics",
+        blank=True,
+        help_text=_("Staff members who see and manage this clinic's schedule."),
+    )
+
+    class Meta:
+        verbose_name = _("clinic")
+        verbose_name_plural = _("clinics")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def local(self, instant: datetime) -> datetime:
+        """The instant as the clinic's clock shows it."""
+        return timezone.localtime(instant, self.zone)
+
+
+class Professional(models.Model):
+    class Kind(models.TextChoices):
+        GP = "gp", _("general practitioner")
+        NP = "np", _("nurse practitioner (IPS)")
+        NURSE = "nurse", _("nurse")
+        RESIDENT = "resident", _("resident")
+        EXTERN = "extern", _("extern")
+        SPECIALIST = "specialist", _("specialist")
+        OTHER = "other", _("other")
+
+    # R2: the professional types whose appointments the Hub communicates.
+    HUB_KINDS = frozenset({Kind.GP, Kind.NP, Kind.NURSE, Kind.RESIDENT, Kind.EXTERN})
+    clinic_lookup = "clinic"
+
+
+    clinic = models.ForeignKey(
+        Clinic, verbose_name=_("clinic"), on_delete=models.PROTECT, related_name="professionals"
+    )
+    first_name = models.CharField(_("first name"), max_length=100)
+    last_name = models.CharField(_("last name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+
+    class Meta:
+        verbose_name = _("professional")
+        verbose_name_plural = _("professionals")
+        ordering = ["last_name", "first_name"]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def covered_by_hub(self) -> bool:
+        return self.kind in self.HUB_KINDS
+
+
+class Service(models.Model):
+    """A type de période: it decides whether and what the Hub announces (R5)."""
+
+    class Category(models.TextChoices):
+        NONE = "none", _("no communication")
+        IN_PERSON = "in_person", _("in person")
+        PHONE = "phone", _("by phone")
+        VIRTUAL = "virtual", _("virtual")
+        HOME = "home", _("at home")
+    clinic_lookup = "clinic"
+
+
+    clinic = models.ForeignKey(
+        Clinic, verbose_name=_("clinic"), on_delete=models.PROTECT, related_name="services"
+    )
+    name_fr = models.CharField(_("name (French)"), max_length=200)
+    name_en = models.CharField(_("name (English)"), max_length=200)
+    category = models.CharField(_("category"), max_length=16, choices=Category.choices)
+    # R8: how long before the start patients may still cancel online.
+    # Empty: online cancellation is not offered for this service.
+    cancellation_delay = models.DurationField(
+        _("online cancellation delay"),
+        null=True,
+        blank=True,
+        help_text=_("Patients may cancel online until this long before the start. "
+                    "Empty: online cancellation is not offered."),
+    )
+
+    class Meta:
+        verbose_name = _("service")
+        verbose_name_plural = _("services")
+        ordering = ["clinic", "name_fr"]
+
+    def __str__(self) -> str:
+        return self.name_fr
+
+    def name(self, language: str) -> str:
+        return self.name_en if language == "en" else self.name_fr
+
+    @property
+    def sends_messages(self) -> bool:
+        return self.category != self.Category.NONE
+
+
+class Slot(models.Model):
+    """A plage horaire: the only way an appointment reaches the Hub (R3)."""
+    clinic_lookup = "professional__clinic"
+
+
+    professional = models.ForeignKey(
+        Professional, verbose_name=_("professional"), on_delete=models.PROTECT, related_name="slots"
+    )
+    service = models.ForeignKey(
+        Service, verbose_name=_("service"), on_delete=models.PROTECT, related_name="slots"
+    )
+    start = models.DateTimeField(_("start"))
+    end = models.DateTimeField(_("end"))
+
+    class Meta:
+        verbose_name = _("slot")
+        verbose_name_plural = _("slots")
+        ordering = ["start", "professional"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="slot_ends_after_start"),
+            # A professional's day lists their slots by start (also keeps the
+            # demo data and slot series idempotent).
+            models.UniqueConstraint(fields=["professional", "start"], name="slot_unique_start_per_professional"),
+        ]
+
+    def __str__(self) -> str:
+        local = self.professional.clinic.local(self.start)
+        return f"{local:%Y-%m-%d %H:%M} · {self.professional} · {self.service}"
+
+    def clean(self) -> None:
+        if self.start and self.end and self.end <= self.start:
+            raise ValidationError({"end": _("The end must be after the start.")})
+        if self.service_id and self.professional_id and self.service.clinic_id != self.professional.clinic_id:
+            raise ValidationError({"service": _("The service must belong to the professional's clinic.")})
+
+
+def keep_slots_with_active_appointments(collector, field, sub_objs, using):
+    """on_delete for Appointment.slot (D14).
+
+    Deleting a slot that holds an active appointment is refused, naming the
+    appointments to move or cancel first. Cancelled appointments merely lose
+    their link to the deleted slot.
+    """
+    active = [appointment for appointment in sub_objs if appointment.is_active]
+    if active:
+        raise models.ProtectedError(
+            _("This slot holds active appointments; move or cancel them first: %(appointments)s")
+            % {"appointments": ", ".join(str(appointment) for appointment in active)},
+            set(active),
+        )
+    models.SET_NULL(collector, field, sub_objs, using)
+
+
+class Appointment(models.Model):
+    class Source(models.TextChoices):
+        # R4: staff and the clinic's own portals are handled; an external
+        # portal (RVSQ) sends its own communications.
+        STAFF = "staff", _("booked by staff")
+        ONLINE = "online", _("booked online (Sofy)")
+        ONLINE_HUB = "online_hub", _("booked online (Sofy RV Hub)")
+        EXTERNAL = "external", _("external portal (e.g. RVSQ)")
+
+    class Status(models.TextChoices):
+        BOOKED = "booked", _("Booked")
+        SENT_EMAIL = "sent_email", _("Confirmation sent by email")
+        SENT_SMS = "sent_sms", _("Confirmation sent by SMS")
+        SENT_VOICE = "sent_voice", _("Confirmation sent by phone")
+        CONFIRMED_EMAIL = "confirmed_email", _("Confirmed by email")
+        CONFIRMED_SMS = "confirmed_sms", _("Confirmed by SMS")
+        CONFIRMED_VOICE = "confirmed_voice", _("Confirmed by phone")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    class Language(models.TextChoices):
+        FR = "fr", "Français"
+        EN = "en", "English"
+    clinic_lookup = "professional__clinic"
+
+
+    # Public, opaque identifier for links and logs (never the primary key).
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(
+        "patients.Patient", verbose_name=_("patient"), on_delete=models.PROTECT, related_name="appointments"
+    )
+    professional = models.ForeignKey(
+        Professional, verbose_name=_("professional"), on_delete=models.PROTECT, related_name="appointments"
+    )
+    slot = models.ForeignKey(
+        Slot,
+        verbose_name=_("slot"),
+        on_delete=keep_slots_with_active_appointments,
+        null=True,
+        blank=True,
+        related_name="appointments",
+        help_text=_("Only appointments booked in a slot are communicated by the Hub."),
+    )
+    # R7: defaults to the slot's service; a service chosen at booking wins.
+    service = models.ForeignKey(
+        Service, verbose_name=_("service"), on_delete=models.PROTECT, related_name="appointments", blank=True
+    )
+    start = models.DateTimeField(_("start"), blank=True)
+    end = models.DateTimeField(_("end"), blank=True)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.STAFF)
+    # R20: the language the patient chose when booking online, if any.
+    booking_language = models.CharField(
+        _("booking language"), max_length=2, choices=Language.choices, null=True, blank=True
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.BOOKED)
+    # R29: when and where the latest communication went.
+    status_note = models.TextField(_("status note"), blank=True)
+    notes = models.TextField(_("internal notes"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("appointment")
+        verbose_name_plural = _("appointments")
+        ordering = ["start"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="appointment_ends_after_start"),
+            # D2: a slot holds at most one active appointment. A unique index
+            # makes the second of two concurrent bookings fail in the database.
+            models.UniqueConstraint(
+                fields=["slot"],
+                condition=~Q(status="cancelled"),
+                name="one_active_appointment_per_slot",
+                violation_error_message=_("This slot already holds an active appointment."),
+            ),
+        ]
+        indexes = [
+            # The day's appointments (staff start page, date filters) and the
+            # dispatcher's "appointment already past" re-check.
+            models.Index(fields=["start"], name="appointment_by_start"),
+            # A patient's appointments, most recent first (patient page, and
+            # the inbound SMS reply that confirms the upcoming one).
+            models.Index(fields=["patient", "start"], name="appointment_by_patient"),
+            # A professional's day in the admin list filtered by professional.
+            models.Index(fields=["professional", "start"], name="appointment_by_professional"),
+        ]
+
+    def __str__(self) -> str:
+        when = self.clinic.local(self.start) if self.start else None
+        return f"{when:%Y-%m-%d %H:%M} · {self.patient} · {self.professional}" if when else str(self.patient)
+
+    @property
+    def clinic(self) -> Clinic:
+        return self.professional.clinic
+
+    @property
+    def is_active(self) -> bool:
+        return self.status != self.Status.CANCELLED
+
+    @property
+    def language(self) -> str:
+        """R20: the booking language for an online booking, else the patient's."""
+        return self.booking_language or self.patient.language
+
+    def fill_from_slot(self) -> None:
+        """R7: whatever the booking left empty comes from the slot."""
+        if self.slot_id is None:
+            return
+        slot = self.slot
+        if not self.professional_id:
+            self.professional = slot.professional
+        if not self.service_id:
+            self.service = slot.service
+        if self.start is None:
+            self.start = slot.start
+        if self.end is None:
+            self.end = slot.end
+
+    def clean(self) -> None:
+        self.fill_from_slot()
+        errors = {}
+        if self.start and self.end and self.end <= self.start:
+            errors["end"] = _("The end must be after the start.")
+        if self.professional_id:
+            clinic_id = self.professional.clinic_id
+            if self.patient_id and self.patient.clinic_id != clinic_id:
+                errors["patient"] = _("The patient must belong to the professional's clinic.")
+            if self.service_id and self.service.clinic_id != clinic_id:
+                errors["service"] = _("The service must belong to the professional's clinic.")
+            if self.slot_id and self.slot.professional.clinic_id != clinic_id:
+                errors["slot"] = _("The slot must belong to the professional's clinic.")
+        if errors:
+            raise ValidationError(errors)
+
+    def save(self, *args, **kwargs) -> None:
+        self.fill_from_slot()
+        super().save(*args, **kwargs)
+
+
+class StatusChange(models.Model):
+    """One line of an appointment's status history (R29).
+
+    Kept when the appointment is deleted (D7): the row then keeps the
+    appointment's public id and its clinic, for staff to find it.
+    """
+
+    class Actor(models.TextChoices):
+        STAFF = "staff", _("staff")
+        PATIENT = "patient", _("patient")
+        HUB = "hub", _("the Hub")
+    clinic_lookup = "clinic"
+
+
+    appointment = models.ForeignKey(
+        Appointment,
+        verbose_name=_("appointment"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="history",
+    )
+    appointment_ref = models.UUIDField(_("appointment reference"), db_index=True)
+    clinic = models.ForeignKey(Clinic, verbose_name=_("clinic"), on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(_("when"), default=timezone.now)
+    status = models.CharField(_("status"), max_length=16, choices=Appointment.Status.choices)
+    note = models.TextField(_("note"), blank=True)
+    actor = models.CharField(_("by"), max_length=8, choices=Actor.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff member"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("status change")
+        verbose_name_plural = _("status history")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} · {self.get_status_display()}"
+
+    @property
+    def actor_label(self) -> str:
+        if self.actor == self.Actor.STAFF and self.user is not None:
+            return self.user.get_full_name() or self.user.get_username()
+        return self.get_actor_display()

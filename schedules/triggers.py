@@ -1,0 +1,79 @@
+"""Cross-table rules the database enforces with triggers.
+
+A CHECK constraint cannot look at another table, so these rules are
+triggers, for PostgreSQL and SQLite alike, installed by migration:
+
+- a slot's service belongs to its professional's clinic;
+- an appointment's patient, service and slot belong to its professional's
+  clinic (a clinic's staff must never book another clinic's patient).
+
+Both raise an integrity error, which Django reports as IntegrityError.
+"""
+
+# (name, table, condition that must NOT hold, message)
+RULES = [
+    (
+        "slot_service_same_clinic",
+        "schedules_slot",
+        "(SELECT clinic_id FROM schedules_service WHERE id = NEW.service_id)"
+        " IS DISTINCT FROM (SELECT clinic_id FROM schedules_professional WHERE id = NEW.professional_id)",
+        "the service of a slot must belong to the clinic of its professional",
+    ),
+    (
+        "appointment_same_clinic",
+        "schedules_appointment",
+        "(SELECT clinic_id FROM schedules_professional WHERE id = NEW.professional_id) IS DISTINCT FROM"
+        " (SELECT clinic_id FROM patients_patient WHERE id = NEW.patient_id)"
+        " OR (SELECT clinic_id FROM schedules_professional WHERE id = NEW.professional_id) IS DISTINCT FROM"
+        " (SELECT clinic_id FROM schedules_service WHERE id = NEW.service_id)"
+        " OR (NEW.slot_id IS NOT NULL AND (SELECT clinic_id FROM schedules_professional WHERE id = NEW.professional_id)"
+        " IS DISTINCT FROM (SELECT p.clinic_id FROM schedules_slot s JOIN schedules_professional p"
+        " ON p.id = s.professional_id WHERE s.id = NEW.slot_id))",
+        "the patient, service and slot of an appointment must belong to the clinic of its professional",
+    ),
+]
+
+
+def _sqlite(condition: str) -> str:
+    # SQLite spells IS DISTINCT FROM as IS NOT.
+    return condition.replace("IS DISTINCT FROM", "IS NOT")
+
+
+def install(apps, schema_editor) -> None:
+    vendor = schema_editor.connection.vendor
+    for name, table, condition, message in RULES:
+        if vendor == "postgresql":
+            schema_editor.execute(
+                f"""
+                CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$
+                BEGIN
+                    IF {condition} THEN
+                        RAISE EXCEPTION '{name}: {message}' USING ERRCODE = 'check_violation';
+                    END IF;
+                    RETURN NEW;
+                END;
+                $$ LANGUAGE plpgsql;
+                """
+            )
+            schema_editor.execute(
+                f"CREATE TRIGGER {name} BEFORE INSERT OR UPDATE ON {table}"
+                f" FOR EACH ROW EXECUTE FUNCTION {name}();"
+            )
+        elif vendor == "sqlite":
+            for event in ("INSERT", "UPDATE"):
+                schema_editor.execute(
+                    f"CREATE TRIGGER {name}_{event.lower()} BEFORE {event} ON {table}"
+                    f" FOR EACH ROW WHEN {_sqlite(condition)}"
+                    f" BEGIN SELECT RAISE(ABORT, '{name}: {message}'); END;"
+                )
+
+
+def remove(apps, schema_editor) -> None:
+    vendor = schema_editor.connection.vendor
+    for name, table, _condition, _message in RULES:
+        if vendor == "postgresql":
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {name} ON {table};")
+            schema_editor.execute(f"DROP FUNCTION IF EXISTS {name}();")
+        elif vendor == "sqlite":
+            for event in ("insert", "update"):
+                schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}_{event};")
