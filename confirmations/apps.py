@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ConfirmationsConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'confirmations'
+    name = "confirmations"
+    verbose_name = _("communications")

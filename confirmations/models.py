@@ -46,9 +46,7 @@ class Message(models.Model):
         related_name="messages",
     )
     appointment_ref = models.UUIDField(_("appointment reference"), db_index=True)
-    clinic = models.ForeignKey(
-        "schedules.Clinic", verbose_name=_("clinic"), on_delete=models.PROTECT, related_name="+"
-    )
+    clinic = models.ForeignKey("schedules.Clinic", verbose_name=_("clinic"), on_delete=models.PROTECT, related_name="+")
     # The recipient: usually the appointment's patient, but the former patient
     # for the cancellation of D13.
     patient = models.ForeignKey(

@@ -29,3 +29,53 @@ def visible_to(queryset: QuerySet, user: AbstractBaseUser | AnonymousUser) -> Qu
     # A subquery rather than a join: no duplicate rows, no DISTINCT.
     their_clinics = Clinic.objects.filter(staff=user).values("pk")
     return queryset.filter(**{f"{queryset.model.clinic_lookup}__in": their_clinics})
+
+
+# What each role may do in the admin, as (app_label.model, actions).
+# Services and clinics are configured by support (R6, R8); staff only read them.
+ROLE_PERMISSIONS = {
+    STAFF_GROUP: [
+        ("schedules.clinic", ["view"]),
+        ("schedules.professional", ["view"]),
+        ("schedules.service", ["view"]),
+        ("schedules.slot", ["view", "add", "change", "delete"]),
+        ("schedules.appointment", ["view", "add", "change", "delete"]),
+        ("schedules.statuschange", ["view"]),
+        ("patients.patient", ["view", "add", "change"]),
+        ("confirmations.message", ["view"]),
+    ],
+    SUPPORT_GROUP: [
+        ("schedules.clinic", ["view", "add", "change"]),
+        ("schedules.professional", ["view", "add", "change", "delete"]),
+        ("schedules.service", ["view", "add", "change", "delete"]),
+        ("schedules.slot", ["view", "add", "change", "delete"]),
+        ("schedules.appointment", ["view", "add", "change", "delete"]),
+        ("schedules.statuschange", ["view"]),
+        ("patients.patient", ["view", "add", "change"]),
+        ("confirmations.message", ["view"]),
+    ],
+}
+
+
+def ensure_roles(**kwargs) -> None:
+    """Creates or updates the two staff groups (run after every migrate)."""
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Group, Permission
+
+    # post_migrate reaches apps one by one; make sure the permissions of
+    # every app named below exist already.
+    for label in ("schedules", "patients", "confirmations"):
+        create_permissions(apps.get_app_config(label), verbosity=0)
+
+    for group_name, grants in ROLE_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=group_name)
+        codenames = []
+        for model_label, actions in grants:
+            app_label, model = model_label.split(".")
+            codenames += [(app_label, f"{action}_{model}") for action in actions]
+        permissions = [
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            for app_label, codename in codenames
+        ]
+        group.permissions.set(permissions)

@@ -1,6 +1,14 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class SchedulesConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'schedules'
+    name = "schedules"
+    verbose_name = _("schedules")
+
+    def ready(self) -> None:
+        from schedules.access import ensure_roles
+
+        # Permissions exist only after migrate; the roles follow them.
+        post_migrate.connect(ensure_roles, sender=self)

@@ -77,10 +77,7 @@ class Professional(models.Model):
     HUB_KINDS = frozenset({Kind.GP, Kind.NP, Kind.NURSE, Kind.RESIDENT, Kind.EXTERN})
     clinic_lookup = "clinic"
 
-
-    clinic = models.ForeignKey(
-        Clinic, verbose_name=_("clinic"), on_delete=models.PROTECT, related_name="professionals"
-    )
+    clinic = models.ForeignKey(Clinic, verbose_name=_("clinic"), on_delete=models.PROTECT, related_name="professionals")
     first_name = models.CharField(_("first name"), max_length=100)
     last_name = models.CharField(_("last name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
@@ -111,12 +108,10 @@ class Service(models.Model):
         PHONE = "phone", _("by phone")
         VIRTUAL = "virtual", _("virtual")
         HOME = "home", _("at home")
+
     clinic_lookup = "clinic"
 
-
-    clinic = models.ForeignKey(
-        Clinic, verbose_name=_("clinic"), on_delete=models.PROTECT, related_name="services"
-    )
+    clinic = models.ForeignKey(Clinic, verbose_name=_("clinic"), on_delete=models.PROTECT, related_name="services")
     name_fr = models.CharField(_("name (French)"), max_length=200)
     name_en = models.CharField(_("name (English)"), max_length=200)
     category = models.CharField(_("category"), max_length=16, choices=Category.choices)
@@ -126,8 +121,9 @@ class Service(models.Model):
         _("online cancellation delay"),
         null=True,
         blank=True,
-        help_text=_("Patients may cancel online until this long before the start. "
-                    "Empty: online cancellation is not offered."),
+        help_text=_(
+            "Patients may cancel online until this long before the start. Empty: online cancellation is not offered."
+        ),
     )
 
     class Meta:
@@ -148,15 +144,13 @@ class Service(models.Model):
 
 class Slot(models.Model):
     """A plage horaire: the only way an appointment reaches the Hub (R3)."""
-    clinic_lookup = "professional__clinic"
 
+    clinic_lookup = "professional__clinic"
 
     professional = models.ForeignKey(
         Professional, verbose_name=_("professional"), on_delete=models.PROTECT, related_name="slots"
     )
-    service = models.ForeignKey(
-        Service, verbose_name=_("service"), on_delete=models.PROTECT, related_name="slots"
-    )
+    service = models.ForeignKey(Service, verbose_name=_("service"), on_delete=models.PROTECT, related_name="slots")
     start = models.DateTimeField(_("start"))
     end = models.DateTimeField(_("end"))
 
@@ -221,8 +215,8 @@ class Appointment(models.Model):
     class Language(models.TextChoices):
         FR = "fr", "Français"
         EN = "en", "English"
-    clinic_lookup = "professional__clinic"
 
+    clinic_lookup = "professional__clinic"
 
     # Public, opaque identifier for links and logs (never the primary key).
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -248,8 +242,9 @@ class Appointment(models.Model):
     start = models.DateTimeField(_("start"), blank=True)
     end = models.DateTimeField(_("end"), blank=True)
     source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.STAFF)
-    # R20: the language the patient chose when booking online, if any.
-    booking_language = models.CharField(
+    # R20: the language the patient chose when booking online; null (not
+    # an empty string) when the booking did not choose one.
+    booking_language = models.CharField(  # noqa: DJ001
         _("booking language"), max_length=2, choices=Language.choices, null=True, blank=True
     )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.BOOKED)
@@ -288,6 +283,10 @@ class Appointment(models.Model):
     def __str__(self) -> str:
         when = self.clinic.local(self.start) if self.start else None
         return f"{when:%Y-%m-%d %H:%M} · {self.patient} · {self.professional}" if when else str(self.patient)
+
+    def save(self, *args, **kwargs) -> None:
+        self.fill_from_slot()
+        super().save(*args, **kwargs)
 
     @property
     def clinic(self) -> Clinic:
@@ -332,10 +331,6 @@ class Appointment(models.Model):
         if errors:
             raise ValidationError(errors)
 
-    def save(self, *args, **kwargs) -> None:
-        self.fill_from_slot()
-        super().save(*args, **kwargs)
-
 
 class StatusChange(models.Model):
     """One line of an appointment's status history (R29).
@@ -348,8 +343,8 @@ class StatusChange(models.Model):
         STAFF = "staff", _("staff")
         PATIENT = "patient", _("patient")
         HUB = "hub", _("the Hub")
-    clinic_lookup = "clinic"
 
+    clinic_lookup = "clinic"
 
     appointment = models.ForeignKey(
         Appointment,

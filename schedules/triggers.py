@@ -56,8 +56,7 @@ def install(apps, schema_editor) -> None:
                 """
             )
             schema_editor.execute(
-                f"CREATE TRIGGER {name} BEFORE INSERT OR UPDATE ON {table}"
-                f" FOR EACH ROW EXECUTE FUNCTION {name}();"
+                f"CREATE TRIGGER {name} BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION {name}();"
             )
         elif vendor == "sqlite":
             for event in ("INSERT", "UPDATE"):
