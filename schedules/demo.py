@@ -121,13 +121,8 @@ def local_instant(clinic: Clinic, day: date, at: time) -> datetime:
 
 @transaction.atomic
 def load_demo(today: date | None = None) -> list[DemoLogin]:
-    User = get_user_model()
+    _demo_user("support", SUPPORT_GROUP, first_name="Équipe", last_name="de soutien")
     logins = [DemoLogin("support", "demo-support", "support (every clinic)")]
-    support, _ = User.objects.get_or_create(username="support", defaults={"is_staff": True})
-    if not support.has_usable_password():
-        support.set_password("demo-support")
-        support.save()
-    support.groups.add(Group.objects.get(name=SUPPORT_GROUP))
 
     for index, spec in enumerate(CLINICS):
         clinic, _ = Clinic.objects.update_or_create(
@@ -140,15 +135,7 @@ def load_demo(today: date | None = None) -> list[DemoLogin]:
             },
         )
         today_here = today or timezone.localdate(timezone=clinic.zone)
-        user, created = User.objects.get_or_create(
-            username=spec["login"],
-            defaults={"is_staff": True, "first_name": "Accueil", "last_name": clinic.name},
-        )
-        if created:
-            user.set_password(f"demo-{spec['login']}")
-            user.save()
-        user.groups.add(Group.objects.get(name=STAFF_GROUP))
-        clinic.staff.add(user)
+        clinic.staff.add(_demo_user(spec["login"], STAFF_GROUP, first_name="Accueil", last_name=clinic.name))
         logins.append(DemoLogin(spec["login"], f"demo-{spec['login']}", f"staff of {clinic.name}"))
 
         services = [
@@ -167,6 +154,16 @@ def load_demo(today: date | None = None) -> list[DemoLogin]:
         patients = _load_patients(clinic, offset=index * 15, count=20 if spec["hub_connected"] else 10)
         _load_appointments(clinic, slots, patients, professionals, services, today_here)
     return logins
+
+
+def _demo_user(username: str, group: str, **names: str):
+    """A staff login whose password is "demo-<username>"."""
+    user, created = get_user_model().objects.get_or_create(username=username, defaults={"is_staff": True, **names})
+    if created:
+        user.set_password(f"demo-{username}")
+        user.save()
+    user.groups.add(Group.objects.get(name=group))
+    return user
 
 
 def _load_slots(clinic, professionals, services, today_here) -> list[Slot]:

@@ -1,0 +1,78 @@
+"""Settings relations and environment switches (issue 2)."""
+
+import os
+import subprocess
+import sys
+
+from django.conf import settings
+
+
+def settings_in_fresh_process(code: str, **env: str) -> subprocess.CompletedProcess:
+    """Imports the settings in a new interpreter, with exactly this environment."""
+    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "REDIS_URL", "DATABASE_URL"}}
+    return subprocess.run(
+        [sys.executable, "-c", f"import hubsite.settings as s; {code}"],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        cwd=settings.BASE_DIR,
+    )
+
+
+class TestTaskQueue:
+    def test_a_task_times_out_before_it_is_offered_to_another_worker(self):
+        assert settings.Q_CLUSTER["timeout"] < settings.Q_CLUSTER["retry"]
+
+    def test_attempts_are_finite(self):
+        assert 0 < settings.Q_CLUSTER["max_attempts"] <= 10
+
+    def test_missed_schedules_do_not_pile_up(self):
+        assert settings.Q_CLUSTER["catch_up"] is False
+
+    def test_it_uses_the_orm_broker_by_default(self):
+        result = settings_in_fresh_process("print(s.Q_CLUSTER.get('orm'), 'redis' in s.Q_CLUSTER)", DEBUG="1")
+        assert result.stdout.split() == ["default", "False"]
+
+    def test_it_uses_redis_when_redis_url_is_set(self):
+        result = settings_in_fresh_process(
+            "print(s.Q_CLUSTER.get('redis'), 'orm' in s.Q_CLUSTER)", DEBUG="1", REDIS_URL="redis://127.0.0.1:6379/3"
+        )
+        assert result.stdout.split() == ["redis://127.0.0.1:6379/3", "False"]
+
+
+class TestSecretKey:
+    def test_it_refuses_to_start_without_a_key_when_debug_is_off(self):
+        result = settings_in_fresh_process("print(s.SECRET_KEY)")
+        assert result.returncode != 0
+        assert "SECRET_KEY must be set" in result.stderr
+
+    def test_it_uses_a_development_key_only_in_debug(self):
+        result = settings_in_fresh_process("print(s.SECRET_KEY.startswith('dev-only'))", DEBUG="1")
+        assert result.stdout.strip() == "True"
+
+    def test_it_takes_the_key_from_the_environment(self):
+        result = settings_in_fresh_process("print(s.SECRET_KEY)", SECRET_KEY="from-the-environment")
+        assert result.stdout.strip() == "from-the-environment"
+
+
+class TestDatabase:
+    def test_sqlite_is_the_embedded_default(self):
+        result = settings_in_fresh_process("print(s.DATABASES['default']['ENGINE'])", DEBUG="1")
+        assert result.stdout.strip() == "django.db.backends.sqlite3"
+
+    def test_database_url_selects_postgresql(self):
+        result = settings_in_fresh_process(
+            "d = s.DATABASES['default']; print(d['ENGINE'], d['NAME'], d['HOST'])",
+            DEBUG="1",
+            DATABASE_URL="postgres://hub@db.internal:5432/hub",
+        )
+        assert result.stdout.split() == ["django.db.backends.postgresql", "hub", "db.internal"]
+
+
+class TestLanguagesAndTime:
+    def test_french_is_the_default_and_english_is_available(self):
+        assert settings.LANGUAGE_CODE == "fr"
+        assert {code for code, _name in settings.LANGUAGES} == {"fr", "en"}
+
+    def test_times_are_time_zone_aware(self):
+        assert settings.USE_TZ is True
