@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class ConfirmationsConfig(AppConfig):
     name = "confirmations"
     verbose_name = _("communications")
+
+    def ready(self) -> None:
+        from confirmations import planning  # noqa: F401 -- connects the planning signals

@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "schedules.actors.StaffActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -176,6 +177,13 @@ TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
 TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", "")
+
+# Which class sends each channel (confirmations/channels.py).
+HUB_CHANNELS = {
+    "email": "confirmations.channels.Email",
+    "sms": "confirmations.channels.LocalRecorder",
+    "voice": "confirmations.channels.LocalRecorder",
+}
 
 # --- Security --------------------------------------------------------------
 # Behind a TLS-terminating proxy, trust its X-Forwarded-Proto only when told to.

@@ -9,6 +9,8 @@ class SchedulesConfig(AppConfig):
 
     def ready(self) -> None:
         from schedules.access import ensure_roles
+        from schedules.triggers import install_after_migrate
 
         # Permissions exist only after migrate; the roles follow them.
         post_migrate.connect(ensure_roles, sender=self)
+        post_migrate.connect(install_after_migrate, sender=self)

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -193,6 +193,35 @@ def keep_slots_with_active_appointments(collector, field, sub_objs, using):
     models.SET_NULL(collector, field, sub_objs, using)
 
 
+class AppointmentQuerySet(models.QuerySet):
+    """Every change of an appointment may plan or withdraw messages, and the
+    planning runs on save() and delete() (confirmations/planning.py). Bulk
+    operations would bypass it, so they are refused, and a bulk delete
+    deletes one appointment at a time."""
+
+    def update(self, **kwargs):
+        raise TypeError(
+            "Appointments change one at a time, through save(), so that the Hub plans "
+            "their messages; a bulk update would bypass it."
+        )
+
+    def bulk_create(self, *args, **kwargs):
+        raise TypeError("Create appointments one at a time, through save(), so that the Hub plans their messages.")
+
+    def bulk_update(self, *args, **kwargs):
+        raise TypeError("Appointments change one at a time, through save(), so that the Hub plans their messages.")
+
+    def delete(self):
+        with transaction.atomic(using=self.db):
+            deleted = 0
+            for appointment in self.order_by("pk"):
+                deleted += appointment.delete()[0]
+        return deleted, {self.model._meta.label: deleted}
+
+    delete.alters_data = True
+    delete.queryset_only = True
+
+
 class Appointment(models.Model):
     class Source(models.TextChoices):
         # R4: staff and the clinic's own portals are handled; an external
@@ -211,6 +240,18 @@ class Appointment(models.Model):
         CONFIRMED_SMS = "confirmed_sms", _("Confirmed by SMS")
         CONFIRMED_VOICE = "confirmed_voice", _("Confirmed by phone")
         CANCELLED = "cancelled", _("Cancelled")
+
+    CONFIRMED = frozenset({Status.CONFIRMED_EMAIL, Status.CONFIRMED_SMS, Status.CONFIRMED_VOICE})
+
+    class HubReason(models.TextChoices):
+        """D1: why the Hub sends nothing for an appointment (empty: it does)."""
+
+        HANDLED = "", _("handled by the Hub")
+        CLINIC_NOT_CONNECTED = "clinic_not_connected", _("the clinic is not connected to the Hub")
+        PROFESSIONAL_NOT_COVERED = "professional_not_covered", _("professional type not covered by the Hub")
+        OUTSIDE_SLOT = "outside_slot", _("booked outside any time slot")
+        EXTERNAL_PORTAL = "external_portal", _("booked through an external portal, which sends its own messages")
+        SERVICE_SENDS_NOTHING = "service_sends_nothing", _("the service sends no communication")
 
     class Language(models.TextChoices):
         FR = "fr", "Français"
@@ -250,9 +291,15 @@ class Appointment(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.BOOKED)
     # R29: when and where the latest communication went.
     status_note = models.TextField(_("status note"), blank=True)
+    # D1: set on every save; empty when the Hub handles the appointment.
+    hub_reason = models.CharField(
+        _("why the Hub sends nothing"), max_length=32, choices=HubReason.choices, blank=True, editable=False
+    )
     notes = models.TextField(_("internal notes"), blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = AppointmentQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("appointment")
@@ -286,7 +333,13 @@ class Appointment(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         self.fill_from_slot()
-        super().save(*args, **kwargs)
+        # The messages planned by this change are written in its transaction.
+        with transaction.atomic(using=kwargs.get("using")):
+            super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        with transaction.atomic(using=kwargs.get("using")):
+            return super().delete(*args, **kwargs)
 
     @property
     def clinic(self) -> Clinic:
@@ -300,6 +353,29 @@ class Appointment(models.Model):
     def language(self) -> str:
         """R20: the booking language for an online booking, else the patient's."""
         return self.booking_language or self.patient.language
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.status in self.CONFIRMED
+
+    def copy_to(self, slot: Slot) -> "Appointment":
+        """R17 copy/paste: a new appointment for the same patient in `slot`,
+        keeping this appointment's service (not the new slot's)."""
+        return Appointment.objects.create(
+            patient=self.patient,
+            slot=slot,
+            service=self.service,
+            source=self.source,
+            booking_language=self.booking_language,
+        )
+
+    def move_to(self, slot: Slot) -> None:
+        """R17 cut/paste: the appointment takes the slot's professional and
+        times, and keeps its service. A modification for the patient (D5)."""
+        self.slot = slot
+        self.professional = slot.professional
+        self.start, self.end = slot.start, slot.end
+        self.save()
 
     def fill_from_slot(self) -> None:
         """R7: whatever the booking left empty comes from the slot."""
@@ -376,6 +452,31 @@ class StatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} · {self.get_status_display()}"
+
+    @classmethod
+    def record(cls, appointment_ref, clinic_id: int, status: str, note: str, actor, appointment=None):
+        """Adds a line to an appointment's history; `appointment` is None
+        once it is deleted, the reference and clinic remain (D7)."""
+        return cls.objects.create(
+            appointment=appointment,
+            appointment_ref=appointment_ref,
+            clinic_id=clinic_id,
+            status=status,
+            note=note,
+            actor=actor.kind,
+            user=actor.user,
+        )
+
+    @classmethod
+    def record_for(cls, appointment: Appointment, note: str, actor, status: str | None = None):
+        return cls.record(
+            appointment.public_id,
+            appointment.professional.clinic_id,
+            status or appointment.status,
+            note,
+            actor,
+            appointment=None if appointment._state.adding or appointment.pk is None else appointment,
+        )
 
     @property
     def actor_label(self) -> str:

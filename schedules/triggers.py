@@ -8,6 +8,10 @@ triggers, for PostgreSQL and SQLite alike, installed by migration:
   clinic (a clinic's staff must never book another clinic's patient).
 
 Both raise an integrity error, which Django reports as IntegrityError.
+
+SQLite loses a table's triggers whenever a migration rebuilds that table,
+so `install` is idempotent and runs after every `migrate` (schedules/apps.py),
+not only in the migration that first created them.
 """
 
 # (name, table, condition that must NOT hold, message)
@@ -61,10 +65,17 @@ def install(apps, schema_editor) -> None:
         elif vendor == "sqlite":
             for event in ("INSERT", "UPDATE"):
                 schema_editor.execute(
-                    f"CREATE TRIGGER {name}_{event.lower()} BEFORE {event} ON {table}"
+                    f"CREATE TRIGGER IF NOT EXISTS {name}_{event.lower()} BEFORE {event} ON {table}"
                     f" FOR EACH ROW WHEN {_sqlite(condition)}"
                     f" BEGIN SELECT RAISE(ABORT, '{name}: {message}'); END;"
                 )
+
+
+def install_after_migrate(using: str = "default", **kwargs) -> None:
+    from django.db import connections
+
+    with connections[using].schema_editor() as schema_editor:
+        install(None, schema_editor)
 
 
 def remove(apps, schema_editor) -> None:

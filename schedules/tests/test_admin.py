@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from conftest import book, make_clinic, make_patient, make_professional, make_service, make_slot
 from schedules.access import STAFF_GROUP, visible_to
-from schedules.models import Appointment, Slot
+from schedules.models import Slot
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,8 @@ def test_each_model_has_a_working_list_for_the_superuser(admin_client, two_clini
 
 def test_the_appointment_list_shows_status_and_note(admin_client, two_clinics):
     mine, _theirs = two_clinics
-    Appointment.objects.filter(pk=mine.pk).update(status_note="Envoyé le 2026-12-01 à 09 h 00")
+    mine.status_note = "Envoyé le 2026-12-01 à 09 h 00"
+    mine.save()
     response = admin_client.get(reverse("admin:schedules_appointment_changelist"))
     assert "Envoyé le 2026-12-01 à 09 h 00" in response.content.decode()
 

@@ -1,0 +1,55 @@
+"""Which contact the Hub uses for a patient (R19, D9).
+
+Resolved when a message is sent, from the patient record as it is then:
+the first usable of email, other email, mobile (SMS), phone (voice call).
+"Other mobile" and "other phone" are never used. A malformed entry is
+skipped for the next one.
+"""
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from phonenumber_field.phonenumber import to_python
+
+EMAIL, SMS, VOICE = "email", "sms", "voice"
+
+# R19, in order: (patient field, channel).
+ORDER = [("email", EMAIL), ("other_email", EMAIL), ("mobile", SMS), ("phone", VOICE)]
+
+
+@dataclass(frozen=True)
+class Contact:
+    channel: str
+    to: str  # an email address, or a number in E.164
+
+
+def _usable(channel: str, value) -> str | None:
+    if not value:
+        return None
+    if channel == EMAIL:
+        try:
+            validate_email(value)
+        except ValidationError:
+            return None
+        return value
+    number = to_python(value, region="CA")
+    if number is None or not number.is_valid():
+        return None
+    return number.as_e164
+
+
+def contacts_of(patient) -> list[Contact]:
+    """Every usable contact of the patient, in R19 order."""
+    contacts = []
+    for field, channel in ORDER:
+        to = _usable(channel, getattr(patient, field))
+        if to is not None:
+            contacts.append(Contact(channel, to))
+    return contacts
+
+
+def contact_for(patient) -> Contact | None:
+    """The contact a message to this patient goes to now (D9)."""
+    contacts = contacts_of(patient) if patient is not None else []
+    return contacts[0] if contacts else None

@@ -1,0 +1,174 @@
+"""What a message says, rendered when it is sent (R20–R24, D10).
+
+Content comes from the appointment as it is at send time, or, for a
+cancellation (whose appointment may be gone, or may since belong to another
+patient, D13), from the snapshot taken when it was planned.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import phonenumbers
+
+from confirmations.dates import long_date
+
+TYPE_WORDS = {
+    # R5: what kind of appointment the message announces.
+    "fr": {"in_person": "en personne", "phone": "téléphonique", "virtual": "virtuel", "home": "à domicile"},
+    "en": {"in_person": "in-person", "phone": "phone", "virtual": "virtual", "home": "home"},
+}
+
+# R24, word for word. The clinic phone is said twice on purpose.
+VOICE = {
+    "fr": {
+        "confirmation": "Ce message est pour confirmer le rendez-vous {type} de {patient}, le {date} avec "
+        "{professional} à {clinic}.",
+        "reminder": "Ce message est pour vous rappeler le rendez-vous {type} de {patient}, le {date} avec "
+        "{professional} à {clinic}. Appuyez sur 1 pour confirmer votre rendez-vous.",
+        "modification": "Ce message est pour vous informer d'une modification faite au rendez-vous {type} de "
+        "{patient}, le {date} avec {professional} à {clinic}. Pour plus d'information, vous pouvez contacter "
+        "la clinique au {phone}, le {phone}.",
+        "cancellation": "Ce message est pour vous informer de l'annulation du rendez-vous {type} de {patient}, "
+        "le {date} à {clinic}. Pour plus d'information, vous pouvez contacter la clinique au {phone}, "
+        "le {phone}.",
+    },
+    "en": {
+        "confirmation": "This message is to confirm {patient}'s {type} appointment {on_date} with {professional} "
+        "at {clinic}.",
+        "reminder": "This message is to remind you of {patient}'s {type} appointment {on_date} with "
+        "{professional} at {clinic}. Press one to confirm your appointment.",
+        "modification": "This message is to inform you of a change to {patient}'s {type} appointment {on_date} "
+        "with {professional} at {clinic}. For more information, please contact the clinic at {phone}, "
+        "at {phone}.",
+        "cancellation": "This message is to inform you that {patient}'s {type} appointment on {date} at {clinic} "
+        "has been cancelled. For more information, please contact the clinic at {phone}, at {phone}.",
+    },
+}
+
+# R23: date and time, clinic, professional, type; no link (an SMS cannot
+# cancel). Plain spaces and apostrophes: typographic ones would force the
+# whole SMS into UCS-2 and halve its length.
+SMS = {
+    "fr": {
+        "confirmation": "{clinic} : rendez-vous {type} de {patient} confirmé le {date} avec {professional}.",
+        "reminder": "{clinic} : rappel du rendez-vous {type} de {patient} le {date} avec {professional}. "
+        "Répondez OUI pour confirmer.",
+        "modification": "{clinic} : le rendez-vous {type} de {patient} est modifié. Nouveau moment : le {date} "
+        "avec {professional}.",
+        "cancellation": "{clinic} : le rendez-vous {type} de {patient} du {date} est annulé. Information : {phone}.",
+    },
+    "en": {
+        "confirmation": "{clinic}: {patient}'s {type} appointment is booked on {date} with {professional}.",
+        "reminder": "{clinic}: reminder of {patient}'s {type} appointment on {date} with {professional}. "
+        "Reply YES to confirm.",
+        "modification": "{clinic}: {patient}'s {type} appointment has changed. Now on {date} with {professional}.",
+        "cancellation": "{clinic}: {patient}'s {type} appointment on {date} is cancelled. Information: {phone}.",
+    },
+}
+
+SUBJECTS = {
+    "fr": {
+        "confirmation": "Confirmation de votre rendez-vous du {date}",
+        "reminder": "Rappel\u00a0: votre rendez-vous du {date}",
+        "modification": "Modification de votre rendez-vous\u00a0: {date}",
+        "cancellation": "Annulation de votre rendez-vous du {date}",
+    },
+    "en": {
+        "confirmation": "Your appointment on {date} is booked",
+        "reminder": "Reminder: your appointment on {date}",
+        "modification": "Your appointment has changed: {date}",
+        "cancellation": "Your appointment on {date} is cancelled",
+    },
+}
+
+EMAIL_INTRO = {
+    "fr": {
+        "confirmation": "Votre rendez-vous {type} est réservé.",
+        "reminder": "Nous vous rappelons votre rendez-vous {type}.",
+        "modification": "Votre rendez-vous {type} a été modifié. Voici les nouvelles informations.",
+        "cancellation": "Votre rendez-vous {type} a été annulé.",
+    },
+    "en": {
+        "confirmation": "Your {type} appointment is booked.",
+        "reminder": "This is a reminder of your {type} appointment.",
+        "modification": "Your {type} appointment has changed. Here is the new information.",
+        "cancellation": "Your {type} appointment has been cancelled.",
+    },
+}
+
+EMAIL_LABELS = {
+    "fr": {"patient": "Patient", "date": "Date", "professional": "Professionnel", "clinic": "Clinique"},
+    "en": {"patient": "Patient", "date": "Date", "professional": "Professional", "clinic": "Clinic"},
+}
+
+
+def snapshot_of(appointment, patient=None) -> dict:
+    """What a message says of an appointment, frozen (D7, D13)."""
+    patient = patient or appointment.patient
+    clinic = appointment.professional.clinic
+    return {
+        "start": appointment.start.isoformat(),
+        "time_zone": clinic.timezone,
+        "patient": patient.full_name,
+        "professional": appointment.professional.full_name,
+        "clinic": clinic.name,
+        "clinic_address": clinic.address,
+        "clinic_phone": clinic.phone.as_e164 if clinic.phone else "",
+        "clinic_email": clinic.email,
+        "category": appointment.service.category,
+    }
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+
+
+def spoken_phone(e164: str) -> str:
+    """The clinic's number as written in Quebec: 514 555-0100."""
+    if not e164:
+        return ""
+    number = phonenumbers.parse(e164, "CA")
+    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    # libphonenumber writes (514) 555-0100; Quebec usage drops the brackets.
+    return national.replace("(", "").replace(") ", " ")
+
+
+def fields(snapshot: dict, language: str) -> dict:
+    start = datetime.fromisoformat(snapshot["start"])
+    date = long_date(start, snapshot["time_zone"], language)
+    return {
+        "type": TYPE_WORDS[language].get(snapshot["category"], ""),
+        "patient": snapshot["patient"],
+        "date": date,
+        "on_date": f"on {date}" if language == "en" else date,
+        "professional": snapshot["professional"],
+        "clinic": snapshot["clinic"],
+        "phone": spoken_phone(snapshot["clinic_phone"]),
+    }
+
+
+def render(kind: str, channel: str, language: str, snapshot: dict) -> Rendered:
+    language = language if language in VOICE else "fr"
+    values = fields(snapshot, language)
+    if channel == "voice":
+        return Rendered("", VOICE[language][kind].format(**values))
+    if channel == "sms":
+        return Rendered("", SMS[language][kind].format(**values))
+    labels = EMAIL_LABELS[language]
+    lines = [
+        EMAIL_INTRO[language][kind].format(**values),
+        "",
+        _label(labels["patient"], values["patient"], language),
+        _label(labels["date"], values["date"], language),
+        _label(labels["professional"], values["professional"], language),
+        _label(labels["clinic"], values["clinic"], language),
+        snapshot["clinic_address"],
+        values["phone"],
+    ]
+    return Rendered(SUBJECTS[language][kind].format(**values), "\n".join(lines))
+
+
+def _label(label: str, value: str, language: str) -> str:
+    return f"{label}\u00a0: {value}" if language == "fr" else f"{label}: {value}"

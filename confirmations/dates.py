@@ -1,0 +1,44 @@
+"""Dates and times as each language writes them (D10), in the clinic's zone.
+
+French as in Quebec: "mardi 3 décembre 2026 à 14 h 30" (the hour alone on
+the hour: "9 h"); English: "Tuesday, December 3, 2026 at 2:30 PM".
+"""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+FRENCH_DAYS = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
+FRENCH_MONTHS = [
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+]  # fmt: skip
+ENGLISH_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+ENGLISH_MONTHS = [
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+]  # fmt: skip
+
+
+def clock(moment: datetime, language: str) -> str:
+    """'14 h 30', '9 h' / '2:30 PM', '9:00 AM'."""
+    if language == "fr":
+        return f"{moment.hour} h" if moment.minute == 0 else f"{moment.hour} h {moment.minute:02d}"
+    hour = moment.hour % 12 or 12
+    return f"{hour}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
+
+
+def long_date(instant: datetime, time_zone: str, language: str) -> str:
+    """The day and time of an appointment, as a patient reads it (D10)."""
+    moment = instant.astimezone(ZoneInfo(time_zone))
+    if language == "fr":
+        day = f"{FRENCH_DAYS[moment.weekday()]} {moment.day} {FRENCH_MONTHS[moment.month - 1]} {moment.year}"
+        return f"{day} à {clock(moment, 'fr')}"
+    day = f"{ENGLISH_DAYS[moment.weekday()]}, {ENGLISH_MONTHS[moment.month - 1]} {moment.day}, {moment.year}"
+    return f"{day} at {clock(moment, 'en')}"
+
+
+def stamp(instant: datetime, time_zone: str, language: str) -> tuple[str, str]:
+    """Date and time for staff notes: ('2026-12-03', '14 h 02') / ('2026-12-03', '2:02 PM')."""
+    moment = instant.astimezone(ZoneInfo(time_zone))
+    time = f"{moment.hour:02d} h {moment.minute:02d}" if language == "fr" else clock(moment, "en")
+    return moment.strftime("%Y-%m-%d"), time

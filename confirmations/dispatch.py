@@ -1,0 +1,218 @@
+"""The dispatcher: sends every message that is due, once.
+
+One pass claims due rows one at a time (`SKIP LOCKED` on PostgreSQL, and a
+conditional UPDATE everywhere), committing `pending → sending` before any
+provider is called; then re-checks the appointment (D4), resolves the
+contact (D9), renders the content (R20) and calls the channel. A row left in
+`sending` by a worker that died is never sent again: after a lease it is
+marked failed, outcome unknown, for staff to check (at most once: a patient
+must not get the same message twice).
+
+The same pass runs from `manage.py send_due_messages`, from the per-minute
+django-q2 schedule and from the fast path queued when a change commits.
+"""
+
+import logging
+from collections import Counter
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from confirmations import rules
+from confirmations.channels import TransportError, channel_for
+from confirmations.contacts import VOICE, contact_for
+from confirmations.content import render, snapshot_of
+from confirmations.dates import stamp
+from confirmations.models import Message
+from confirmations.planning import facts_of
+from schedules.actors import HUB, acting_as
+from schedules.models import Appointment, StatusChange
+
+log = logging.getLogger(__name__)
+
+# A claimed message not finished within this lease is presumed lost with its
+# worker. Far longer than any provider call (the task timeout is 60 s).
+LEASE = timedelta(minutes=15)
+# Temporary provider errors are retried this many times in all, waiting
+# 1, 2, 4, 8 minutes between attempts.
+MAX_ATTEMPTS = 5
+
+SENT_STATUS = {
+    "email": Appointment.Status.SENT_EMAIL,
+    "sms": Appointment.Status.SENT_SMS,
+    "voice": Appointment.Status.SENT_VOICE,
+}
+
+SENT, FAILED, WITHDRAWN, RETRYING, POSTPONED, UNKNOWN = (
+    "sent",
+    "failed",
+    "withdrawn",
+    "retrying",
+    "postponed",
+    "outcome unknown",
+)
+
+
+class Summary(Counter):
+    def __str__(self) -> str:
+        outcomes = (SENT, FAILED, WITHDRAWN, RETRYING, POSTPONED, UNKNOWN)
+        return ", ".join(f"{self[outcome]} {outcome}" for outcome in outcomes)
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(minutes=2 ** max(attempts - 1, 0))
+
+
+def send_due_messages() -> Summary:
+    """One pass: everything due now, then return what happened."""
+    summary = Summary()
+    summary[UNKNOWN] += expire_leases()
+    while (message := claim_next()) is not None:
+        summary[deliver(message)] += 1
+    return summary
+
+
+def claim_next() -> Message | None:
+    """Moves the oldest due message to `sending` and commits, or None."""
+    while True:
+        now = timezone.now()
+        with transaction.atomic():
+            due = Message.objects.filter(state=Message.State.PENDING, due_at__lte=now).order_by("due_at", "id")
+            if connection.features.has_select_for_update_skip_locked:
+                due = due.select_for_update(skip_locked=True)
+            candidate = due.values_list("pk", flat=True).first()
+            if candidate is None:
+                return None
+            # The conditional UPDATE is the claim: of two workers that read the
+            # same row (possible without SKIP LOCKED), only one changes it.
+            claimed = Message.objects.filter(pk=candidate, state=Message.State.PENDING).update(
+                state=Message.State.SENDING, claimed_at=now
+            )
+        if claimed:
+            return Message.objects.select_related("patient", "clinic").get(pk=candidate)
+
+
+def expire_leases() -> int:
+    """Rows stuck in `sending`: failed, outcome unknown, never re-sent."""
+    expired = 0
+    stale = Message.objects.filter(state=Message.State.SENDING, claimed_at__lt=timezone.now() - LEASE)
+    for message in stale.select_related("appointment__professional"):
+        reason = _(
+            "Outcome unknown: the worker stopped while sending. The patient may or may not have received it; "
+            "it will not be sent again automatically."
+        )
+        if Message.objects.filter(pk=message.pk, state=Message.State.SENDING).update(
+            state=Message.State.FAILED, error=reason
+        ):
+            expired += 1
+            with translation.override(settings.LANGUAGE_CODE):
+                _history(message, _("%(kind)s: %(reason)s") % {"kind": _kind(message), "reason": reason})
+    return expired
+
+
+def deliver(message: Message) -> str:
+    with acting_as(HUB), translation.override(settings.LANGUAGE_CODE):
+        return _deliver(message)
+
+
+def _deliver(message: Message) -> str:
+    now = timezone.now()
+    appointment = (
+        Appointment.objects.select_related("patient", "professional__clinic", "service")
+        .filter(pk=message.appointment_id)
+        .first()
+    )
+    current = facts_of(appointment) if appointment else None
+    due = rules.Due(message.kind, message.planned_start, message.patient_id)
+    reason = rules.recheck(due, current, now)
+    if reason:
+        return _withdraw(message, reason)
+
+    contact = contact_for(message.patient)
+    if contact is None:
+        return _fail(message, _("no usable contact in the patient record (R19, D9)"))
+    if contact.channel == VOICE:
+        placed = rules.call_time(now, message.snapshot.get("time_zone", settings.TIME_ZONE))
+        if placed >= message.planned_start:
+            return _withdraw(message, _("no call window before the appointment (R14, D3)"))
+        if placed > now:
+            Message.objects.filter(pk=message.pk).update(state=Message.State.PENDING, due_at=placed)
+            return POSTPONED
+
+    # A cancellation tells of the appointment as it was; anything else of
+    # the appointment as it is now, in the language it asks for now (R20).
+    if message.kind != rules.CANCELLATION and appointment is not None:
+        message.language = appointment.language
+        snapshot = snapshot_of(appointment)
+    else:
+        snapshot = message.snapshot
+    rendered = render(message.kind, contact.channel, message.language, snapshot)
+    message.channel, message.to = contact.channel, contact.to
+    message.subject, message.content = rendered.subject, rendered.text
+    message.attempts += 1
+    # Saved before the provider is called: what was attempted is on record
+    # even if the worker dies during the call.
+    message.save(update_fields=["channel", "to", "subject", "content", "language", "attempts"])
+
+    try:
+        provider_id = channel_for(contact.channel).send(message)
+    except TransportError as error:
+        if error.permanent or message.attempts >= MAX_ATTEMPTS:
+            return _fail(message, error.reason)
+        Message.objects.filter(pk=message.pk).update(
+            state=Message.State.PENDING, due_at=now + backoff(message.attempts), error=error.reason
+        )
+        return RETRYING
+    except Exception as error:
+        # Not a classified provider error: we cannot know whether it went
+        # out, and at most once means not trying again.
+        log.exception("channel %s raised while sending message %s", contact.channel, message.public_id)
+        return _fail(message, _("Outcome unknown: unexpected error (%(error)s).") % {"error": type(error).__name__})
+
+    message.state, message.sent_at, message.provider_id, message.error = Message.State.SENT, now, provider_id, ""
+    message.save(update_fields=["state", "sent_at", "provider_id", "error"])
+    _note_sent(message, appointment)
+    return SENT
+
+
+def _note_sent(message: Message, appointment: Appointment | None) -> None:
+    """R29: the status says a confirmation went out; the note says when and where."""
+    date, time = stamp(message.sent_at, message.snapshot.get("time_zone", settings.TIME_ZONE), settings.LANGUAGE_CODE)
+    note = _("Sent on %(date)s at %(time)s to %(to)s") % {"date": date, "time": time, "to": message.to}
+    history = _("%(kind)s: %(note)s") % {"kind": _kind(message), "note": note}
+    if appointment is None or appointment.patient_id != message.patient_id:
+        # A deleted appointment, or the former patient of D13: history only.
+        _history(message, history, appointment=appointment)
+        return
+    if message.kind != rules.CANCELLATION and appointment.status == Appointment.Status.BOOKED:
+        appointment.status = SENT_STATUS[message.channel]
+    appointment.status_note = note
+    appointment.history_note = history
+    appointment.save(update_fields=["status", "status_note", "updated_at"])
+
+
+def _withdraw(message: Message, reason: str) -> str:
+    Message.objects.filter(pk=message.pk).update(state=Message.State.WITHDRAWN, error=reason)
+    _history(message, _("%(kind)s withdrawn: %(reason)s (D4).") % {"kind": _kind(message), "reason": reason})
+    return WITHDRAWN
+
+
+def _fail(message: Message, reason: str) -> str:
+    Message.objects.filter(pk=message.pk).update(state=Message.State.FAILED, error=reason)
+    _history(message, _("%(kind)s not sent: %(reason)s.") % {"kind": _kind(message), "reason": reason})
+    return FAILED
+
+
+def _kind(message: Message) -> str:
+    return rules.kind_label(message.kind).capitalize()
+
+
+def _history(message: Message, note: str, appointment: Appointment | None = None) -> None:
+    appointment = appointment or (
+        Appointment.objects.filter(pk=message.appointment_id).first() if message.appointment_id else None
+    )
+    status = appointment.status if appointment else Appointment.Status.CANCELLED
+    StatusChange.record(message.appointment_ref, message.clinic_id, status, note, HUB, appointment=appointment)

@@ -1,0 +1,181 @@
+"""The single seam where every appointment change plans its messages.
+
+Every save and delete of an appointment, wherever it comes from (admin,
+ORM, patient page, webhook), passes through these signal receivers, inside
+the transaction of the change (Appointment.save/delete are atomic). They ask
+`rules.plan()` what to do, then, in that same transaction, withdraw pending
+messages, write the new `Message` rows and the status history. Sends that
+are due at once are queued to the worker once the transaction commits; the
+per-minute schedule picks up anything else (the outbox row is the truth).
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models.signals import post_save, pre_delete, pre_save
+from django.dispatch import receiver
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from confirmations import rules
+from confirmations.contacts import contact_for
+from confirmations.content import snapshot_of
+from confirmations.dates import stamp
+from confirmations.models import Message
+from schedules.actors import current_actor
+from schedules.models import Appointment, StatusChange
+
+log = logging.getLogger(__name__)
+
+
+def facts_of(appointment: Appointment) -> rules.Facts:
+    clinic = appointment.professional.clinic
+    contact = contact_for(appointment.patient)
+    return rules.Facts(
+        start=appointment.start,
+        patient=appointment.patient_id,
+        professional=appointment.professional_id,
+        clinic_connected=clinic.hub_connected,
+        professional_kind=appointment.professional.kind,
+        in_slot=appointment.slot_id is not None,
+        source=appointment.source,
+        service_category=appointment.service.category,
+        cancelled=appointment.status == Appointment.Status.CANCELLED,
+        time_zone=clinic.timezone,
+        channel=contact.channel if contact else None,
+    )
+
+
+def stored(appointment: Appointment) -> Appointment | None:
+    """The appointment as the database holds it, locked until the change commits."""
+    if appointment.pk is None:
+        return None
+    return (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("patient", "professional__clinic", "service")
+        .filter(pk=appointment.pk)
+        .first()
+    )
+
+
+@dataclass
+class Change:
+    before: Appointment | None
+    plan: rules.Plan
+    now: datetime
+
+
+@receiver(pre_save, sender=Appointment)
+def plan_change(sender, instance: Appointment, raw: bool = False, **kwargs) -> None:
+    if raw:
+        return
+    before = None if instance._state.adding else stored(instance)
+    now = timezone.now()
+    after = facts_of(instance)
+    with translation.override(settings.LANGUAGE_CODE):
+        plan = rules.plan(facts_of(before) if before else None, after, now)
+    instance.hub_reason = rules.scope_reason(after) or ""
+    if plan.reset_confirmation and instance.is_confirmed:
+        instance.status = Appointment.Status.BOOKED  # D5: the patient confirmed another time
+    instance._hub_change = Change(before, plan, now)
+
+
+@receiver(post_save, sender=Appointment)
+def write_change(sender, instance: Appointment, created: bool, raw: bool = False, **kwargs) -> None:
+    change: Change | None = instance.__dict__.pop("_hub_change", None)
+    if raw or change is None:
+        return
+    with translation.override(settings.LANGUAGE_CODE):
+        notes = _apply(change.plan, instance, change.before, change.now)
+        before = change.before
+        if created:
+            notes.insert(0, _("Booked."))
+            if instance.hub_reason:
+                notes.append(_("The Hub sends nothing: %(reason)s.") % {"reason": instance.get_hub_reason_display()})
+        history_note = instance.__dict__.pop("history_note", None)
+        if history_note:
+            notes.insert(0, history_note)
+        elif before is not None and before.status_note != instance.status_note and instance.status_note:
+            notes.insert(0, instance.status_note)
+        status_changed = before is None or before.status != instance.status
+        if notes or status_changed:
+            StatusChange.record_for(instance, " ".join(notes), current_actor())
+
+
+@receiver(pre_delete, sender=Appointment)
+def plan_deletion(sender, instance: Appointment, **kwargs) -> None:
+    before = stored(instance)
+    if before is None:
+        return
+    now = timezone.now()
+    with translation.override(settings.LANGUAGE_CODE):
+        plan = rules.plan(facts_of(before), None, now)
+        # Messages and history of a deleted appointment are kept (D7): the
+        # rows are detached from it and keep its public id and snapshot.
+        notes = _apply(plan, None, before, now)
+        StatusChange.record(
+            before.public_id,
+            before.professional.clinic_id,
+            before.status,
+            " ".join([_("Deleted."), *notes]),
+            current_actor(),
+        )
+
+
+def _apply(plan: rules.Plan, appointment: Appointment | None, before: Appointment | None, now: datetime) -> list:
+    """Writes the plan; returns what staff should read about it."""
+    notes = []
+    target = appointment or before
+    if plan.withdraw:
+        withdrawn = Message.objects.filter(appointment_ref=target.public_id, state=Message.State.PENDING).update(
+            state=Message.State.WITHDRAWN, error=plan.withdraw
+        )
+        if withdrawn:
+            notes.append(_("Pending messages withdrawn: %(reason)s.") % {"reason": plan.withdraw})
+    if plan.left_hub:
+        reason = Appointment.HubReason(plan.left_hub).label
+        notes.append(
+            _("The Hub will send nothing more for this appointment (%(reason)s); the patient is not told (D12).")
+            % {"reason": reason}
+        )
+    if plan.reset_confirmation:
+        notes.append(_("Modified: the patient will be told, and must confirm again (D5)."))
+    for send in plan.send:
+        source = before if (send.to_former_patient or send.kind == rules.CANCELLATION) else appointment
+        message = Message.objects.create(
+            appointment=appointment,
+            appointment_ref=target.public_id,
+            clinic=source.professional.clinic,
+            patient=source.patient,
+            kind=send.kind,
+            language=source.language,
+            due_at=send.due_at,
+            planned_start=source.start,
+            snapshot=snapshot_of(source),
+        )
+        notes.append(_planned_note(message, now))
+    notes += plan.notes
+    if any(send.due_at <= now for send in plan.send):
+        transaction.on_commit(dispatch_soon)
+    return notes
+
+
+def _planned_note(message: Message, now: datetime) -> str:
+    kind = rules.kind_label(message.kind).capitalize()
+    if message.due_at <= now:
+        return _("%(kind)s planned now.") % {"kind": kind}
+    date, time = stamp(message.due_at, message.snapshot["time_zone"], translation.get_language())
+    return _("%(kind)s planned for %(date)s at %(time)s.") % {"kind": kind, "date": date, "time": time}
+
+
+def dispatch_soon() -> None:
+    """The fast path: ask the worker for a pass now rather than within the minute."""
+    from django_q.tasks import async_task
+
+    try:
+        async_task("confirmations.tasks.send_due_messages", task_name="send due messages (fast path)")
+    except Exception:  # a broker outage must not fail the change; the schedule catches up
+        log.warning("could not queue the dispatcher; the per-minute schedule will send", exc_info=True)
