@@ -1,5 +1,7 @@
 """Shared fixtures: a connected clinic with one of everything, built fresh."""
 
+import os
+import threading
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -78,3 +80,37 @@ def slot(professional, service) -> Slot:
 @pytest.fixture
 def patient(clinic) -> Patient:
     return make_patient(clinic)
+
+
+class RecordingChannel:
+    """Stands in for a provider: records every call, thread-safely, and can
+    be told to fail."""
+
+    calls: list = []
+    failures: list = []  # TransportError instances to raise, in order
+    lock = threading.Lock()
+
+    def send(self, message) -> str:
+        with self.lock:
+            if self.failures:
+                raise self.failures.pop(0)
+            self.calls.append((message.pk, message.channel, message.to, message.content))
+            return f"test-{len(self.calls)}"
+
+
+@pytest.fixture
+def channel_calls(settings) -> list:
+    """Every channel call, as (message id, channel, to, content)."""
+    RecordingChannel.calls = []
+    RecordingChannel.failures = []
+    settings.HUB_CHANNELS = dict.fromkeys(("email", "sms", "voice"), "conftest.RecordingChannel")
+    return RecordingChannel.calls
+
+
+def postgres_only(connection) -> None:
+    """Skips on SQLite, unless HUB_REQUIRE_POSTGRES is set (CI): then fails."""
+    if connection.vendor == "postgresql":
+        return
+    if os.environ.get("HUB_REQUIRE_POSTGRES"):
+        pytest.fail("this test must run on PostgreSQL in CI")
+    pytest.skip("needs PostgreSQL (set DATABASE_URL)")

@@ -196,13 +196,13 @@ def _note_sent(message: Message, appointment: Appointment | None) -> None:
 
 def _withdraw(message: Message, reason: str) -> str:
     Message.objects.filter(pk=message.pk).update(state=Message.State.WITHDRAWN, error=reason)
-    _history(message, _("%(kind)s withdrawn: %(reason)s (D4).") % {"kind": _kind(message), "reason": reason})
+    _history(message, _("%(kind)s: sending withdrawn, %(reason)s (D4).") % {"kind": _kind(message), "reason": reason})
     return WITHDRAWN
 
 
 def _fail(message: Message, reason: str) -> str:
     Message.objects.filter(pk=message.pk).update(state=Message.State.FAILED, error=reason)
-    _history(message, _("%(kind)s not sent: %(reason)s.") % {"kind": _kind(message), "reason": reason})
+    _history(message, _("%(kind)s: sending failed, %(reason)s.") % {"kind": _kind(message), "reason": reason})
     return FAILED
 
 

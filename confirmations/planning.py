@@ -166,9 +166,9 @@ def _apply(plan: rules.Plan, appointment: Appointment | None, before: Appointmen
 def _planned_note(message: Message, now: datetime) -> str:
     kind = rules.kind_label(message.kind).capitalize()
     if message.due_at <= now:
-        return _("%(kind)s planned now.") % {"kind": kind}
+        return _("%(kind)s: sending planned now.") % {"kind": kind}
     date, time = stamp(message.due_at, message.snapshot["time_zone"], translation.get_language())
-    return _("%(kind)s planned for %(date)s at %(time)s.") % {"kind": kind, "date": date, "time": time}
+    return _("%(kind)s: sending planned on %(date)s at %(time)s.") % {"kind": kind, "date": date, "time": time}
 
 
 def dispatch_soon() -> None:

@@ -59,6 +59,7 @@ def install(apps, schema_editor) -> None:
                 $$ LANGUAGE plpgsql;
                 """
             )
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {name} ON {table};")
             schema_editor.execute(
                 f"CREATE TRIGGER {name} BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION {name}();"
             )

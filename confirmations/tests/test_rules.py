@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import translation
 
 from confirmations.rules import (
     CANCELLATION,
@@ -39,6 +40,13 @@ BASE = Facts(
     channel="email",
 )
 PHONE = replace(BASE, channel="voice")
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    # The rules' notes and reasons are asserted in their source language.
+    with translation.override("en"):
+        yield
 
 
 def local(*args) -> datetime:

@@ -7,7 +7,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.models import ProtectedError
 
-from conftest import book, make_clinic, make_patient, make_professional, make_service, make_slot
+from conftest import book, make_clinic, make_patient, make_professional, make_service, make_slot, postgres_only
 from schedules.models import Appointment, Slot
 
 pytestmark = pytest.mark.django_db
@@ -113,8 +113,7 @@ class TestOneActiveAppointmentPerSlot:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_bookings_of_one_slot_exactly_one_wins(slot, patient):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: SQLite serialises writers, so there is no race to test")
+    postgres_only(connection)  # SQLite serialises writers: there is no race to test
     other_patient = make_patient(slot.professional.clinic, first_name="Anne")
     barrier = threading.Barrier(2)
     outcomes = []

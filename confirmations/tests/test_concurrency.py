@@ -1,0 +1,105 @@
+"""At most once under concurrency, and a real worker end to end (issue 3).
+
+These need PostgreSQL: SQLite serialises writers and an in-memory test
+database cannot be shared with a worker process. CI runs them
+(HUB_REQUIRE_POSTGRES turns their skip into a failure there).
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from confirmations.content import snapshot_of
+from confirmations.dispatch import send_due_messages
+from confirmations.models import Message
+from conftest import book, postgres_only
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_four_dispatchers_send_each_of_1000_due_messages_exactly_once(slot, patient, channel_calls):
+    postgres_only(connection)
+    appointment = book(slot, patient)
+    Message.objects.all().delete()
+    Message.objects.bulk_create(
+        Message(
+            appointment=appointment,
+            appointment_ref=appointment.public_id,
+            clinic=slot.professional.clinic,
+            patient=patient,
+            kind="reminder",
+            language="fr",
+            due_at=appointment.created_at,
+            planned_start=appointment.start,
+            snapshot=snapshot_of(appointment),
+        )
+        for _ in range(1000)
+    )
+    start_together = threading.Barrier(4)
+    errors = []
+
+    def dispatcher():
+        try:
+            start_together.wait(timeout=10)
+            send_due_messages()
+        except Exception as error:  # surfaced below: a thread cannot fail the test itself
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=dispatcher) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert len(channel_calls) == 1000
+    assert len({call[0] for call in channel_calls}) == 1000
+    assert set(Message.objects.values_list("state", flat=True)) == {"sent"}
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    user = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def test_a_real_worker_sends_the_confirmation_within_seconds(slot, patient):
+    postgres_only(connection)
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "DATABASE_URL": database_url(), "HUB_WORKERS": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        appointment = book(slot, patient)  # commits: the fast path queues a pass
+        confirmation = Message.objects.get(appointment=appointment, kind="confirmation")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            confirmation.refresh_from_db()
+            if confirmation.state != "pending":
+                break
+            time.sleep(0.2)
+        assert (confirmation.state, confirmation.channel, confirmation.to) == ("sent", "email", "jean@example.com")
+        appointment.refresh_from_db()
+        assert appointment.status == "sent_email"
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            output, _ = worker.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            output, _ = worker.communicate()
+    assert "jean@example.com" in output  # the console email backend printed the mail

@@ -1,0 +1,274 @@
+"""The dispatcher sends what is due, once, to the right contact, and keeps
+staff informed (issue 3: SPEC R10–R14, R19, R20, R29, D3, D4, D9)."""
+
+from datetime import datetime, timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+from django.core.management import call_command
+from django.utils import timezone
+from django_q.models import Schedule
+
+from confirmations.channels import TransportError
+from confirmations.dispatch import LEASE, MAX_ATTEMPTS, send_due_messages
+from confirmations.models import Message
+from conftest import TORONTO, RecordingChannel, book, make_patient, make_slot
+from schedules.models import Appointment
+
+pytestmark = pytest.mark.django_db
+
+BOOKED_AT = datetime(2026, 11, 23, 10, 0, tzinfo=TORONTO)  # ten days before the slot (2026-12-03 14:30)
+REMINDER_AT = datetime(2026, 12, 1, 14, 30, tzinfo=TORONTO)
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(BOOKED_AT, tick=False) as traveller:
+        yield traveller
+
+
+def sent(kind: str) -> Message:
+    return Message.objects.get(kind=kind)
+
+
+class TestEmail:
+    """Through Django's mail API (the locmem backend under test)."""
+
+    def test_r29_the_confirmation_goes_out_and_the_status_says_when_and_where(self, slot, patient, clock):
+        appointment = book(slot, patient)
+        summary = send_due_messages()
+        assert (summary["sent"], summary["failed"]) == (1, 0)
+        assert [message.to for message in mail.outbox] == [["jean@example.com"]]
+        appointment.refresh_from_db()
+        assert appointment.status == Appointment.Status.SENT_EMAIL
+        assert appointment.status_note == "Envoyé le 2026-11-23 à 10 h 00 à jean@example.com"
+        line = appointment.history.last()
+        assert (line.actor, line.status) == ("hub", "sent_email")
+
+    def test_it_renders_the_content_at_send_time_in_the_patients_language(self, slot, clinic, clock):
+        book(slot, make_patient(clinic, language="en", email="john@example.com", first_name="John"))
+        send_due_messages()
+        message = sent("confirmation")
+        assert message.subject == "Your appointment on Thursday, December 3, 2026 at 2:30 PM is booked"
+        assert "Marie Tremblay" in message.content and "Clinique du Parc" in message.content
+        assert mail.outbox[0].body == message.content
+
+    def test_r9_the_reminder_goes_48_hours_before_and_updates_the_note(self, slot, patient, clock):
+        appointment = book(slot, patient)
+        send_due_messages()
+        clock.move_to(REMINDER_AT - timedelta(minutes=1))
+        assert send_due_messages()["sent"] == 0
+        clock.move_to(REMINDER_AT)
+        assert send_due_messages()["sent"] == 1
+        appointment.refresh_from_db()
+        assert appointment.status == Appointment.Status.SENT_EMAIL
+        assert appointment.status_note == "Envoyé le 2026-12-01 à 14 h 30 à jean@example.com"
+        assert "Rappel" in appointment.history.last().note
+
+    def test_a_pass_with_nothing_due_sends_nothing(self, slot, patient, clock):
+        book(slot, patient)
+        send_due_messages()
+        assert str(send_due_messages()) == "0 sent, 0 failed, 0 withdrawn, 0 retrying, 0 postponed, 0 outcome unknown"
+
+
+class TestContacts:
+    """R19, D9: the contact is chosen when the message goes, from the record as it is then."""
+
+    @pytest.mark.parametrize(
+        ("record", "channel", "to"),
+        [
+            ({"email": "a@example.com", "other_email": "b@example.com"}, "email", "a@example.com"),
+            ({"email": "", "other_email": "b@example.com", "mobile": "+15145550111"}, "email", "b@example.com"),
+            ({"email": "", "mobile": "514 555-0111", "phone": "+14505550111"}, "sms", "+15145550111"),
+            ({"email": "", "phone": "+14505550111"}, "voice", "+14505550111"),
+            ({"email": "pas-un-courriel", "mobile": "555-12", "phone": "+14505550111"}, "voice", "+14505550111"),
+        ],
+        ids=["R19 email first", "R19 other email", "R19 mobile by SMS", "R19 phone by voice", "D9 malformed skipped"],
+    )
+    def test_it_uses_the_first_usable_contact(self, slot, clinic, channel_calls, clock, record, channel, to):
+        book(slot, make_patient(clinic, **record))
+        send_due_messages()
+        assert [(call[1], call[2]) for call in channel_calls] == [(channel, to)]
+        assert Appointment.objects.get().status == f"sent_{channel}"
+
+    def test_r19_other_mobile_and_other_phone_are_never_used(self, slot, clinic, channel_calls, clock):
+        appointment = book(
+            slot, make_patient(clinic, email="", other_mobile="+15145550111", other_phone="+15145550112")
+        )
+        assert send_due_messages()["failed"] == 1
+        assert channel_calls == []
+        reason = "aucun moyen de contact utilisable dans le dossier du patient (R19, D9)"
+        assert sent("confirmation").error == reason
+        appointment.refresh_from_db()
+        assert appointment.status == "booked"
+        assert appointment.history.last().note == f"Confirmation\u00a0: échec de l’envoi, {reason}."
+
+    def test_d9_a_contact_changed_after_booking_receives_the_reminder(self, slot, patient, channel_calls, clock):
+        book(slot, patient)
+        send_due_messages()
+        patient.email = "nouveau@example.com"
+        patient.save()
+        clock.move_to(REMINDER_AT)
+        send_due_messages()
+        assert [call[2] for call in channel_calls] == ["jean@example.com", "nouveau@example.com"]
+
+
+class TestCalls:
+    """R14, D3: calls only from 09:00 to 20:00, clinic time."""
+
+    @pytest.fixture
+    def caller(self, clinic):
+        return make_patient(clinic, email="", phone="+14505550111")
+
+    def test_r14_a_call_due_in_the_evening_waits_for_the_morning(self, slot, caller, channel_calls, clock):
+        clock.move_to(datetime(2026, 11, 23, 20, 0, tzinfo=TORONTO))
+        book(slot, caller)
+        assert send_due_messages()["sent"] == 0
+        clock.move_to(datetime(2026, 11, 24, 8, 59, tzinfo=TORONTO))
+        assert send_due_messages()["sent"] == 0
+        clock.move_to(datetime(2026, 11, 24, 9, 0, tzinfo=TORONTO))
+        assert send_due_messages()["sent"] == 1
+        assert Appointment.objects.get().status == "sent_voice"
+
+    def test_r14_d9_a_contact_that_became_a_phone_waits_for_the_window(self, slot, patient, channel_calls, clock):
+        clock.move_to(datetime(2026, 11, 23, 21, 0, tzinfo=TORONTO))
+        book(slot, patient)  # planned as an email, at once
+        patient.email, patient.phone = "", "+14505550111"
+        patient.save()
+        assert send_due_messages()["postponed"] == 1
+        assert sent("confirmation").due_at == datetime(2026, 11, 24, 9, 0, tzinfo=TORONTO)
+
+    def test_d3_a_call_that_cannot_be_placed_before_the_start_is_withdrawn(self, professional, service, patient,
+                                                                          channel_calls, clock):  # fmt: skip
+        early = make_slot(professional, service, datetime(2026, 12, 3, 8, 30, tzinfo=TORONTO))
+        clock.move_to(datetime(2026, 12, 2, 12, 0, tzinfo=TORONTO))
+        book(early, patient)  # by email: confirmation and reminder at once (R11)
+        patient.email, patient.phone = "", "+14505550111"
+        patient.save()
+        clock.move_to(datetime(2026, 12, 2, 20, 30, tzinfo=TORONTO))  # the next call window opens at 09:00
+        assert send_due_messages()["withdrawn"] == 2
+        assert channel_calls == []
+        assert set(Message.objects.values_list("error", flat=True)) == {
+            "aucune plage d’appel avant le rendez-vous (R14, D3)"
+        }
+
+
+class TestRecheck:
+    """D4: when due, a message that no longer tells the truth is withdrawn."""
+
+    def test_d4_a_worker_down_for_hours_sends_what_is_still_relevant(self, slot, patient, clinic, channel_calls, clock):
+        later_slot = type(slot).objects.create(
+            professional=slot.professional,
+            service=slot.service,
+            start=slot.start + timedelta(days=10),
+            end=slot.end + timedelta(days=10),
+        )
+        soon = book(slot, patient)
+        book(later_slot, make_patient(clinic, first_name="Anne", email="anne@example.com"))
+        # The worker is down from the booking until after the first appointment.
+        clock.move_to(slot.end)
+        summary = send_due_messages()
+        assert (summary["sent"], summary["withdrawn"]) == (1, 2)
+        assert [call[2] for call in channel_calls] == ["anne@example.com"]
+        reasons = set(soon.messages.values_list("error", flat=True))
+        assert reasons == {"le rendez-vous est déjà passé"}
+        assert "D4" in soon.history.last().note
+
+    def test_d4_a_message_planned_for_another_start_is_withdrawn(self, slot, patient, channel_calls, clock):
+        appointment = book(slot, patient)
+        message = sent("confirmation")
+        # Simulate a change that bypassed planning: the row still says the old start.
+        Message.objects.filter(pk=message.pk).update(planned_start=appointment.start - timedelta(hours=1))
+        assert send_due_messages()["withdrawn"] == 1
+        assert sent("confirmation").error == "le rendez-vous a été déplacé"
+
+    def test_d7_a_deleted_appointments_cancellation_is_rendered_from_its_snapshot(self, slot, patient, clock):
+        appointment = book(slot, patient)
+        send_due_messages()
+        appointment.delete()
+        send_due_messages()
+        cancellation = sent("cancellation")
+        assert cancellation.state == "sent" and cancellation.appointment is None
+        assert "jeudi 3 décembre 2026 à 14 h 30" in cancellation.subject
+        assert "Annulation" in cancellation.subject
+
+    def test_d13_the_former_patients_cancellation_leaves_the_new_patients_status(self, slot, patient, clinic, clock):
+        appointment = book(slot, patient)
+        send_due_messages()
+        appointment.patient = make_patient(clinic, first_name="Anne", email="anne@example.com")
+        appointment.save()
+        send_due_messages()
+        assert sorted(message.to[0] for message in mail.outbox) == sorted(
+            ["jean@example.com", "jean@example.com", "anne@example.com"]
+        )
+        appointment.refresh_from_db()
+        assert appointment.status_note.endswith("anne@example.com")
+
+
+class TestFailures:
+    def test_a_temporary_error_is_retried_with_backoff(self, slot, patient, channel_calls, clock):
+        RecordingChannel.failures = [TransportError("provider down")]
+        book(slot, patient)
+        assert send_due_messages()["retrying"] == 1
+        message = sent("confirmation")
+        assert (message.state, message.attempts, message.error) == ("pending", 1, "provider down")
+        assert message.due_at == timezone.now() + timedelta(minutes=1)
+        clock.shift(timedelta(minutes=1))
+        assert send_due_messages()["sent"] == 1
+        assert len(channel_calls) == 1
+
+    def test_temporary_errors_give_up_after_the_last_attempt(self, slot, patient, channel_calls, clock):
+        RecordingChannel.failures = [TransportError("provider down") for _ in range(MAX_ATTEMPTS)]
+        book(slot, patient)
+        for _ in range(MAX_ATTEMPTS):
+            send_due_messages()
+            clock.shift(timedelta(hours=1))
+        message = sent("confirmation")
+        assert (message.state, message.attempts) == ("failed", MAX_ATTEMPTS)
+
+    def test_a_permanent_error_fails_at_once(self, slot, patient, channel_calls, clock):
+        RecordingChannel.failures = [TransportError("mailbox does not exist", permanent=True)]
+        appointment = book(slot, patient)
+        assert send_due_messages()["failed"] == 1
+        assert sent("confirmation").error == "mailbox does not exist"
+        assert "mailbox does not exist" in appointment.history.last().note
+
+    def test_an_unexpected_error_is_never_retried(self, slot, patient, channel_calls, clock, monkeypatch):
+        def explode(self, message):
+            raise RuntimeError("bug")
+
+        monkeypatch.setattr(RecordingChannel, "send", explode)
+        book(slot, patient)
+        assert send_due_messages()["failed"] == 1
+        clock.shift(timedelta(hours=1))
+        assert send_due_messages()["failed"] == 0
+        assert sent("confirmation").state == "failed"
+
+    def test_a_message_stuck_in_sending_is_never_sent_again(self, slot, patient, channel_calls, clock):
+        book(slot, patient)
+        Message.objects.filter(kind="confirmation").update(state="sending", claimed_at=timezone.now())
+        clock.shift(LEASE - timedelta(seconds=1))
+        assert send_due_messages()["outcome unknown"] == 0
+        clock.shift(timedelta(seconds=2))
+        assert send_due_messages()["outcome unknown"] == 1
+        message = sent("confirmation")
+        assert message.state == "failed" and message.error.startswith("Résultat inconnu")
+        assert channel_calls == []
+
+
+class TestRunningIt:
+    def test_the_command_prints_a_one_line_summary(self, slot, patient, clock, capsys):
+        book(slot, patient)
+        call_command("send_due_messages")
+        assert capsys.readouterr().out.strip() == (
+            "send_due_messages: 1 sent, 0 failed, 0 withdrawn, 0 retrying, 0 postponed, 0 outcome unknown"
+        )
+
+    def test_the_worker_runs_it_every_minute(self):
+        schedule = Schedule.objects.get(name="send due messages")
+        assert (schedule.func, schedule.schedule_type, schedule.minutes) == (
+            "confirmations.tasks.send_due_messages",
+            Schedule.MINUTES,
+            1,
+        )

@@ -1,0 +1,211 @@
+"""Every change of an appointment plans or withdraws messages in its own
+transaction (issue 3: the planning seam, SPEC R9–R18, D5–D8, D12–D14)."""
+
+from datetime import datetime, timedelta
+
+import pytest
+import time_machine
+from django.contrib.auth.models import User
+from django.db import transaction
+from django_q.models import OrmQ
+
+from confirmations.models import Message
+from conftest import TORONTO, book, make_patient, make_professional, make_service, make_slot
+from schedules.actors import PATIENT, Actor, acting_as
+from schedules.models import Appointment, StatusChange
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=TORONTO)  # ten days before the slot fixture (2026-12-03 14:30)
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+def pending(appointment=None, **filters):
+    rows = Message.objects.filter(state=Message.State.PENDING, **filters)
+    if appointment is not None:
+        rows = rows.filter(appointment_ref=appointment.public_id)
+    return sorted((message.kind, message.due_at.astimezone(TORONTO)) for message in rows)
+
+
+def local(*args):
+    return datetime(*args, tzinfo=TORONTO)
+
+
+class TestBooking:
+    def test_r9_a_booking_plans_the_confirmation_now_and_the_reminder_48_hours_before(self, slot, patient):
+        appointment = book(slot, patient)
+        assert pending(appointment) == [("confirmation", NOW), ("reminder", local(2026, 12, 1, 14, 30))]
+
+    def test_the_messages_remember_what_they_announce(self, slot, patient):
+        appointment = book(slot, patient)
+        message = Message.objects.get(kind="confirmation")
+        assert (message.patient, message.clinic, message.language) == (patient, slot.professional.clinic, "fr")
+        assert message.planned_start == appointment.start
+        assert message.snapshot["patient"] == "Jean Roy"
+        assert message.channel == ""  # resolved when sent (D9)
+
+    def test_r20_an_online_booking_uses_the_language_chosen_at_booking(self, slot, patient):
+        book(slot, patient, source="online_hub", booking_language="en")
+        assert set(Message.objects.values_list("language", flat=True)) == {"en"}
+
+    def test_d1_out_of_scope_stores_the_reason_and_plans_nothing(self, slot, patient, clinic):
+        specialist_slot = make_slot(make_professional(clinic, kind="specialist"), slot.service, slot.start)
+        appointment = book(specialist_slot, patient)
+        assert appointment.hub_reason == "professional_not_covered"
+        assert appointment.get_hub_reason_display() == "type de professionnel non pris en charge par le Hub"
+        assert Message.objects.count() == 0
+        assert "type de professionnel" in appointment.history.get().note
+
+    def test_r3_outside_a_slot_nothing_is_planned(self, slot, patient):
+        appointment = book(None, patient, professional=slot.professional, service=slot.service,
+                           start=slot.start, end=slot.end)  # fmt: skip
+        assert appointment.hub_reason == "outside_slot"
+        assert Message.objects.count() == 0
+
+    def test_r13_a_booking_in_the_past_gets_nothing(self, slot, patient, frozen_clock):
+        frozen_clock.move_to(slot.start + timedelta(minutes=1))
+        assert book(slot, patient).messages.count() == 0
+
+    def test_r29_the_booking_is_in_the_history_with_its_author(self, slot, patient):
+        user = User.objects.create_user("accueil")
+        with acting_as(Actor("staff", user)):
+            appointment = book(slot, patient)
+        line = appointment.history.get()
+        assert (line.status, line.actor, line.user) == ("booked", "staff", user)
+        assert line.note == (
+            "Réservé. Confirmation\u00a0: envoi prévu maintenant. Rappel\u00a0: envoi prévu le 2026-12-01 à 14 h 30."
+        )
+
+    def test_due_sends_are_queued_for_the_worker_when_the_change_commits(
+        self, slot, patient, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            book(slot, patient)
+        assert len(callbacks) == 1
+        assert OrmQ.objects.count() == 1  # one fast-path pass, on django-q2's ORM broker
+
+    def test_a_failed_change_leaves_no_message(self, slot, patient):
+        book(slot, patient)
+        before = Message.objects.count()
+        with pytest.raises(Exception), transaction.atomic():  # noqa: B017 -- D2 refuses the second booking
+            book(slot, make_patient(patient.clinic, first_name="Anne"))
+        assert Message.objects.count() == before
+
+
+class TestModification:
+    def test_r15_d5_a_new_time_sends_a_modification_and_replans_the_reminder(self, slot, patient):
+        appointment = book(slot, patient)
+        appointment.start += timedelta(days=1)
+        appointment.end += timedelta(days=1)
+        appointment.save()
+        assert pending(appointment) == [("modification", NOW), ("reminder", local(2026, 12, 2, 14, 30))]
+        withdrawn = Message.objects.filter(state="withdrawn")
+        assert sorted(withdrawn.values_list("kind", flat=True)) == ["confirmation", "reminder"]
+
+    def test_d5_a_modification_resets_a_confirmed_status(self, slot, patient):
+        appointment = book(slot, patient, status="confirmed_email")
+        appointment.professional = make_professional(slot.professional.clinic, first_name="Julie", kind="np")
+        appointment.save()
+        appointment.refresh_from_db()
+        assert appointment.status == "booked"
+        assert "D5" in appointment.history.last().note
+
+    def test_d5_editing_internal_notes_sends_nothing(self, slot, patient):
+        appointment = book(slot, patient)
+        appointment.notes = "Apporter la carte d'assurance maladie"
+        appointment.save()
+        assert Message.objects.count() == 2
+
+    def test_r16_a_service_change_sends_nothing_and_keeps_the_reminder(self, slot, patient, clinic):
+        appointment = book(slot, patient)
+        appointment.service = make_service(clinic, category="phone", name_fr="Téléphone")
+        appointment.save()
+        assert pending(appointment) == [("confirmation", NOW), ("reminder", local(2026, 12, 1, 14, 30))]
+
+    def test_r17_a_copy_keeps_the_original_service_and_is_a_new_booking(self, slot, patient, clinic):
+        phone = make_service(clinic, category="phone", name_fr="Téléphone")
+        original = book(slot, patient, service=phone)
+        other_slot = make_slot(slot.professional, slot.service, slot.start + timedelta(days=7))
+        copy = original.copy_to(other_slot)
+        assert copy.service == phone != other_slot.service
+        assert [kind for kind, _due in pending(copy)] == ["confirmation", "reminder"]
+
+    def test_r17_a_move_keeps_the_service_and_is_a_modification(self, slot, patient, clinic):
+        phone = make_service(clinic, category="phone", name_fr="Téléphone")
+        appointment = book(slot, patient, service=phone)
+        other_slot = make_slot(slot.professional, slot.service, slot.start + timedelta(days=7))
+        appointment.move_to(other_slot)
+        appointment.refresh_from_db()
+        assert (appointment.slot, appointment.service, appointment.start) == (other_slot, phone, other_slot.start)
+        assert "modification" in [kind for kind, _due in pending(appointment)]
+
+
+class TestCancellation:
+    def test_r18_d8_cancelling_sends_a_cancellation_and_withdraws_the_reminder(self, slot, patient):
+        appointment = book(slot, patient)
+        with acting_as(PATIENT):
+            appointment.status = Appointment.Status.CANCELLED
+            appointment.save()
+        assert [kind for kind, _due in pending(appointment)] == ["cancellation"]
+        assert Message.objects.get(kind="reminder").state == "withdrawn"
+        assert appointment.history.last().actor == "patient"
+
+    def test_r18_d7_deleting_sends_a_cancellation_and_keeps_the_log_and_history(self, slot, patient):
+        appointment = book(slot, patient)
+        ref = appointment.public_id
+        appointment.delete()
+        log = Message.objects.filter(appointment_ref=ref)
+        assert sorted(log.values_list("kind", "state")) == [
+            ("cancellation", "pending"),
+            ("confirmation", "withdrawn"),
+            ("reminder", "withdrawn"),
+        ]
+        assert not log.exclude(appointment=None).exists()
+        history = StatusChange.objects.filter(appointment_ref=ref)
+        assert history.count() == 2 and "Supprimé" in history.last().note
+
+    def test_a_bulk_delete_plans_each_cancellation(self, slot, patient):
+        book(slot, patient)
+        Appointment.objects.all().delete()
+        assert Message.objects.filter(kind="cancellation").count() == 1
+
+    def test_bulk_updates_are_refused(self, slot, patient):
+        book(slot, patient)
+        with pytest.raises(TypeError, match="one at a time"):
+            Appointment.objects.update(status="cancelled")
+
+
+class TestFaq:
+    def test_d12_moving_out_of_a_slot_withdraws_without_a_cancellation(self, slot, patient):
+        appointment = book(slot, patient)
+        appointment.slot = None
+        appointment.save()
+        assert pending(appointment) == []
+        assert not Message.objects.filter(kind="cancellation").exists()
+        assert Message.objects.get(kind="reminder").state == "withdrawn"
+        assert "D12" in appointment.history.last().note
+        assert appointment.hub_reason == "outside_slot"
+
+    def test_d12_moving_back_into_a_slot_is_a_new_booking(self, slot, patient):
+        appointment = book(slot, patient)
+        appointment.slot = None
+        appointment.save()
+        appointment.slot = slot
+        appointment.save()
+        assert pending(appointment) == [("confirmation", NOW), ("reminder", local(2026, 12, 1, 14, 30))]
+
+    def test_d13_a_new_patient_gets_a_confirmation_and_the_former_one_a_cancellation(self, slot, patient):
+        appointment = book(slot, patient)
+        newcomer = make_patient(patient.clinic, first_name="Anne", email="anne@example.com")
+        appointment.patient = newcomer
+        appointment.save()
+        mine = Message.objects.filter(state="pending")
+        assert sorted(mine.filter(patient=patient).values_list("kind", flat=True)) == ["cancellation"]
+        assert sorted(mine.filter(patient=newcomer).values_list("kind", flat=True)) == ["confirmation", "reminder"]
+        assert Message.objects.get(kind="cancellation").snapshot["patient"] == "Jean Roy"
+        assert "Annulation" in appointment.history.last().note
