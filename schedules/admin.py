@@ -62,9 +62,16 @@ class AppointmentAdmin(ClinicScopedAdmin):
     date_hierarchy = "start"
     list_select_related = ["patient", "professional__clinic", "service"]
     autocomplete_fields = ["patient", "professional", "slot", "service"]
-    readonly_fields = ["status", "status_note", "public_id", "created_at", "updated_at"]
+    readonly_fields = ["status", "status_note", "hub_reason_display", "public_id", "created_at", "updated_at"]
     inlines = [StatusChangeInline, MessageInline]
     show_full_result_count = False
+
+    @admin.display(description=_("communications by the Hub"))
+    def hub_reason_display(self, appointment: Appointment) -> str:
+        # D1: staff can see why the Hub sends nothing.
+        if appointment.pk is None:
+            return "—"
+        return appointment.get_hub_reason_display()
 
 
 @admin.register(StatusChange)

@@ -475,7 +475,7 @@ class StatusChange(models.Model):
             status or appointment.status,
             note,
             actor,
-            appointment=None if appointment._state.adding or appointment.pk is None else appointment,
+            appointment=appointment,
         )
 
     @property

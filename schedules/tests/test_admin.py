@@ -1,11 +1,13 @@
 """Every model is in the admin, and staff see only their clinic (issue 2;
 the full isolation suite comes with the back office, issue 6)."""
 
+from datetime import datetime
+
 import pytest
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
-from conftest import book, make_clinic, make_patient, make_professional, make_service, make_slot
+from conftest import TORONTO, book, make_clinic, make_patient, make_professional, make_service, make_slot
 from schedules.access import STAFF_GROUP, visible_to
 from schedules.models import Slot
 
@@ -74,3 +76,38 @@ def test_visible_to_gives_nothing_to_an_inactive_user(two_clinics):
     user = staff_of(two_clinics[0].clinic)
     user.is_active = False
     assert not visible_to(Slot.objects.all(), user).exists()
+
+
+def test_a_booking_in_the_admin_names_the_staff_member_in_the_history(client, slot, patient):
+    user = staff_of(slot.professional.clinic)
+    client.force_login(user)
+    response = client.post(
+        reverse("admin:schedules_appointment_add"),
+        {
+            "patient": patient.pk,
+            "professional": slot.professional.pk,
+            "slot": slot.pk,
+            "service": slot.service.pk,
+            "start_0": "2026-12-03",
+            "start_1": "14:30",
+            "end_0": "2026-12-03",
+            "end_1": "15:00",
+            "source": "staff",
+            "history-TOTAL_FORMS": 0,
+            "history-INITIAL_FORMS": 0,
+            "messages-TOTAL_FORMS": 0,
+            "messages-INITIAL_FORMS": 0,
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    line = slot.appointments.get().history.get()
+    assert (line.actor, line.user) == ("staff", user)
+
+
+def test_the_form_says_why_the_hub_sends_nothing(admin_client, clinic, patient, service):
+    specialist_slot = make_slot(
+        make_professional(clinic, kind="specialist"), service, datetime(2026, 12, 3, 9, 0, tzinfo=TORONTO)
+    )
+    appointment = book(specialist_slot, patient)
+    page = admin_client.get(reverse("admin:schedules_appointment_change", args=[appointment.pk])).content.decode()
+    assert "type de professionnel non pris en charge par le Hub" in page
