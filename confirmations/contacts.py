@@ -3,7 +3,8 @@
 Resolved when a message is sent, from the patient record as it is then:
 the first usable of email, other email, mobile (SMS), phone (voice call).
 "Other mobile" and "other phone" are never used. A malformed entry is
-skipped for the next one.
+skipped for the next one, and so is a mobile that opted out of SMS, or a
+contact that already failed for good for this communication.
 """
 
 from dataclasses import dataclass
@@ -49,7 +50,14 @@ def contacts_of(patient) -> list[Contact]:
     return contacts
 
 
-def contact_for(patient) -> Contact | None:
+def contact_for(patient, skip: list[str] | tuple = ()) -> Contact | None:
     """The contact a message to this patient goes to now (D9)."""
-    contacts = contacts_of(patient) if patient is not None else []
+    from confirmations.models import OptOut
+
+    if patient is None:
+        return None
+    contacts = [contact for contact in contacts_of(patient) if contact.to not in skip]
+    numbers = [contact.to for contact in contacts if contact.channel == SMS]
+    opted_out = set(OptOut.objects.filter(number__in=numbers).values_list("number", flat=True)) if numbers else set()
+    contacts = [c for c in contacts if not (c.channel == SMS and c.to in opted_out)]
     return contacts[0] if contacts else None

@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import phonenumbers
+from django.template.loader import render_to_string
+from django.utils import translation
 
+from confirmations import links, sms
 from confirmations.dates import long_date
 
 TYPE_WORDS = {
@@ -81,24 +84,10 @@ SUBJECTS = {
     },
 }
 
-EMAIL_INTRO = {
-    "fr": {
-        "confirmation": "Votre rendez-vous {type} est réservé.",
-        "reminder": "Nous vous rappelons votre rendez-vous {type}.",
-        "modification": "Votre rendez-vous {type} a été modifié. Voici les nouvelles informations.",
-        "cancellation": "Votre rendez-vous {type} a été annulé.",
-    },
-    "en": {
-        "confirmation": "Your {type} appointment is booked.",
-        "reminder": "This is a reminder of your {type} appointment.",
-        "modification": "Your {type} appointment has changed. Here is the new information.",
-        "cancellation": "Your {type} appointment has been cancelled.",
-    },
-}
-
-EMAIL_LABELS = {
-    "fr": {"patient": "Patient", "date": "Date", "professional": "Professionnel", "clinic": "Clinique"},
-    "en": {"patient": "Patient", "date": "Date", "professional": "Professional", "clinic": "Clinic"},
+# The "Type" line of an email.
+TYPE_LABELS = {
+    "fr": {"in_person": "En personne", "phone": "Par téléphone", "virtual": "Virtuel", "home": "À domicile"},
+    "en": {"in_person": "In person", "phone": "By phone", "virtual": "Virtual", "home": "At home"},
 }
 
 
@@ -116,6 +105,7 @@ def snapshot_of(appointment, patient=None) -> dict:
         "clinic_phone": clinic.phone.as_e164 if clinic.phone else "",
         "clinic_email": clinic.email,
         "category": appointment.service.category,
+        "online_cancellation": appointment.service.cancellation_delay is not None,
     }
 
 
@@ -123,6 +113,7 @@ def snapshot_of(appointment, patient=None) -> dict:
 class Rendered:
     subject: str
     text: str
+    html: str = ""
 
 
 def spoken_phone(e164: str) -> str:
@@ -149,26 +140,29 @@ def fields(snapshot: dict, language: str) -> dict:
     }
 
 
-def render(kind: str, channel: str, language: str, snapshot: dict) -> Rendered:
+def render(kind: str, channel: str, language: str, snapshot: dict, appointment_ref=None) -> Rendered:
+    """The message in `language`; `appointment_ref` (its public id) gives
+    the email its signed Cancel and Confirm links."""
     language = language if language in VOICE else "fr"
     values = fields(snapshot, language)
     if channel == "voice":
         return Rendered("", VOICE[language][kind].format(**values))
     if channel == "sms":
-        return Rendered("", SMS[language][kind].format(**values))
-    labels = EMAIL_LABELS[language]
-    lines = [
-        EMAIL_INTRO[language][kind].format(**values),
-        "",
-        _label(labels["patient"], values["patient"], language),
-        _label(labels["date"], values["date"], language),
-        _label(labels["professional"], values["professional"], language),
-        _label(labels["clinic"], values["clinic"], language),
-        snapshot["clinic_address"],
-        values["phone"],
-    ]
-    return Rendered(SUBJECTS[language][kind].format(**values), "\n".join(lines))
-
-
-def _label(label: str, value: str, language: str) -> str:
-    return f"{label}\u00a0: {value}" if language == "fr" else f"{label}: {value}"
+        return Rendered("", sms.plain(SMS[language][kind].format(**values)))
+    context = {
+        **values,
+        "language": language,
+        "subject": SUBJECTS[language][kind].format(**values),
+        "type_label": TYPE_LABELS[language].get(snapshot["category"], ""),
+        "clinic_address": snapshot["clinic_address"],
+        "clinic_email": snapshot["clinic_email"],
+    }
+    if appointment_ref is not None and kind != "cancellation":
+        if snapshot.get("online_cancellation"):
+            context["cancel_url"] = links.url_for(appointment_ref, links.CANCEL, language)
+        if kind == "reminder":
+            context["confirm_url"] = links.url_for(appointment_ref, links.CONFIRM, language)  # R22
+    with translation.override(language):
+        text = render_to_string(f"confirmations/email/{kind}.{language}.txt", context)
+        html = render_to_string(f"confirmations/email/{kind}.{language}.html", context)
+    return Rendered(context["subject"], text.strip() + "\n", html)

@@ -27,7 +27,7 @@ from confirmations.contacts import VOICE, contact_for
 from confirmations.content import render, snapshot_of
 from confirmations.dates import stamp
 from confirmations.models import Message
-from confirmations.planning import facts_of
+from confirmations.planning import dispatch_soon, facts_of
 from schedules.actors import HUB, acting_as
 from schedules.models import Appointment, StatusChange
 
@@ -131,7 +131,7 @@ def _deliver(message: Message) -> str:
     if reason:
         return _withdraw(message, reason)
 
-    contact = contact_for(message.patient)
+    contact = contact_for(message.patient, skip=message.skip_contacts)
     if contact is None:
         return _fail(message, _("no usable contact in the patient record (R19, D9)"))
     if contact.channel == VOICE:
@@ -149,17 +149,21 @@ def _deliver(message: Message) -> str:
         snapshot = snapshot_of(appointment)
     else:
         snapshot = message.snapshot
-    rendered = render(message.kind, contact.channel, message.language, snapshot)
+    rendered = render(message.kind, contact.channel, message.language, snapshot, message.appointment_ref)
     message.channel, message.to = contact.channel, contact.to
-    message.subject, message.content = rendered.subject, rendered.text
+    message.subject, message.content, message.html = rendered.subject, rendered.text, rendered.html
     message.attempts += 1
     # Saved before the provider is called: what was attempted is on record
     # even if the worker dies during the call.
-    message.save(update_fields=["channel", "to", "subject", "content", "language", "attempts"])
+    message.save(update_fields=["channel", "to", "subject", "content", "html", "language", "attempts"])
 
     try:
         provider_id = channel_for(contact.channel).send(message)
     except TransportError as error:
+        if error.bad_address:
+            outcome = _fail(message, error.reason)
+            resend_elsewhere(message, error.reason)
+            return outcome
         if error.permanent or message.attempts >= MAX_ATTEMPTS:
             return _fail(message, error.reason)
         Message.objects.filter(pk=message.pk).update(
@@ -172,10 +176,44 @@ def _deliver(message: Message) -> str:
         log.exception("channel %s raised while sending message %s", contact.channel, message.public_id)
         return _fail(message, _("Outcome unknown: unexpected error (%(error)s).") % {"error": type(error).__name__})
 
-    message.state, message.sent_at, message.provider_id, message.error = Message.State.SENT, now, provider_id, ""
-    message.save(update_fields=["state", "sent_at", "provider_id", "error"])
+    # Conditional: a status callback may already have moved the row on
+    # (delivered), and states never go backwards.
+    Message.objects.filter(pk=message.pk, state=Message.State.SENDING).update(state=Message.State.SENT, error="")
+    Message.objects.filter(pk=message.pk).update(sent_at=now, provider_id=provider_id)
+    message.sent_at, message.provider_id = now, provider_id
     _note_sent(message, appointment)
     return SENT
+
+
+def resend_elsewhere(message: Message, reason: str) -> Message | None:
+    """After a permanent failure on a contact (hard bounce, invalid or
+    opted-out number), the same communication goes once to the patient's
+    next contact method; the history says so."""
+    if message.fallback_of_id is not None or Message.objects.filter(fallback_of=message).exists():
+        return None  # once
+    with translation.override(settings.LANGUAGE_CODE):
+        resend = Message.objects.create(
+            appointment_id=message.appointment_id,
+            appointment_ref=message.appointment_ref,
+            clinic_id=message.clinic_id,
+            patient_id=message.patient_id,
+            kind=message.kind,
+            language=message.language,
+            due_at=timezone.now(),
+            planned_start=message.planned_start,
+            snapshot=message.snapshot,
+            fallback_of=message,
+            skip_contacts=[*message.skip_contacts, message.to],
+        )
+        note = _("%(kind)s: %(to)s failed for good (%(reason)s); sent once more to the next contact method.") % {
+            "kind": _kind(message),
+            "to": message.to,
+            "reason": reason,
+        }
+        with acting_as(HUB):
+            _history(message, note)
+    transaction.on_commit(dispatch_soon)
+    return resend
 
 
 def _note_sent(message: Message, appointment: Appointment | None) -> None:

@@ -77,6 +77,14 @@ class Message(models.Model):
     error = models.TextField(_("error or reason"), blank=True)
     subject = models.CharField(_("subject"), max_length=255, blank=True)
     content = models.TextField(_("content as sent"), blank=True)
+    html = models.TextField(_("HTML as sent"), blank=True)
+    # After a permanent failure on one contact, the same communication goes
+    # once to the next contact method: that second message points back here
+    # and skips the contacts that failed.
+    fallback_of = models.OneToOneField(
+        "self", verbose_name=_("resends"), on_delete=models.SET_NULL, null=True, blank=True, related_name="fallback"
+    )
+    skip_contacts = models.JSONField(_("contacts not to use"), default=list, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -98,3 +106,71 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.get_state_display()}"
+
+
+class OptOut(models.Model):
+    """A mobile number that replied STOP/ARRÊT: no SMS goes to it any more,
+    later messages use the patient's next contact method (R19), until it
+    replies START."""
+
+    number = models.CharField(_("number"), max_length=20, unique=True)
+    at = models.DateTimeField(_("since"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("SMS opt-out")
+        verbose_name_plural = _("SMS opt-outs")
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class Reply(models.Model):
+    """What a patient answered: an SMS, or a key pressed during a call.
+
+    Recorded by the webhook as it arrives, then understood by the worker
+    (confirmations/replies.py). Replies the Hub could not understand stay
+    here for staff to read.
+    """
+
+    class Channel(models.TextChoices):
+        SMS = "sms", _("SMS")
+        VOICE = "voice", _("phone call")
+
+    class Outcome(models.TextChoices):
+        RECEIVED = "received", _("received, not yet read")
+        CONFIRMED = "confirmed", _("confirmed the appointment")
+        ALREADY = "already", _("confirmation already recorded")
+        OPTED_OUT = "opted_out", _("opted out of SMS")
+        OPTED_IN = "opted_in", _("opted back in to SMS")
+        NOT_UNDERSTOOD = "not_understood", _("not understood")
+        NO_APPOINTMENT = "no_appointment", _("no upcoming appointment to confirm")
+
+    clinic_lookup = "clinic"
+
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    number = models.CharField(_("from"), max_length=20)
+    body = models.TextField(_("reply"), blank=True)
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+    provider_id = models.CharField(_("provider id"), max_length=64, blank=True)
+    # The Hub message this answers, once matched (D11), and its clinic.
+    message = models.ForeignKey(
+        Message, verbose_name=_("answers"), on_delete=models.SET_NULL, null=True, blank=True, related_name="replies"
+    )
+    clinic = models.ForeignKey(
+        "schedules.Clinic", verbose_name=_("clinic"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.RECEIVED)
+
+    class Meta:
+        verbose_name = _("patient reply")
+        verbose_name_plural = _("patient replies")
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            # Twilio may deliver the same inbound SMS twice: record it once.
+            models.UniqueConstraint(
+                fields=["provider_id"], condition=~models.Q(provider_id=""), name="reply_once_per_provider_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} · {self.get_outcome_display()}"

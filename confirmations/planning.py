@@ -173,9 +173,16 @@ def _planned_note(message: Message, now: datetime) -> str:
 
 def dispatch_soon() -> None:
     """The fast path: ask the worker for a pass now rather than within the minute."""
+    queue("confirmations.tasks.send_due_messages")
+
+
+def queue(task: str, *args) -> None:
+    """Hands a task to the worker. A broker outage must not fail the change
+    that queued it: the outbox and reply rows are on record, and the
+    per-minute schedule catches up."""
     from django_q.tasks import async_task
 
     try:
-        async_task("confirmations.tasks.send_due_messages", task_name="send due messages (fast path)")
-    except Exception:  # a broker outage must not fail the change; the schedule catches up
-        log.warning("could not queue the dispatcher; the per-minute schedule will send", exc_info=True)
+        async_task(task, *args)
+    except Exception:
+        log.warning("could not queue %s; the per-minute schedule will catch up", task, exc_info=True)

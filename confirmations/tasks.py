@@ -4,5 +4,16 @@ from confirmations import dispatch
 
 
 def send_due_messages() -> str:
-    """The per-minute schedule and the fast path (planning.dispatch_soon)."""
+    """The per-minute schedule and the fast path (planning.dispatch_soon).
+    Also reads any patient reply whose own task was lost (broker outage)."""
+    from confirmations.replies import understand_waiting
+
+    understand_waiting()
     return str(dispatch.send_due_messages())
+
+
+def understand_reply(reply_id: int) -> str:
+    """Queued by the inbound SMS and call webhooks."""
+    from confirmations.replies import understand
+
+    return understand(reply_id)

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "phonenumber_field",
     "anymail",
     "django_q",
+    "django_ratelimit",
     "schedules",
     "patients",
     "confirmations",
@@ -70,6 +71,7 @@ MIDDLEWARE = [
     "schedules.actors.StaffActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_ratelimit.middleware.RatelimitMiddleware",
 ]
 
 ROOT_URLCONF = "hubsite.urls"
@@ -159,6 +161,23 @@ if os.environ.get("REDIS_URL"):
 else:
     Q_CLUSTER["orm"] = "default"
 
+# --- Cache and rate limits ---------------------------------------------------
+# The patient pages are rate limited per client IP (django-ratelimit), which
+# needs a cache shared by every web process: Redis when REDIS_URL is set.
+if os.environ.get("REDIS_URL"):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # One process in development; a production Hub sets REDIS_URL.
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+RATELIMIT_VIEW = "confirmations.patient_pages.too_many_requests"
+# Behind N proxies that each append to X-Forwarded-For, the client is the
+# N-th address from the right (the left part can be forged by the client).
+TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+RATELIMIT_IP_META_KEY = "hubsite.client_ip.client_ip"
+
 # --- Email (django-anymail) -----------------------------------------------
 # EMAIL_BACKEND names any anymail backend, e.g.
 # "anymail.backends.postmark.EmailBackend"; its credentials go in ANYMAIL
@@ -177,12 +196,25 @@ TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
 TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", "")
+TWILIO_CONFIGURED = bool(TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)
+# The webhooks check Twilio's signature with the auth token. Without Twilio,
+# a development Hub signs its own simulated replies (the local message page)
+# with this development token; a production Hub without a token refuses
+# every webhook.
+if not TWILIO_AUTH_TOKEN and DEBUG:
+    TWILIO_AUTH_TOKEN = "dev-only-local-twilio-token"
+# Text-to-speech: (language, voice) per message language (R24).
+TWILIO_VOICES = {
+    "fr": ("fr-CA", os.environ.get("TWILIO_VOICE_FR", "Polly.Chantal")),
+    "en": ("en-CA", os.environ.get("TWILIO_VOICE_EN", "alice")),
+}
 
-# Which class sends each channel (confirmations/channels.py).
+# Which class sends each channel (confirmations/channels.py): Twilio when it
+# is configured, otherwise SMS and calls are recorded locally, not sent.
 HUB_CHANNELS = {
     "email": "confirmations.channels.Email",
-    "sms": "confirmations.channels.LocalRecorder",
-    "voice": "confirmations.channels.LocalRecorder",
+    "sms": "confirmations.channels.TwilioSMS" if TWILIO_CONFIGURED else "confirmations.channels.LocalRecorder",
+    "voice": "confirmations.channels.TwilioCall" if TWILIO_CONFIGURED else "confirmations.channels.LocalRecorder",
 }
 
 # --- Security --------------------------------------------------------------

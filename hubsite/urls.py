@@ -1,23 +1,26 @@
-"""
-URL configuration for hubsite project.
-
-The `urlpatterns` list routes URLs to views. For more information please see:
-    https://docs.djangoproject.com/en/5.2/topics/http/urls/
-Examples:
-Function views
-    1. Add an import:  from my_app import views
-    2. Add a URL to urlpatterns:  path('', views.home, name='home')
-Class-based views
-    1. Add an import:  from other_app.views import Home
-    2. Add a URL to urlpatterns:  path('', Home.as_view(), name='home')
-Including another URLconf
-    1. Import the include() function: from django.urls import include, path
-    2. Add a URL to urlpatterns:  path('blog/', include('blog.urls'))
-"""
-
+from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.http import HttpResponseForbidden
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
+
+
+@csrf_exempt
+def email_tracking_refused(request, *args, **kwargs):
+    # anymail accepts unauthenticated tracking events when no secret is set;
+    # the Hub refuses them instead.
+    return HttpResponseForbidden("email tracking needs ANYMAIL_WEBHOOK_SECRET")
+
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("confirmations.urls")),
 ]
+
+if settings.ANYMAIL.get("WEBHOOK_SECRET"):
+    urlpatterns.append(path("anymail/", include("anymail.urls")))
+else:
+    urlpatterns.append(re_path(r"^anymail/", email_tracking_refused))
+
+if settings.DEBUG:
+    urlpatterns.append(path("dev/", include("confirmations.dev_urls")))

@@ -1,0 +1,213 @@
+"""The pages a patient reaches from an email: cancel (R25) and confirm (R26).
+
+A link opens a page (GET) that shows the appointment and one button; only
+the button's POST acts, because mail scanners and link previews open links
+(D11). Every link problem (tampered, unknown, for another action, or an
+appointment that has started) gets the same page, which tells nothing about
+whether the appointment exists. Pages carry no third-party resources, are
+never cached, and send no referrer, so the token goes nowhere else.
+"""
+
+from django.conf import settings
+from django.db import transaction
+from django.shortcuts import redirect, render
+from django.utils import timezone, translation
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+from django_ratelimit.decorators import ratelimit
+
+from confirmations import links
+from confirmations.content import TYPE_LABELS, spoken_phone
+from confirmations.dates import long_date
+from schedules.actors import PATIENT, acting_as
+from schedules.models import Appointment
+
+TEXTS = {
+    "fr": {
+        "title_cancel": "Annuler votre rendez-vous",
+        "title_confirm": "Confirmer votre rendez-vous",
+        "date": "Date et heure",
+        "professional": "Professionnel",
+        "type": "Type",
+        "clinic": "Clinique",
+        "cancel_button": "Annuler le rendez-vous",
+        "confirm_button": "Confirmer ma présence",
+        "cancel_question": "Voulez-vous annuler ce rendez-vous\u00a0? "
+        "La plage horaire sera libérée pour un autre patient.",
+        "confirm_question": "Confirmez-vous votre présence à ce rendez-vous\u00a0?",
+        "cancelled": "Votre rendez-vous est annulé. Un courriel de confirmation de l’annulation vous sera envoyé.",
+        "already_cancelled": "Ce rendez-vous est annulé.",
+        "confirmed": "Merci\u00a0! Votre présence est confirmée.",
+        "cannot_confirm_cancelled": "Ce rendez-vous a été annulé\u00a0: il ne peut pas être confirmé. "
+        "Pour prendre un nouveau rendez-vous, appelez la clinique au {phone}.",
+        "too_late": "Il n’est plus possible d’annuler ce rendez-vous en ligne. "
+        "Pour l’annuler, appelez la clinique au {phone}.",
+        "no_online_cancel": "Ce type de rendez-vous ne peut pas être annulé en ligne. "
+        "Pour l’annuler, appelez la clinique au {phone}.",
+        "bad_link_title": "Ce lien ne fonctionne pas",
+        "bad_link": "Ce lien n’est pas valide ou n’est plus valide. Les liens cessent de fonctionner au début "
+        "du rendez-vous. Pour toute question, communiquez avec votre clinique.",
+        "too_many_title": "Trop de tentatives",
+        "too_many": "Veuillez patienter une minute avant de réessayer.",
+        "switch": "English",
+        "switch_lang": "en",
+    },
+    "en": {
+        "title_cancel": "Cancel your appointment",
+        "title_confirm": "Confirm your appointment",
+        "date": "Date and time",
+        "professional": "Professional",
+        "type": "Type",
+        "clinic": "Clinic",
+        "cancel_button": "Cancel the appointment",
+        "confirm_button": "Confirm the appointment",
+        "cancel_question": "Do you want to cancel this appointment? The time slot will be freed for another patient.",
+        "confirm_question": "Do you confirm that you will attend this appointment?",
+        "cancelled": "Your appointment is cancelled. An email confirming the cancellation will be sent to you.",
+        "already_cancelled": "This appointment is cancelled.",
+        "confirmed": "Thank you! Your attendance is confirmed.",
+        "cannot_confirm_cancelled": "This appointment was cancelled: it cannot be confirmed. "
+        "To book a new appointment, call the clinic at {phone}.",
+        "too_late": "This appointment can no longer be cancelled online. To cancel it, call the clinic at {phone}.",
+        "no_online_cancel": "This type of appointment cannot be cancelled online. "
+        "To cancel it, call the clinic at {phone}.",
+        "bad_link_title": "This link does not work",
+        "bad_link": "This link is not valid, or no longer valid. Links stop working when the appointment "
+        "starts. For any question, contact your clinic.",
+        "too_many_title": "Too many attempts",
+        "too_many": "Please wait a minute before trying again.",
+        "switch": "Français",
+        "switch_lang": "fr",
+    },
+}
+
+RATE = "20/m"  # per client IP, for every request alike: good and bad tokens cost the same
+
+
+def private(response):
+    # The token is in the URL: never cache the page, never send it onward.
+    response["Referrer-Policy"] = "no-referrer"
+    response["Cache-Control"] = "no-store"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def page(request, template: str, language: str, context: dict, status: int = 200):
+    texts = TEXTS[language]
+    with translation.override(language):
+        response = render(
+            request, f"patient_pages/{template}.html", {"t": texts, "language": language, **context}, status=status
+        )
+    return private(response)
+
+
+def bad_link(request, language: str = "fr"):
+    return page(request, "bad_link", language, {}, status=404)
+
+
+def too_many_requests(request, exception=None):
+    return page(request, "too_many", _language(request, "fr"), {}, status=429)
+
+
+def _language(request, default: str) -> str:
+    wanted = request.GET.get("lang")
+    return wanted if wanted in TEXTS else default
+
+
+def _open(request, token: str, action: str):
+    """The link's appointment and page language, or None for any bad link."""
+    try:
+        link = links.read(token, action)
+    except links.BadLink:
+        return None, _language(request, "fr")
+    language = _language(request, link.language)
+    appointment = (
+        Appointment.objects.select_related("patient", "professional__clinic", "service")
+        .filter(public_id=link.appointment)
+        .first()
+    )
+    if appointment is None or appointment.start <= timezone.now():
+        return None, language  # D11: links stop working once the appointment has started
+    return appointment, language
+
+
+def details(appointment: Appointment, language: str) -> dict:
+    clinic = appointment.professional.clinic
+    phone = spoken_phone(clinic.phone.as_e164 if clinic.phone else "")
+    return {
+        "date": long_date(appointment.start, clinic.timezone, language),
+        "professional": appointment.professional.full_name,
+        "type": TYPE_LABELS[language].get(appointment.service.category, ""),
+        "clinic": clinic,
+        "phone": phone,
+    }
+
+
+def can_cancel_online(appointment: Appointment) -> bool:
+    """R25, R8: until `cancellation_delay` before the start; never without a delay."""
+    delay = appointment.service.cancellation_delay
+    return delay is not None and timezone.now() <= appointment.start - delay
+
+
+@ratelimit(key="ip", rate=RATE, block=True)
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def cancel(request, token: str):
+    appointment, language = _open(request, token, links.CANCEL)
+    if appointment is None:
+        return bad_link(request, language)
+    if request.method == "POST":
+        with transaction.atomic():
+            appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+            if appointment.is_active and can_cancel_online(appointment):
+                appointment.status = Appointment.Status.CANCELLED
+                appointment.history_note = TEXTS[settings.LANGUAGE_CODE]["title_cancel"] + " (R25)"
+                with acting_as(PATIENT):
+                    appointment.save()  # frees the slot (D2), plans the notice (D7)
+        return redirect(f"{request.path}?lang={language}")  # a reload never posts twice
+    return _cancel_page(request, appointment, language)
+
+
+def _cancel_page(request, appointment: Appointment, language: str):
+    info = details(appointment, language)
+    texts = TEXTS[language]
+    if not appointment.is_active:
+        state, message = "done", texts["already_cancelled"]
+        if appointment.history.filter(actor="patient", status=Appointment.Status.CANCELLED).exists():
+            message = texts["cancelled"]
+    elif appointment.service.cancellation_delay is None:
+        state, message = "refused", texts["no_online_cancel"].format(phone=info["phone"])
+    elif not can_cancel_online(appointment):
+        state, message = "refused", texts["too_late"].format(phone=info["phone"])
+    else:
+        state, message = "ask", texts["cancel_question"]
+    context = {**info, "state": state, "message": message, "action": "cancel", "title": texts["title_cancel"]}
+    return page(request, "appointment", language, context)
+
+
+@ratelimit(key="ip", rate=RATE, block=True)
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def confirm(request, token: str):
+    appointment, language = _open(request, token, links.CONFIRM)
+    if appointment is None:
+        return bad_link(request, language)
+    if request.method == "POST":
+        with transaction.atomic():
+            appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+            if appointment.is_active and not appointment.is_confirmed:
+                appointment.status = Appointment.Status.CONFIRMED_EMAIL  # R26
+                appointment.history_note = TEXTS[settings.LANGUAGE_CODE]["title_confirm"] + " (R26)"
+                with acting_as(PATIENT):
+                    appointment.save(update_fields=["status", "updated_at"])
+        return redirect(f"{request.path}?lang={language}")
+    info = details(appointment, language)
+    texts = TEXTS[language]
+    if not appointment.is_active:
+        state, message = "refused", texts["cannot_confirm_cancelled"].format(phone=info["phone"])
+    elif appointment.is_confirmed:
+        state, message = "done", texts["confirmed"]
+    else:
+        state, message = "ask", texts["confirm_question"]
+    context = {**info, "state": state, "message": message, "action": "confirm", "title": texts["title_confirm"]}
+    return page(request, "appointment", language, context)

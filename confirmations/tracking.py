@@ -1,0 +1,91 @@
+"""Delivery outcomes reported by the providers after sending.
+
+Twilio status callbacks (SMS and calls) and anymail tracking events (email)
+end here. An outcome only moves a message forward (sent → delivered →
+failed), so the same callback twice changes nothing and a late "sent"
+never overwrites "delivered". A permanent failure of the address itself
+sends the same communication once to the next contact method.
+"""
+
+import logging
+
+from anymail.signals import tracking
+from django.conf import settings
+from django.db import transaction
+from django.dispatch import receiver
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from confirmations.models import Message
+
+log = logging.getLogger(__name__)
+
+RANK = {
+    Message.State.SENDING: 1,
+    Message.State.SENT: 2,
+    Message.State.DELIVERED: 3,
+    Message.State.FAILED: 4,
+}
+
+# Twilio delivery error codes that mean the number cannot receive SMS.
+UNREACHABLE_SMS_CODES = {"30003", "30005", "30006", "21610", "21614"}
+
+
+def record_outcome(public_id, state: str, reason: str = "", bad_address: bool = False) -> bool:
+    """Moves the message to `state` if that is forward; True if it changed."""
+    from confirmations.dispatch import _fail, resend_elsewhere
+
+    with transaction.atomic():
+        message = Message.objects.select_for_update().filter(public_id=public_id).first()
+        if message is None or message.state not in RANK or RANK[state] <= RANK[message.state]:
+            return False
+        if state == Message.State.FAILED:
+            with translation.override(settings.LANGUAGE_CODE):
+                _fail(message, reason)
+                if bad_address:
+                    resend_elsewhere(message, reason)
+        else:
+            Message.objects.filter(pk=message.pk).update(state=state)
+    return True
+
+
+def twilio_outcome(params) -> tuple[str, str, bool] | None:
+    """(state, reason, bad address) from a Twilio status callback, or None
+    for a status that is not an outcome (queued, ringing…)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        if "CallStatus" in params:
+            status = params["CallStatus"]
+            if status == "completed":
+                return Message.State.DELIVERED, "", False
+            reasons = {
+                "busy": _("the line was busy"),
+                "no-answer": _("nobody answered"),
+                "failed": _("the call could not be placed"),
+                "canceled": _("the call was cancelled"),
+            }
+            if status in reasons:
+                return Message.State.FAILED, reasons[status], False
+            return None
+        status, code = params.get("MessageStatus", ""), params.get("ErrorCode", "")
+        if status in ("delivered", "read"):
+            return Message.State.DELIVERED, "", False
+        if status in ("undelivered", "failed"):
+            reason = _("SMS not delivered (Twilio error %(code)s)") % {"code": code or "?"}
+            return Message.State.FAILED, reason, code in UNREACHABLE_SMS_CODES
+        return None
+
+
+@receiver(tracking)
+def email_event(sender, event, esp_name: str, **kwargs) -> None:
+    """anymail tracking webhook: delivered, bounced, rejected, complained."""
+    public_id = (event.metadata or {}).get("hub_message")
+    if not public_id:
+        return
+    with translation.override(settings.LANGUAGE_CODE):
+        if event.event_type == "delivered":
+            record_outcome(public_id, Message.State.DELIVERED)
+        elif event.event_type in ("bounced", "rejected"):
+            reason = _("email %(event)s by the recipient's server") % {"event": event.event_type}
+            record_outcome(public_id, Message.State.FAILED, reason, bad_address=True)
+        elif event.event_type == "complained":
+            log.info("email message %s marked as spam by its recipient", public_id)

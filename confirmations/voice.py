@@ -1,0 +1,62 @@
+"""TwiML for the Hub's phone calls (R24, R28).
+
+Every call says its script of R24 in the message's language. The reminder
+wraps it in a one-digit <Gather>: "1" confirms (R28) and thanks the
+caller; anything else, or silence, repeats the script once, then says
+goodbye. Calls are placed with answering-machine detection that waits for
+the end of the greeting (channels.TwilioCall), so a voicemail records the
+whole message.
+"""
+
+from django.conf import settings
+from django.urls import reverse
+from twilio.twiml.voice_response import VoiceResponse
+
+GATHER_TIMEOUT = 6  # seconds of silence before the script repeats
+
+THANKS = {
+    "fr": "Merci. Votre rendez-vous est confirmé. Au revoir.",
+    "en": "Thank you. Your appointment is confirmed. Goodbye.",
+}
+GOODBYE = {"fr": "Au revoir.", "en": "Goodbye."}
+
+
+def say(response, text: str, language: str) -> None:
+    locale, voice = settings.TWILIO_VOICES.get(language, settings.TWILIO_VOICES["fr"])
+    response.say(text, language=locale, voice=voice)
+
+
+def gather_url(message, attempt: int) -> str:
+    return f"{settings.HUB_PUBLIC_URL}{reverse('twilio-gather', args=[message.public_id])}?attempt={attempt}"
+
+
+def call_twiml(message) -> str:
+    """What Twilio says when the patient (or their voicemail) answers."""
+    return script_twiml(message, attempt=1)
+
+
+def script_twiml(message, attempt: int) -> str:
+    response = VoiceResponse()
+    if message.kind == "reminder":
+        gather = response.gather(num_digits=1, timeout=GATHER_TIMEOUT, action=gather_url(message, attempt))
+        say(gather, message.content, message.language)
+        # Reached only when nothing was pressed.
+        response.redirect(gather_url(message, attempt))
+    else:
+        say(response, message.content, message.language)
+    return str(response)
+
+
+def answer_twiml(message, digits: str, attempt: int) -> str:
+    """The reply to a key press (or to silence) during a reminder call."""
+    if digits == "1":
+        response = VoiceResponse()
+        say(response, THANKS.get(message.language, THANKS["fr"]), message.language)
+        response.hangup()
+        return str(response)
+    if attempt < 2:
+        return script_twiml(message, attempt + 1)
+    response = VoiceResponse()
+    say(response, GOODBYE.get(message.language, GOODBYE["fr"]), message.language)
+    response.hangup()
+    return str(response)
