@@ -67,7 +67,9 @@ class Email(Channel):
         except OSError as error:  # SMTP and connection errors: try again later
             raise TransportError(f"email provider unreachable: {type(error).__name__}") from error
         status = getattr(mail, "anymail_status", None)
-        return (status.message_id if status is not None else None) or f"local-{message.public_id}"
+        if status is not None and status.message_id is not None:
+            return str(status.message_id)
+        return f"local-{message.public_id}"
 
 
 class LocalRecorder(Channel):

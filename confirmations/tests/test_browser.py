@@ -1,0 +1,222 @@
+"""The patient pages in a real browser (issue 5, "Browser tests"; R25, R26, D11).
+
+Headless Chromium from Debian's `chromium` package (`.ci/install-chromium`),
+driven by Playwright's sync API against pytest-django's live server. Every
+link comes from an email the Hub actually sent (`send_due_messages`, Django's
+locmem mail backend), built on HUB_PUBLIC_URL pointed at the live server.
+Phone-width screenshots of each page state go to test-artifacts/screenshots/.
+"""
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.core import mail
+from django.core.cache import cache
+from django.utils import timezone
+
+from confirmations.dispatch import send_due_messages
+from confirmations.models import Message
+from confirmations.rules import CONFIRMATION, REMINDER
+from conftest import book, make_patient, make_slot
+from schedules.models import Appointment
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+PHONE = {"width": 390, "height": 844}
+SCREENSHOTS = Path(django_settings.BASE_DIR) / "test-artifacts" / "screenshots"
+
+CANCEL_LINE = re.compile(r"Annuler le rendez-vous : (\S+)")
+CONFIRM_LINE = re.compile(r"Confirmer ma présence : (\S+)")
+
+SLOT_DATE = "jeudi 3 décembre 2026 à 14 h 30"  # the `slot` fixture, in the clinic's zone
+CLINIC_PHONE = "514 555-0100"
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless; skipped locally when absent, a failure in CI."""
+    if not CHROMIUM.exists():
+        why = f"Chromium (Debian package chromium) is not installed: {CHROMIUM} is missing; run .ci/install-chromium"
+        if os.environ.get("HUB_REQUIRE_BROWSER"):
+            pytest.fail(why)
+        pytest.skip(why)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an asyncio loop on this thread, which Django
+    # takes for an async context and refuses the ORM in (including the test
+    # database flush). Nothing here is concurrent: the loop only talks to the
+    # browser while the test waits, and the live server has its own thread.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh phone-width tab, with no cookies from another test."""
+    context = browser.new_context(viewport=PHONE, locale="fr-CA")
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    yield tab
+    context.close()
+
+
+@pytest.fixture(autouse=True)
+def hub_on_live_server(settings, live_server):
+    """Links in emails point at the live server; every test starts with a
+    fresh rate-limit budget (the pages allow 20 requests a minute per IP)."""
+    settings.HUB_PUBLIC_URL = live_server.url
+    settings.ALLOWED_HOSTS = ["*"]
+    cache.clear()
+    mail.outbox.clear()
+    yield
+    cache.clear()
+
+
+def email_link(appointment: Appointment, kind: str, pattern: re.Pattern) -> str:
+    """The link matching `pattern` in the email of this kind (confirmation,
+    reminder) that the Hub sent for the appointment."""
+    message = Message.objects.get(appointment=appointment, kind=kind, state=Message.State.SENT)
+    sent = [email for email in mail.outbox if email.body == message.content]
+    assert len(sent) == 1, f"the {kind} email is not in the outbox: {[email.subject for email in mail.outbox]}"
+    match = pattern.search(sent[0].body)
+    assert match, f"no {pattern.pattern!r} in the {kind} email:\n{sent[0].body}"
+    return match.group(1)
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def send(appointment: Appointment) -> Appointment:
+    """Runs the dispatcher as the worker would; returns the fresh appointment."""
+    summary = send_due_messages()
+    assert summary["failed"] == 0, str(summary)
+    appointment.refresh_from_db()
+    return appointment
+
+
+def status_of(appointment: Appointment) -> str:
+    appointment.refresh_from_db()
+    return appointment.status
+
+
+# --- tests -------------------------------------------------------------------
+
+
+def test_cancel_from_the_confirmation_email(page, live_server, slot, patient, clinic):
+    from playwright.sync_api import expect
+
+    appointment = send(book(slot, patient))
+    before = appointment.status
+    assert before != Appointment.Status.CANCELLED
+    link = email_link(appointment, CONFIRMATION, CANCEL_LINE)
+    assert link.startswith(live_server.url)
+
+    page.goto(link)
+    main = page.locator("main")
+    expect(page.locator("h1")).to_have_text("Annuler votre rendez-vous")
+    expect(main).to_contain_text(SLOT_DATE)
+    expect(main).to_contain_text(clinic.name)
+    expect(main).to_contain_text("Marie Tremblay")
+    button = page.get_by_role("button", name="Annuler le rendez-vous")
+    expect(button).to_be_visible()
+    screenshot(page, "cancel-page")
+    assert status_of(appointment) == before  # opening the link changed nothing
+
+    button.click()
+    expect(page.get_by_role("status")).to_contain_text("Votre rendez-vous est annulé.")
+    expect(page.get_by_role("button")).to_have_count(0)
+    screenshot(page, "cancel-done")
+    assert status_of(appointment) == Appointment.Status.CANCELLED
+    assert appointment.history.filter(actor="patient", status=Appointment.Status.CANCELLED).exists()
+
+    # The slot is free: another patient can be booked in it at once.
+    other = book(slot, make_patient(clinic, first_name="Léa", email="lea@example.com"))
+    assert other.slot_id == slot.pk and other.is_active
+
+
+def test_confirm_from_the_reminder_email(page, professional, service, patient, clinic):
+    from playwright.sync_api import expect
+
+    # Booked 30 h ahead, the reminder (48 h before) is already due: the Hub
+    # sends the confirmation and the reminder at once.
+    soon = make_slot(professional, service, timezone.now() + timedelta(hours=30))
+    appointment = send(book(soon, patient))
+    before = appointment.status
+    link = email_link(appointment, REMINDER, CONFIRM_LINE)
+
+    page.goto(link)
+    expect(page.locator("h1")).to_have_text("Confirmer votre rendez-vous")
+    expect(page.locator("main")).to_contain_text(clinic.name)
+    button = page.get_by_role("button", name="Confirmer ma présence")
+    expect(button).to_be_visible()
+    screenshot(page, "confirm-page")
+    assert status_of(appointment) == before  # opening the link changed nothing
+    assert before != Appointment.Status.CONFIRMED_EMAIL
+
+    button.click()
+    expect(page.get_by_role("status")).to_contain_text("Merci\u00a0! Votre présence est confirmée.")
+    expect(page.get_by_role("button")).to_have_count(0)
+    screenshot(page, "confirm-done")
+    assert status_of(appointment) == Appointment.Status.CONFIRMED_EMAIL
+
+
+def test_too_late_to_cancel_online_shows_the_clinic_phone_and_no_button(page, professional, service, patient):
+    from playwright.sync_api import expect
+
+    # 3 h ahead, inside the service's 24 h cancellation delay.
+    soon = make_slot(professional, service, timezone.now() + timedelta(hours=3))
+    appointment = send(book(soon, patient))
+    before = appointment.status
+    link = email_link(appointment, CONFIRMATION, CANCEL_LINE)
+
+    page.goto(link)
+    message = page.get_by_role("status")
+    expect(message).to_contain_text("Il n’est plus possible d’annuler ce rendez-vous en ligne.")
+    expect(message).to_contain_text(CLINIC_PHONE)
+    expect(page.get_by_role("button")).to_have_count(0)
+    expect(page.locator("form")).to_have_count(0)
+    screenshot(page, "cancel-too-late")
+    assert status_of(appointment) == before
+
+
+def test_the_page_switches_to_english(page, slot, patient):
+    from playwright.sync_api import expect
+
+    appointment = send(book(slot, patient))
+    before = appointment.status
+    page.goto(email_link(appointment, CONFIRMATION, CANCEL_LINE))
+    expect(page.locator("html")).to_have_attribute("lang", "fr-CA")
+
+    switch = page.get_by_role("link", name="English")
+    expect(switch).to_be_visible()
+    switch.click()
+    expect(page).to_have_url(re.compile(r"\?lang=en$"))
+    expect(page.locator("html")).to_have_attribute("lang", "en-CA")
+    expect(page.locator("h1")).to_have_text("Cancel your appointment")
+    expect(page.locator("main")).to_contain_text("Thursday, December 3, 2026 at 2:30 PM")
+    expect(page.get_by_role("button", name="Cancel the appointment")).to_be_visible()
+    expect(page.get_by_role("link", name="Français")).to_be_visible()
+    screenshot(page, "cancel-page-en")
+    assert status_of(appointment) == before  # switching language changed nothing

@@ -1,0 +1,184 @@
+"""What each message says, in both languages, for every kind (R21–R24, D10).
+
+The voice scripts are compared word for word with SPEC R24; SMS bodies are
+checked for length (GSM-7, at most two segments); emails for their
+content, links and mail-client-safe HTML.
+"""
+
+import re
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+
+from confirmations import links, sms
+from confirmations.content import render
+from confirmations.dates import long_date
+
+KINDS = ["confirmation", "reminder", "modification", "cancellation"]
+
+SNAPSHOT = {
+    "start": datetime(2026, 12, 3, 19, 30, tzinfo=UTC).isoformat(),  # 14:30 in Toronto
+    "time_zone": "America/Toronto",
+    "patient": "Jean Roy",
+    "professional": "Marie Tremblay",
+    "clinic": "Clinique du Parc",
+    "clinic_address": "4500, rue Saint-Denis\nMontréal (Québec) H2J 2L3",
+    "clinic_phone": "+15145550100",
+    "clinic_email": "accueil@parc.example.org",
+    "category": "in_person",
+    "online_cancellation": True,
+}
+
+# SPEC R24, with {…} filled in for SNAPSHOT.
+VOICE_SCRIPTS = {
+    ("fr", "confirmation"): "Ce message est pour confirmer le rendez-vous en personne de Jean Roy, le jeudi 3 "
+    "décembre 2026 à 14 h 30 avec Marie Tremblay à Clinique du Parc.",
+    ("fr", "reminder"): "Ce message est pour vous rappeler le rendez-vous en personne de Jean Roy, le jeudi 3 "
+    "décembre 2026 à 14 h 30 avec Marie Tremblay à Clinique du Parc. Appuyez sur 1 pour confirmer votre "
+    "rendez-vous.",
+    ("fr", "modification"): "Ce message est pour vous informer d'une modification faite au rendez-vous en "
+    "personne de Jean Roy, le jeudi 3 décembre 2026 à 14 h 30 avec Marie Tremblay à Clinique du Parc. Pour plus "
+    "d'information, vous pouvez contacter la clinique au 514 555-0100, le 514 555-0100.",
+    ("fr", "cancellation"): "Ce message est pour vous informer de l'annulation du rendez-vous en personne de "
+    "Jean Roy, le jeudi 3 décembre 2026 à 14 h 30 à Clinique du Parc. Pour plus d'information, vous pouvez "
+    "contacter la clinique au 514 555-0100, le 514 555-0100.",
+    ("en", "confirmation"): "This message is to confirm Jean Roy's in-person appointment on Thursday, December 3, "
+    "2026 at 2:30 PM with Marie Tremblay at Clinique du Parc.",
+    ("en", "reminder"): "This message is to remind you of Jean Roy's in-person appointment on Thursday, December "
+    "3, 2026 at 2:30 PM with Marie Tremblay at Clinique du Parc. Press one to confirm your appointment.",
+    ("en", "modification"): "This message is to inform you of a change to Jean Roy's in-person appointment on "
+    "Thursday, December 3, 2026 at 2:30 PM with Marie Tremblay at Clinique du Parc. For more information, please "
+    "contact the clinic at 514 555-0100, at 514 555-0100.",
+    ("en", "cancellation"): "This message is to inform you that Jean Roy's in-person appointment on Thursday, "
+    "December 3, 2026 at 2:30 PM at Clinique du Parc has been cancelled. For more information, please contact "
+    "the clinic at 514 555-0100, at 514 555-0100.",
+}
+
+
+@pytest.mark.parametrize(("language", "kind"), list(VOICE_SCRIPTS), ids=lambda v: v)
+def test_r24_voice_scripts_word_for_word(language, kind):
+    assert render(kind, "voice", language, SNAPSHOT).text == VOICE_SCRIPTS[(language, kind)]
+
+
+@pytest.mark.parametrize(
+    ("category", "french", "english"),
+    [
+        ("in_person", "rendez-vous en personne de", "in-person appointment"),
+        ("phone", "rendez-vous téléphonique de", "phone appointment"),
+        ("virtual", "rendez-vous virtuel de", "virtual appointment"),
+        ("home", "rendez-vous à domicile de", "home appointment"),
+    ],
+)
+def test_r5_every_message_names_the_appointment_type(category, french, english):
+    snapshot = {**SNAPSHOT, "category": category}
+    for kind in KINDS:
+        for channel in ("voice", "sms"):
+            assert french in render(kind, channel, "fr", snapshot).text
+            assert english in render(kind, channel, "en", snapshot).text
+
+
+@pytest.mark.parametrize(
+    ("instant", "french", "english"),
+    [
+        (datetime(2026, 12, 3, 19, 30, tzinfo=UTC), "jeudi 3 décembre 2026 à 14 h 30", "Thursday, December 3, 2026 at 2:30 PM"),
+        (datetime(2026, 7, 1, 13, 0, tzinfo=UTC), "mercredi 1 juillet 2026 à 9 h", "Wednesday, July 1, 2026 at 9:00 AM"),
+        (datetime(2027, 1, 1, 5, 5, tzinfo=UTC), "vendredi 1 janvier 2027 à 0 h 05", "Friday, January 1, 2027 at 12:05 AM"),
+    ],
+)  # fmt: skip
+def test_d10_dates_read_naturally_in_the_clinics_time_zone(instant, french, english):
+    assert long_date(instant, "America/Toronto", "fr") == french
+    assert long_date(instant, "America/Toronto", "en") == english
+
+
+class TestSms:
+    LONG_NAMES = {
+        **SNAPSHOT,
+        "patient": "Marie-Ève-Françoise Bélanger-Côté-Lévesque",
+        "professional": "Jean-François-Xavier Desrochers-Thériault",
+        "clinic": "Clinique médicale familiale du Plateau-Mont-Royal et de la Petite-Patrie",
+        "category": "home",
+    }
+
+    @pytest.mark.parametrize("language", ["fr", "en"])
+    @pytest.mark.parametrize("kind", KINDS)
+    def test_every_sms_fits_two_gsm_segments_even_with_long_names(self, kind, language):
+        body = render(kind, "sms", language, self.LONG_NAMES).text
+        assert sms.segments(body) in {("gsm-7", 1), ("gsm-7", 2)}, body
+
+    @pytest.mark.parametrize("language", ["fr", "en"])
+    @pytest.mark.parametrize("kind", KINDS)
+    def test_r23_an_sms_has_date_clinic_professional_and_no_link(self, kind, language):
+        body = render(kind, "sms", language, SNAPSHOT).text
+        assert "Clinique du Parc" in body
+        assert ("3 décembre 2026 à 14 h 30" if language == "fr" else "December 3, 2026 at 2:30 PM") in body
+        if kind != "cancellation":
+            assert "Marie Tremblay" in body
+        assert "http" not in body
+
+    def test_characters_outside_gsm_7_are_written_plainly(self):
+        assert sms.plain("Côté «\u00a0ARRÊT\u00a0» – l’île\u00a0: ça") == 'Coté " ARRET " - l\'ile : ca'
+        assert sms.segments("é" * 160) == ("gsm-7", 1)
+        assert sms.segments("ê" * 71) == ("ucs-2", 2)
+        assert sms.segments("a" * 161) == ("gsm-7", 2)
+        assert sms.segments("€" * 80) == ("gsm-7", 1)
+        assert sms.segments("€" * 81) == ("gsm-7", 2)
+
+
+class TestEmail:
+    REF = uuid4()
+
+    def email(self, kind, language, **changes):
+        return render(kind, "email", language, {**SNAPSHOT, **changes}, self.REF)
+
+    @pytest.mark.parametrize("language", ["fr", "en"])
+    @pytest.mark.parametrize("kind", KINDS)
+    def test_r21_every_email_has_date_clinic_contact_professional_and_type(self, kind, language):
+        email = self.email(kind, language)
+        for part in (email.text, email.html):
+            assert ("jeudi 3 décembre 2026 à 14 h 30" if language == "fr" else "Thursday, December 3, 2026") in part
+            assert "Clinique du Parc" in part and "514 555-0100" in part
+            assert "4500, rue Saint-Denis" in part
+            assert "Marie Tremblay" in part
+            assert ("En personne" if language == "fr" else "In person") in part
+
+    @pytest.mark.parametrize("language", ["fr", "en"])
+    def test_r21_r22_buttons_link_to_signed_patient_pages(self, language):
+        cancel = links.url_for(self.REF, links.CANCEL, language)
+        confirm = links.url_for(self.REF, links.CONFIRM, language)
+        for kind in ("confirmation", "reminder", "modification"):
+            email = self.email(kind, language)
+            assert f'href="{cancel}"' in email.html and cancel in email.text
+        reminder = self.email("reminder", language)
+        assert f'href="{confirm}"' in reminder.html and confirm in reminder.text
+        assert confirm not in self.email("confirmation", language).html
+        cancellation = self.email("cancellation", language)
+        assert "rendez-vous/" not in cancellation.html + cancellation.text
+
+    def test_r8_without_online_cancellation_the_email_says_to_call(self):
+        email = self.email("confirmation", "fr", online_cancellation=False)
+        assert "rendez-vous/annuler" not in email.html
+        assert "Pour annuler, appelez la clinique au 514 555-0100." in email.html
+
+    @pytest.mark.parametrize("language", ["fr", "en"])
+    @pytest.mark.parametrize("kind", KINDS)
+    def test_the_html_renders_in_mail_clients(self, kind, language):
+        html = self.email(kind, language).html
+        assert "<table" in html and 'role="presentation"' in html
+        assert "<img" not in html and "<link" not in html and "<style" not in html and "@import" not in html
+        external = [
+            url
+            for url in re.findall(r'(?:href|src)="([^"]+)"', html)
+            if not url.startswith(("https://hub.example.org/"))
+        ]
+        assert external == []
+        assert f'lang="{language}"' in html
+
+    def test_subjects_in_each_language(self):
+        assert (
+            self.email("reminder", "fr").subject == "Rappel\u00a0: votre rendez-vous du jeudi 3 décembre 2026 à 14 h 30"
+        )
+        assert (
+            self.email("cancellation", "en").subject
+            == "Your appointment on Thursday, December 3, 2026 at 2:30 PM is cancelled"
+        )
