@@ -220,3 +220,27 @@ def test_the_page_switches_to_english(page, slot, patient):
     expect(page.get_by_role("link", name="Français")).to_be_visible()
     screenshot(page, "cancel-page-en")
     assert status_of(appointment) == before  # switching language changed nothing
+
+
+def test_zz_experiment(page, slot, patient):
+    appointment = send(book(slot, patient))
+    origins = []
+    page.on("request", lambda r: origins.append((r.method, r.headers.get("origin"), r.headers.get("referer"))))
+
+    def strip(route):
+        response = route.fetch()
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "referrer-policy"}
+        body = response.text().replace('<meta name="referrer" content="no-referrer">', "")
+        route.fulfill(response=response, headers=headers, body=body)
+
+    page.goto(email_link(appointment, CONFIRMATION, CANCEL_LINE))
+    page.get_by_role("button").click()
+    print("WITH no-referrer:", origins, page.locator("h1").text_content())
+    origins.clear()
+    slot2 = make_slot(slot.professional, slot.service, timezone.now() + timedelta(days=5))
+    mail.outbox.clear()
+    a2 = send(book(slot2, patient))
+    page.route("**/rendez-vous/**", strip)
+    page.goto(email_link(a2, CONFIRMATION, CANCEL_LINE))
+    page.get_by_role("button").click()
+    print("WITHOUT:", origins, page.locator("h1").text_content(), status_of(a2))
