@@ -85,7 +85,10 @@ def email_event(sender, event, esp_name: str, **kwargs) -> None:
         if event.event_type == "delivered":
             record_outcome(public_id, Message.State.DELIVERED)
         elif event.event_type in ("bounced", "rejected"):
-            reason = _("email %(event)s by the recipient's server") % {"event": event.event_type}
+            reason = {
+                "bounced": _("email bounced by the recipient's server"),
+                "rejected": _("email rejected by the provider"),
+            }[event.event_type]
             record_outcome(public_id, Message.State.FAILED, reason, bad_address=True)
         elif event.event_type == "complained":
             log.info("email message %s marked as spam by its recipient", public_id)

@@ -123,8 +123,29 @@ def status_of(appointment: Appointment) -> str:
 
 # --- tests -------------------------------------------------------------------
 
+# Product bug found by these tests: the pages set `Referrer-Policy: no-referrer`
+# (patient_pages.private() and the <meta name="referrer"> in
+# templates/patient_pages/base.html). Under that policy a browser sends
+# `Origin: null` with the button's POST (Fetch standard), and Django's CSRF
+# middleware refuses it ("Origin checking failed - null does not match any
+# trusted origins"): every click ends on a 403 page and nothing happens.
+ORIGIN_NULL_BUG = pytest.mark.xfail(
+    strict=True,
+    reason="Referrer-Policy: no-referrer on the patient pages makes Chromium POST with Origin: null, "
+    "which Django's CSRF check rejects with 403 (confirmations/patient_pages.py private(), "
+    "templates/patient_pages/base.html meta referrer)",
+)
 
-def test_cancel_from_the_confirmation_email(page, live_server, slot, patient, clinic):
+
+def click_and_post(page, button) -> None:
+    """Clicks the page's button; the POST must be accepted and redirect (303/302)."""
+    with page.expect_response(lambda response: response.request.method == "POST") as posted:
+        button.click()
+    page.wait_for_load_state()
+    return posted.value
+
+
+def test_the_cancel_link_shows_the_appointment_and_changes_nothing(page, live_server, slot, patient, clinic):
     from playwright.sync_api import expect
 
     appointment = send(book(slot, patient))
@@ -139,15 +160,23 @@ def test_cancel_from_the_confirmation_email(page, live_server, slot, patient, cl
     expect(main).to_contain_text(SLOT_DATE)
     expect(main).to_contain_text(clinic.name)
     expect(main).to_contain_text("Marie Tremblay")
-    button = page.get_by_role("button", name="Annuler le rendez-vous")
-    expect(button).to_be_visible()
+    expect(page.get_by_role("button", name="Annuler le rendez-vous")).to_be_visible()
     screenshot(page, "cancel-page")
-    assert status_of(appointment) == before  # opening the link changed nothing
+    page.reload()  # opening it again (a scanner, a preview) changes nothing either
+    assert status_of(appointment) == before
 
-    button.click()
+
+@ORIGIN_NULL_BUG
+def test_the_cancel_button_cancels_and_frees_the_slot(page, slot, patient, clinic):
+    from playwright.sync_api import expect
+
+    appointment = send(book(slot, patient))
+    page.goto(email_link(appointment, CONFIRMATION, CANCEL_LINE))
+    posted = click_and_post(page, page.get_by_role("button", name="Annuler le rendez-vous"))
+    screenshot(page, "cancel-done")  # what the patient sees after the click, whatever it is
+    assert posted.status in (302, 303), f"the POST got {posted.status}"
     expect(page.get_by_role("status")).to_contain_text("Votre rendez-vous est annulé.")
     expect(page.get_by_role("button")).to_have_count(0)
-    screenshot(page, "cancel-done")
     assert status_of(appointment) == Appointment.Status.CANCELLED
     assert appointment.history.filter(actor="patient", status=Appointment.Status.CANCELLED).exists()
 
@@ -156,29 +185,41 @@ def test_cancel_from_the_confirmation_email(page, live_server, slot, patient, cl
     assert other.slot_id == slot.pk and other.is_active
 
 
-def test_confirm_from_the_reminder_email(page, professional, service, patient, clinic):
+def _book_reminded(professional, service, patient) -> Appointment:
+    """Booked 30 h ahead: the reminder (48 h before) is already due, so the
+    Hub sends the confirmation and the reminder at once."""
+    soon = make_slot(professional, service, timezone.now() + timedelta(hours=30))
+    return send(book(soon, patient))
+
+
+def test_the_confirm_link_shows_the_appointment_and_changes_nothing(page, professional, service, patient, clinic):
     from playwright.sync_api import expect
 
-    # Booked 30 h ahead, the reminder (48 h before) is already due: the Hub
-    # sends the confirmation and the reminder at once.
-    soon = make_slot(professional, service, timezone.now() + timedelta(hours=30))
-    appointment = send(book(soon, patient))
+    appointment = _book_reminded(professional, service, patient)
     before = appointment.status
-    link = email_link(appointment, REMINDER, CONFIRM_LINE)
-
-    page.goto(link)
-    expect(page.locator("h1")).to_have_text("Confirmer votre rendez-vous")
-    expect(page.locator("main")).to_contain_text(clinic.name)
-    button = page.get_by_role("button", name="Confirmer ma présence")
-    expect(button).to_be_visible()
-    screenshot(page, "confirm-page")
-    assert status_of(appointment) == before  # opening the link changed nothing
     assert before != Appointment.Status.CONFIRMED_EMAIL
 
-    button.click()
+    page.goto(email_link(appointment, REMINDER, CONFIRM_LINE))
+    expect(page.locator("h1")).to_have_text("Confirmer votre rendez-vous")
+    expect(page.locator("main")).to_contain_text(clinic.name)
+    expect(page.locator("main")).to_contain_text("Marie Tremblay")
+    expect(page.get_by_role("button", name="Confirmer ma présence")).to_be_visible()
+    screenshot(page, "confirm-page")
+    page.reload()
+    assert status_of(appointment) == before
+
+
+@ORIGIN_NULL_BUG
+def test_the_confirm_button_confirms(page, professional, service, patient):
+    from playwright.sync_api import expect
+
+    appointment = _book_reminded(professional, service, patient)
+    page.goto(email_link(appointment, REMINDER, CONFIRM_LINE))
+    posted = click_and_post(page, page.get_by_role("button", name="Confirmer ma présence"))
+    screenshot(page, "confirm-done")
+    assert posted.status in (302, 303), f"the POST got {posted.status}"
     expect(page.get_by_role("status")).to_contain_text("Merci\u00a0! Votre présence est confirmée.")
     expect(page.get_by_role("button")).to_have_count(0)
-    screenshot(page, "confirm-done")
     assert status_of(appointment) == Appointment.Status.CONFIRMED_EMAIL
 
 
@@ -189,9 +230,8 @@ def test_too_late_to_cancel_online_shows_the_clinic_phone_and_no_button(page, pr
     soon = make_slot(professional, service, timezone.now() + timedelta(hours=3))
     appointment = send(book(soon, patient))
     before = appointment.status
-    link = email_link(appointment, CONFIRMATION, CANCEL_LINE)
 
-    page.goto(link)
+    page.goto(email_link(appointment, CONFIRMATION, CANCEL_LINE))
     message = page.get_by_role("status")
     expect(message).to_contain_text("Il n’est plus possible d’annuler ce rendez-vous en ligne.")
     expect(message).to_contain_text(CLINIC_PHONE)
@@ -220,27 +260,3 @@ def test_the_page_switches_to_english(page, slot, patient):
     expect(page.get_by_role("link", name="Français")).to_be_visible()
     screenshot(page, "cancel-page-en")
     assert status_of(appointment) == before  # switching language changed nothing
-
-
-def test_zz_experiment(page, slot, patient):
-    appointment = send(book(slot, patient))
-    origins = []
-    page.on("request", lambda r: origins.append((r.method, r.headers.get("origin"), r.headers.get("referer"))))
-
-    def strip(route):
-        response = route.fetch()
-        headers = {k: v for k, v in response.headers.items() if k.lower() != "referrer-policy"}
-        body = response.text().replace('<meta name="referrer" content="no-referrer">', "")
-        route.fulfill(response=response, headers=headers, body=body)
-
-    page.goto(email_link(appointment, CONFIRMATION, CANCEL_LINE))
-    page.get_by_role("button").click()
-    print("WITH no-referrer:", origins, page.locator("h1").text_content())
-    origins.clear()
-    slot2 = make_slot(slot.professional, slot.service, timezone.now() + timedelta(days=5))
-    mail.outbox.clear()
-    a2 = send(book(slot2, patient))
-    page.route("**/rendez-vous/**", strip)
-    page.goto(email_link(a2, CONFIRMATION, CANCEL_LINE))
-    page.get_by_role("button").click()
-    print("WITHOUT:", origins, page.locator("h1").text_content(), status_of(a2))
