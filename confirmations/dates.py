@@ -1,7 +1,7 @@
 """Dates and times as each language writes them (D10), in the clinic's zone.
 
 French as in Quebec: "mardi 3 décembre 2026 à 14 h 30" (the hour alone on
-the hour: "9 h"); English: "Tuesday, December 3, 2026 at 2:30 PM".
+the hour: "9 h"; the spaces around "h" do not break); English: "Tuesday, December 3, 2026 at 2:30 PM".
 """
 
 from datetime import datetime
@@ -20,9 +20,12 @@ ENGLISH_MONTHS = [
 
 
 def clock(moment: datetime, language: str) -> str:
-    """'14 h 30', '9 h' / '2:30 PM', '9:00 AM'."""
+    """'14 h 30', '9 h' / '2:30 PM', '9:00 AM'. French spaces are
+    non-breaking, so that a time never splits over two lines (an SMS turns
+    them into plain spaces, see sms.plain)."""
     if language == "fr":
-        return f"{moment.hour} h" if moment.minute == 0 else f"{moment.hour} h {moment.minute:02d}"
+        hour = f"{moment.hour}\u00a0h"
+        return hour if moment.minute == 0 else f"{hour}\u00a0{moment.minute:02d}"
     hour = moment.hour % 12 or 12
     return f"{hour}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
 

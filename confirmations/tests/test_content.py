@@ -33,15 +33,15 @@ SNAPSHOT = {
 # SPEC R24, with {…} filled in for SNAPSHOT.
 VOICE_SCRIPTS = {
     ("fr", "confirmation"): "Ce message est pour confirmer le rendez-vous en personne de Jean Roy, le jeudi 3 "
-    "décembre 2026 à 14 h 30 avec Marie Tremblay à Clinique du Parc.",
+    "décembre 2026 à 14\u00a0h\u00a030 avec Marie Tremblay à Clinique du Parc.",
     ("fr", "reminder"): "Ce message est pour vous rappeler le rendez-vous en personne de Jean Roy, le jeudi 3 "
-    "décembre 2026 à 14 h 30 avec Marie Tremblay à Clinique du Parc. Appuyez sur 1 pour confirmer votre "
+    "décembre 2026 à 14\u00a0h\u00a030 avec Marie Tremblay à Clinique du Parc. Appuyez sur 1 pour confirmer votre "
     "rendez-vous.",
     ("fr", "modification"): "Ce message est pour vous informer d'une modification faite au rendez-vous en "
-    "personne de Jean Roy, le jeudi 3 décembre 2026 à 14 h 30 avec Marie Tremblay à Clinique du Parc. Pour plus "
+    "personne de Jean Roy, le jeudi 3 décembre 2026 à 14\u00a0h\u00a030 avec Marie Tremblay à Clinique du Parc. Pour plus "
     "d'information, vous pouvez contacter la clinique au 514 555-0100, le 514 555-0100.",
     ("fr", "cancellation"): "Ce message est pour vous informer de l'annulation du rendez-vous en personne de "
-    "Jean Roy, le jeudi 3 décembre 2026 à 14 h 30 à Clinique du Parc. Pour plus d'information, vous pouvez "
+    "Jean Roy, le jeudi 3 décembre 2026 à 14\u00a0h\u00a030 à Clinique du Parc. Pour plus d'information, vous pouvez "
     "contacter la clinique au 514 555-0100, le 514 555-0100.",
     ("en", "confirmation"): "This message is to confirm Jean Roy's in-person appointment on Thursday, December 3, "
     "2026 at 2:30 PM with Marie Tremblay at Clinique du Parc.",
@@ -81,9 +81,9 @@ def test_r5_every_message_names_the_appointment_type(category, french, english):
 @pytest.mark.parametrize(
     ("instant", "french", "english"),
     [
-        (datetime(2026, 12, 3, 19, 30, tzinfo=UTC), "jeudi 3 décembre 2026 à 14 h 30", "Thursday, December 3, 2026 at 2:30 PM"),
-        (datetime(2026, 7, 1, 13, 0, tzinfo=UTC), "mercredi 1 juillet 2026 à 9 h", "Wednesday, July 1, 2026 at 9:00 AM"),
-        (datetime(2027, 1, 1, 5, 5, tzinfo=UTC), "vendredi 1 janvier 2027 à 0 h 05", "Friday, January 1, 2027 at 12:05 AM"),
+        (datetime(2026, 12, 3, 19, 30, tzinfo=UTC), "jeudi 3 décembre 2026 à 14\u00a0h\u00a030", "Thursday, December 3, 2026 at 2:30 PM"),
+        (datetime(2026, 7, 1, 13, 0, tzinfo=UTC), "mercredi 1 juillet 2026 à 9\u00a0h", "Wednesday, July 1, 2026 at 9:00 AM"),
+        (datetime(2027, 1, 1, 5, 5, tzinfo=UTC), "vendredi 1 janvier 2027 à 0\u00a0h\u00a005", "Friday, January 1, 2027 at 12:05 AM"),
     ],
 )  # fmt: skip
 def test_d10_dates_read_naturally_in_the_clinics_time_zone(instant, french, english):
@@ -136,7 +136,9 @@ class TestEmail:
     def test_r21_every_email_has_date_clinic_contact_professional_and_type(self, kind, language):
         email = self.email(kind, language)
         for part in (email.text, email.html):
-            assert ("jeudi 3 décembre 2026 à 14 h 30" if language == "fr" else "Thursday, December 3, 2026") in part
+            assert (
+                "jeudi 3 décembre 2026 à 14\u00a0h\u00a030" if language == "fr" else "Thursday, December 3, 2026"
+            ) in part
             assert "Clinique du Parc" in part and "514 555-0100" in part
             assert "4500, rue Saint-Denis" in part
             assert "Marie Tremblay" in part
@@ -167,16 +169,15 @@ class TestEmail:
         assert "<table" in html and 'role="presentation"' in html
         assert "<img" not in html and "<link" not in html and "<style" not in html and "@import" not in html
         external = [
-            url
-            for url in re.findall(r'(?:href|src)="([^"]+)"', html)
-            if not url.startswith(("https://hub.example.org/"))
+            url for url in re.findall(r'(?:href|src)="([^"]+)"', html) if not url.startswith("https://hub.example.org/")
         ]
         assert external == []
         assert f'lang="{language}"' in html
 
     def test_subjects_in_each_language(self):
         assert (
-            self.email("reminder", "fr").subject == "Rappel\u00a0: votre rendez-vous du jeudi 3 décembre 2026 à 14 h 30"
+            self.email("reminder", "fr").subject
+            == "Rappel\u00a0: votre rendez-vous du jeudi 3 décembre 2026 à 14\u00a0h\u00a030"
         )
         assert (
             self.email("cancellation", "en").subject

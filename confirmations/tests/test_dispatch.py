@@ -190,7 +190,7 @@ class TestRecheck:
         send_due_messages()
         cancellation = sent("cancellation")
         assert cancellation.state == "sent" and cancellation.appointment is None
-        assert "jeudi 3 décembre 2026 à 14 h 30" in cancellation.subject
+        assert "jeudi 3 décembre 2026 à 14\u00a0h\u00a030" in cancellation.subject
         assert "Annulation" in cancellation.subject
 
     def test_d13_the_former_patients_cancellation_leaves_the_new_patients_status(self, slot, patient, clinic, clock):
