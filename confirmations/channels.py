@@ -10,6 +10,7 @@ embedded defaults record SMS and calls locally, and tests can count calls.
 """
 
 import logging
+import smtplib
 
 from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
 from django.conf import settings
@@ -64,7 +65,12 @@ class Email(Channel):
             status = getattr(error, "status_code", None)
             temporary = status is None or status == 429 or status >= 500
             raise TransportError(f"email provider error {status}", permanent=not temporary) from error
-        except OSError as error:  # SMTP and connection errors: try again later
+        except smtplib.SMTPRecipientsRefused as error:
+            raise TransportError("email address refused by the mail server", bad_address=True) from error
+        except smtplib.SMTPResponseException as error:
+            # 5xx: the server will not take it, trying again cannot help.
+            raise TransportError(f"mail server error {error.smtp_code}", permanent=error.smtp_code >= 500) from error
+        except OSError as error:  # connection refused, timeout: try again later
             raise TransportError(f"email provider unreachable: {type(error).__name__}") from error
         status = getattr(mail, "anymail_status", None)
         if status is not None and status.message_id is not None:

@@ -13,6 +13,7 @@ django-q2 schedule and from the fast path queued when a change commits.
 """
 
 import logging
+import time
 from collections import Counter
 from datetime import timedelta
 
@@ -66,11 +67,19 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(minutes=2 ** max(attempts - 1, 0))
 
 
-def send_due_messages() -> Summary:
-    """One pass: everything due now, then return what happened."""
+def send_due_messages(budget: timedelta | None = None) -> Summary:
+    """One pass: everything due now, then return what happened.
+
+    With a `budget`, stops claiming once it is spent: a django-q2 task is
+    killed after its timeout, and a message killed mid-send would end as
+    "outcome unknown". The next pass, a minute later, goes on."""
     summary = Summary()
     summary[UNKNOWN] += expire_leases()
-    while (message := claim_next()) is not None:
+    deadline = None if budget is None else time.monotonic() + budget.total_seconds()
+    while deadline is None or time.monotonic() < deadline:
+        message = claim_next()
+        if message is None:
+            break
         summary[deliver(message)] += 1
     return summary
 
@@ -135,11 +144,14 @@ def _deliver(message: Message) -> str:
     if contact is None:
         return _fail(message, _("no usable contact in the patient record (R19, D9)"))
     if contact.channel == VOICE:
+        if message.kind == rules.CONFIRMATION and message.planned_start - now < rules.REMINDER_LEAD:
+            # The patient can now only be called: no confirmation call under 48 h.
+            return _withdraw(message, _("no confirmation call under 48 hours (R12)"))
         placed = rules.call_time(now, message.snapshot.get("time_zone", settings.TIME_ZONE))
         if placed >= message.planned_start:
             return _withdraw(message, _("no call window before the appointment (R14, D3)"))
         if placed > now:
-            Message.objects.filter(pk=message.pk).update(state=Message.State.PENDING, due_at=placed)
+            _move(message, state=Message.State.PENDING, due_at=placed)
             return POSTPONED
 
     # A cancellation tells of the appointment as it was; anything else of
@@ -166,9 +178,7 @@ def _deliver(message: Message) -> str:
             return outcome
         if error.permanent or message.attempts >= MAX_ATTEMPTS:
             return _fail(message, error.reason)
-        Message.objects.filter(pk=message.pk).update(
-            state=Message.State.PENDING, due_at=now + backoff(message.attempts), error=error.reason
-        )
+        _move(message, state=Message.State.PENDING, due_at=now + backoff(message.attempts), error=error.reason)
         return RETRYING
     except Exception as error:
         # Not a classified provider error: we cannot know whether it went
@@ -181,7 +191,7 @@ def _deliver(message: Message) -> str:
     Message.objects.filter(pk=message.pk, state=Message.State.SENDING).update(state=Message.State.SENT, error="")
     Message.objects.filter(pk=message.pk).update(sent_at=now, provider_id=provider_id)
     message.sent_at, message.provider_id = now, provider_id
-    _note_sent(message, appointment)
+    _note_sent(message)
     return SENT
 
 
@@ -216,31 +226,44 @@ def resend_elsewhere(message: Message, reason: str) -> Message | None:
     return resend
 
 
-def _note_sent(message: Message, appointment: Appointment | None) -> None:
-    """R29: the status says a confirmation went out; the note says when and where."""
+def _note_sent(message: Message) -> None:
+    """R29: the status says a confirmation went out; the note says when and where.
+
+    The appointment is read again, locked, and only its status and note are
+    written: staff may have changed it while the provider was called, and
+    their change must stand."""
     date, time = stamp(message.sent_at, message.snapshot.get("time_zone", settings.TIME_ZONE), settings.LANGUAGE_CODE)
     note = _("Sent on %(date)s at %(time)s to %(to)s") % {"date": date, "time": time, "to": message.to}
     history = _("%(kind)s: %(note)s") % {"kind": _kind(message), "note": note}
-    if appointment is None or appointment.patient_id != message.patient_id:
-        # A deleted appointment, or the former patient of D13: history only.
-        _history(message, history, appointment=appointment)
-        return
-    if message.kind != rules.CANCELLATION and appointment.status == Appointment.Status.BOOKED:
-        appointment.status = SENT_STATUS[message.channel]
-    appointment.status_note = note
-    appointment.history_note = history
-    appointment.save(update_fields=["status", "status_note", "updated_at"])
+    with transaction.atomic():
+        appointment = Appointment.objects.select_for_update().filter(pk=message.appointment_id).first()
+        if appointment is None or appointment.patient_id != message.patient_id:
+            # A deleted appointment, or the former patient of D13: history only.
+            _history(message, history, appointment=appointment)
+            return
+        if message.kind != rules.CANCELLATION and appointment.status == Appointment.Status.BOOKED:
+            appointment.status = SENT_STATUS[message.channel]
+        appointment.status_note = note
+        appointment.history_note = history
+        appointment.save(update_fields=["status", "status_note", "updated_at"])
+
+
+def _move(message: Message, **changes) -> bool:
+    """Moves a claimed message on, unless the lease sweep already settled it."""
+    return bool(Message.objects.filter(pk=message.pk, state=message.state).update(**changes))
 
 
 def _withdraw(message: Message, reason: str) -> str:
-    Message.objects.filter(pk=message.pk).update(state=Message.State.WITHDRAWN, error=reason)
-    _history(message, _("%(kind)s: sending withdrawn, %(reason)s (D4).") % {"kind": _kind(message), "reason": reason})
+    if _move(message, state=Message.State.WITHDRAWN, error=reason):
+        _history(
+            message, _("%(kind)s: sending withdrawn, %(reason)s (D4).") % {"kind": _kind(message), "reason": reason}
+        )
     return WITHDRAWN
 
 
 def _fail(message: Message, reason: str) -> str:
-    Message.objects.filter(pk=message.pk).update(state=Message.State.FAILED, error=reason)
-    _history(message, _("%(kind)s: sending failed, %(reason)s.") % {"kind": _kind(message), "reason": reason})
+    if _move(message, state=Message.State.FAILED, error=reason):
+        _history(message, _("%(kind)s: sending failed, %(reason)s.") % {"kind": _kind(message), "reason": reason})
     return FAILED
 
 

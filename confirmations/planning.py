@@ -68,16 +68,37 @@ class Change:
     now: datetime
 
 
+# Saves limited to these fields cannot change what the patient is told
+# (the dispatcher's status note, a patient's confirmation): no planning.
+NOT_PLANNED = frozenset({"status", "status_note", "updated_at", "notes"})
+
+
 @receiver(pre_save, sender=Appointment)
-def plan_change(sender, instance: Appointment, raw: bool = False, **kwargs) -> None:
+def plan_change(sender, instance: Appointment, raw: bool = False, update_fields=None, **kwargs) -> None:
     if raw:
         return
     before = None if instance._state.adding else stored(instance)
     now = timezone.now()
+    cancelling = (
+        before is not None
+        and before.status != instance.status
+        and Appointment.Status.CANCELLED
+        in (
+            before.status,
+            instance.status,
+        )
+    )
+    if update_fields is not None and set(update_fields) <= NOT_PLANNED and not cancelling:
+        instance._hub_change = Change(before, rules.Plan(), now)
+        return
+    if before is not None and before.patient_id != instance.patient_id:
+        instance.booking_language = None  # R20: the new patient did not book online
     after = facts_of(instance)
     with translation.override(settings.LANGUAGE_CODE):
         plan = rules.plan(facts_of(before) if before else None, after, now)
     instance.hub_reason = rules.scope_reason(after) or ""
+    if plan.reset_status and instance.status != Appointment.Status.CANCELLED:
+        instance.status, instance.status_note = Appointment.Status.BOOKED, ""
     if plan.reset_confirmation and instance.is_confirmed:
         instance.status = Appointment.Status.BOOKED  # D5: the patient confirmed another time
     instance._hub_change = Change(before, plan, now)
@@ -130,8 +151,13 @@ def _apply(plan: rules.Plan, appointment: Appointment | None, before: Appointmen
     notes = []
     target = appointment or before
     if plan.withdraw:
-        withdrawn = Message.objects.filter(appointment_ref=target.public_id, state=Message.State.PENDING).update(
-            state=Message.State.WITHDRAWN, error=plan.withdraw
+        # A cancellation notice already planned is never withdrawn by a later
+        # change: it is the patient's record of a cancellation (R18, D7, D13);
+        # the check when it is due drops it if the appointment is restored.
+        withdrawn = (
+            Message.objects.filter(appointment_ref=target.public_id, state=Message.State.PENDING)
+            .exclude(kind=Message.Kind.CANCELLATION)
+            .update(state=Message.State.WITHDRAWN, error=plan.withdraw)
         )
         if withdrawn:
             notes.append(_("Pending messages withdrawn: %(reason)s.") % {"reason": plan.withdraw})

@@ -77,8 +77,12 @@ class Plan:
     send: list[Send] = field(default_factory=list)
     # Why pending messages of the appointment are withdrawn; None keeps them.
     withdraw: str | None = None
-    # D5: a modification resets a "Confirmed …" status.
+    # D5: a modification resets a "Confirmed …" status to "Booked".
     reset_confirmation: bool = False
+    # A new booking of an existing appointment (D12 return, D13 new
+    # patient, restored): whatever the status said was about another
+    # booking, so it goes back to "Booked".
+    reset_status: bool = False
     # D12: the scope_reason() of an appointment that just left the Hub.
     left_hub: str | None = None
     # What staff should read in the history about this change.
@@ -139,15 +143,20 @@ def plan(before: Facts | None, after: Facts | None, now: datetime) -> Plan:
     if not was_handled:
         if before is not None and not before.cancelled and _only_service_changed(before, after):
             # R16: a service change is not communicated, even one that
-            # brings the appointment into the Hub's scope.
-            return Plan(notes=[_("Service changed: the patient is not told (R16).")])
+            # brings the appointment (back) into the Hub's scope; only the
+            # reminder, still due, is planned again.
+            result = _booking(None, after, now)
+            result.notes.insert(0, _("Service changed: the patient is not told (R16)."))
+            return result
         # A creation, a return into a slot (D12), or an appointment restored
         # after a cancellation: a new booking.
-        return _booking(CONFIRMATION, after, now)
+        result = _booking(CONFIRMATION, after, now)
+        result.reset_status = before is not None
+        return result
 
     if after.patient != before.patient:
         # D13: the former patient hears of a cancellation, the new one of a booking.
-        result = Plan(withdraw=_("the patient was changed"))
+        result = Plan(withdraw=_("the patient was changed"), reset_status=True)
         _add(result, [Send(CANCELLATION, now, to_former_patient=True)], before, now)
         booking = _booking(CONFIRMATION, after, now)
         result.send += booking.send
@@ -169,18 +178,28 @@ def _only_service_changed(before: Facts, after: Facts) -> bool:
     return replace(before, service_category=after.service_category) == after
 
 
-def _booking(first_kind: str, facts: Facts, now: datetime) -> Plan:
-    """R9–R13, D3: the confirmation (or modification) and the reminder."""
+def _booking(first_kind: str | None, facts: Facts, now: datetime) -> Plan:
+    """R9–R13, D3: the confirmation (or modification) and the reminder.
+    `first_kind` None plans the reminder alone."""
     result = Plan()
     lead = facts.start - now
     if lead <= timedelta(0):
         result.notes.append(_("The appointment is in the past: nothing is sent (R13)."))
         return result
     sends = []
-    if facts.channel == VOICE and lead < REMINDER_LEAD:
+    if first_kind is None:
+        pass
+    elif (
+        facts.channel == VOICE
+        and lead < REMINDER_LEAD
+        and not (first_kind == MODIFICATION and lead < NO_REMINDER_UNDER)
+    ):
         result.notes.append(_("Phone call under 48 hours ahead: only the reminder call is placed (R12, D3)."))
     else:
-        sends.append(Send(first_kind, now))  # R10: even minutes away
+        # R10: even minutes away. R15: a modification always tells the
+        # patient; by phone under 4 h no reminder call follows, so the
+        # modification call is placed.
+        sends.append(Send(first_kind, now))
     if lead < NO_REMINDER_UNDER:
         result.notes.append(_("Under 4 hours ahead: no reminder (R11)."))
     else:

@@ -183,6 +183,7 @@ RATELIMIT_IP_META_KEY = "hubsite.client_ip.client_ip"
 # "anymail.backends.postmark.EmailBackend"; its credentials go in ANYMAIL
 # through the ANYMAIL_* variables. The default prints mail to the console.
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_TIMEOUT = 20  # seconds; a hung mail server must not hold a message in "sending"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Hub <hub@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ANYMAIL = {

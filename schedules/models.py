@@ -264,8 +264,13 @@ class Appointment(models.Model):
     patient = models.ForeignKey(
         "patients.Patient", verbose_name=_("patient"), on_delete=models.PROTECT, related_name="appointments"
     )
+    # Defaults to the slot's professional (R7).
     professional = models.ForeignKey(
-        Professional, verbose_name=_("professional"), on_delete=models.PROTECT, related_name="appointments"
+        Professional,
+        verbose_name=_("professional"),
+        on_delete=models.PROTECT,
+        related_name="appointments",
+        blank=True,
     )
     slot = models.ForeignKey(
         Slot,
@@ -336,6 +341,7 @@ class Appointment(models.Model):
         # The messages planned by this change are written in its transaction.
         with transaction.atomic(using=kwargs.get("using")):
             super().save(*args, **kwargs)
+        self._stored_slot_id = self.slot_id
 
     def delete(self, *args, **kwargs):
         with transaction.atomic(using=kwargs.get("using")):
@@ -351,8 +357,9 @@ class Appointment(models.Model):
 
     @property
     def language(self) -> str:
-        """R20: the booking language for an online booking, else the patient's."""
-        return self.booking_language or self.patient.language
+        """R20: the language chosen when booking online, else the patient's."""
+        online = self.source in (self.Source.ONLINE, self.Source.ONLINE_HUB)
+        return self.booking_language if online and self.booking_language else self.patient.language
 
     @property
     def is_confirmed(self) -> bool:
@@ -361,39 +368,47 @@ class Appointment(models.Model):
     def copy_to(self, slot: Slot) -> "Appointment":
         """R17 copy/paste: a new appointment for the same patient in `slot`,
         keeping this appointment's service (not the new slot's)."""
-        return Appointment.objects.create(
-            patient=self.patient,
-            slot=slot,
-            service=self.service,
-            source=self.source,
-            booking_language=self.booking_language,
-        )
+        return Appointment.objects.create(patient=self.patient, slot=slot, service=self.service)
 
     def move_to(self, slot: Slot) -> None:
         """R17 cut/paste: the appointment takes the slot's professional and
         times, and keeps its service. A modification for the patient (D5)."""
         self.slot = slot
-        self.professional = slot.professional
-        self.start, self.end = slot.start, slot.end
         self.save()
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._stored_slot_id = instance.__dict__.get("slot_id")
+        return instance
+
     def fill_from_slot(self) -> None:
-        """R7: whatever the booking left empty comes from the slot."""
+        """R7: whatever the booking left empty comes from the slot. An
+        appointment put in another slot takes that slot's professional and
+        times, and keeps its service (R17: a move keeps the service)."""
         if self.slot_id is None:
             return
         slot = self.slot
-        if not self.professional_id:
+        moved = not self._state.adding and self.slot_id != getattr(self, "_stored_slot_id", self.slot_id)
+        if moved or not self.professional_id:
             self.professional = slot.professional
         if not self.service_id:
             self.service = slot.service
-        if self.start is None:
+        if moved or self.start is None:
             self.start = slot.start
-        if self.end is None:
+        if moved or self.end is None:
             self.end = slot.end
 
     def clean(self) -> None:
         self.fill_from_slot()
         errors = {}
+        if not self.professional_id:
+            errors["professional"] = _("Choose a slot, or a professional for an appointment outside any slot.")
+        for name, value in (("start", self.start), ("end", self.end), ("service", self.service_id)):
+            if not value:
+                errors[name] = _("Choose a slot, or fill this in.")
+        if errors:
+            raise ValidationError(errors)
         if self.start and self.end and self.end <= self.start:
             errors["end"] = _("The end must be after the start.")
         if self.professional_id:

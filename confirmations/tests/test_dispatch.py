@@ -149,8 +149,9 @@ class TestCalls:
         clock.move_to(datetime(2026, 12, 2, 20, 30, tzinfo=TORONTO))  # the next call window opens at 09:00
         assert send_due_messages()["withdrawn"] == 2
         assert channel_calls == []
-        assert set(Message.objects.values_list("error", flat=True)) == {
-            "aucune plage d’appel avant le rendez-vous (R14, D3)"
+        assert dict(Message.objects.values_list("kind", "error")) == {
+            "confirmation": "aucun appel de confirmation à moins de 48 heures (R12)",
+            "reminder": "aucune plage d’appel avant le rendez-vous (R14, D3)",
         }
 
 
@@ -272,3 +273,30 @@ class TestRunningIt:
             Schedule.MINUTES,
             1,
         )
+
+
+class TestRacesWithStaff:
+    """Found in review: the dispatcher must never undo what staff did meanwhile."""
+
+    def test_a_cancellation_made_while_the_confirmation_is_sent_stands(
+        self, slot, patient, channel_calls, clock, monkeypatch
+    ):
+        appointment = book(slot, patient)
+
+        def staff_cancels_meanwhile(self, message):
+            fresh = Appointment.objects.get(pk=appointment.pk)
+            fresh.status = Appointment.Status.CANCELLED
+            fresh.save()
+            return "test-1"
+
+        monkeypatch.setattr(RecordingChannel, "send", staff_cancels_meanwhile)
+        send_due_messages()
+        appointment.refresh_from_db()
+        assert appointment.status == "cancelled"
+        assert Message.objects.get(kind="cancellation").state == "sent"  # in the same pass
+        assert not Message.objects.filter(state="pending").exclude(kind="cancellation").exists()
+
+    def test_a_pass_with_a_spent_budget_claims_nothing(self, slot, patient, channel_calls, clock):
+        book(slot, patient)
+        assert send_due_messages(budget=timedelta(0))["sent"] == 0
+        assert sent("confirmation").state == "pending"

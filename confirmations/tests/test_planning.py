@@ -89,12 +89,14 @@ class TestBooking:
         assert len(callbacks) == 1
         assert OrmQ.objects.count() == 1  # one fast-path pass, on django-q2's ORM broker
 
-    def test_a_failed_change_leaves_no_message(self, slot, patient):
-        book(slot, patient)
-        before = Message.objects.count()
-        with pytest.raises(Exception), transaction.atomic():  # noqa: B017 -- D2 refuses the second booking
-            book(slot, make_patient(patient.clinic, first_name="Anne"))
-        assert Message.objects.count() == before
+    def test_a_change_that_rolls_back_leaves_no_message_and_no_history(self, slot, patient):
+        class Refused(Exception):
+            pass
+
+        with pytest.raises(Refused), transaction.atomic():
+            book(slot, patient)  # plans its messages and history...
+            raise Refused  # ...then the change is rolled back
+        assert (Message.objects.count(), StatusChange.objects.count()) == (0, 0)
 
 
 class TestModification:
@@ -209,3 +211,50 @@ class TestFaq:
         assert sorted(mine.filter(patient=newcomer).values_list("kind", flat=True)) == ["confirmation", "reminder"]
         assert Message.objects.get(kind="cancellation").snapshot["patient"] == "Jean Roy"
         assert "Annulation" in appointment.history.last().note
+
+
+class TestFoundInReview:
+    def test_r18_deleting_a_cancelled_appointment_keeps_its_pending_notice(self, slot, clinic, frozen_clock):
+        frozen_clock.move_to(local(2026, 11, 23, 21, 0))  # calls wait for 09:00
+        appointment = book(slot, make_patient(clinic, email="", phone="+14505550111"))
+        appointment.status = Appointment.Status.CANCELLED
+        appointment.save()
+        appointment.delete()
+        assert Message.objects.get(kind="cancellation").state == "pending"
+
+    def test_d13_a_new_patient_starts_from_booked(self, slot, patient):
+        appointment = book(slot, patient, status="confirmed_email")
+        appointment.patient = make_patient(patient.clinic, first_name="Anne", email="anne@example.com")
+        appointment.save()
+        appointment.refresh_from_db()
+        assert appointment.status == "booked"
+
+    def test_r20_a_new_patient_does_not_inherit_the_online_booking_language(self, slot, patient):
+        appointment = book(slot, patient, source="online_hub", booking_language="en")
+        appointment.patient = make_patient(patient.clinic, first_name="Anne", email="anne@example.com", language="fr")
+        appointment.save()
+        assert Message.objects.get(kind="confirmation", patient=appointment.patient).language == "fr"
+
+    def test_r17_putting_an_appointment_in_another_slot_moves_it_there(self, slot, patient, clinic):
+        appointment = book(slot, patient)
+        other = make_slot(
+            make_professional(clinic, first_name="Julie", kind="np"), slot.service, slot.start + timedelta(days=7)
+        )
+        appointment.slot = other
+        appointment.save()
+        appointment.refresh_from_db()
+        assert (appointment.professional, appointment.start, appointment.end) == (
+            other.professional,
+            other.start,
+            other.end,
+        )
+        assert "modification" in [kind for kind, _due in pending(appointment)]
+
+    def test_r16_a_service_round_trip_keeps_the_reminder(self, slot, patient, clinic):
+        appointment = book(slot, patient)
+        original = appointment.service
+        appointment.service = make_service(clinic, category="none", name_fr="Administratif")
+        appointment.save()
+        appointment.service = original
+        appointment.save()
+        assert pending(appointment) == [("reminder", local(2026, 12, 1, 14, 30))]

@@ -237,6 +237,11 @@ def test_d5_a_modification_under_48_hours_by_phone_only_places_the_reminder_call
     assert sends(plan(PHONE, moved, NOW)) == [(REMINDER, NOW)]
 
 
+def test_r15_a_modification_under_4_hours_by_phone_still_calls():
+    moved = replace(PHONE, start=NOW + 3 * H)
+    assert sends(plan(PHONE, moved, NOW)) == [(MODIFICATION, NOW)]
+
+
 def test_d5_moving_into_the_past_withdraws_and_sends_nothing():
     result = plan(BASE, replace(BASE, start=NOW - H), NOW)
     assert result.send == [] and result.withdraw
@@ -252,9 +257,9 @@ def test_r16_a_service_that_sends_nothing_takes_the_appointment_out_of_the_hub()
     assert result.send == [] and result.withdraw and result.left_hub == "service_sends_nothing"
 
 
-def test_r16_a_service_change_into_the_hub_is_not_announced():
+def test_r16_a_service_change_into_the_hub_is_not_announced_but_the_reminder_is_planned():
     result = plan(replace(BASE, service_category="none"), BASE, NOW)
-    assert result.send == []
+    assert sends(result) == [(REMINDER, local(2026, 12, 8, 14, 30))]
 
 
 def test_internal_edits_send_nothing():
@@ -302,7 +307,9 @@ def test_d12_moving_out_of_a_slot_withdraws_without_cancelling():
 
 def test_d12_moving_back_into_a_slot_is_a_new_booking():
     outside = replace(BASE, in_slot=False)
-    assert [send.kind for send in plan(outside, BASE, NOW).send] == [CONFIRMATION, REMINDER]
+    result = plan(outside, BASE, NOW)
+    assert [send.kind for send in result.send] == [CONFIRMATION, REMINDER]
+    assert result.reset_status
 
 
 def test_d13_changing_the_patient_cancels_for_the_former_and_confirms_for_the_new():
@@ -312,7 +319,7 @@ def test_d13_changing_the_patient_cancels_for_the_former_and_confirms_for_the_ne
         (CONFIRMATION, False),
         (REMINDER, False),
     ]
-    assert result.withdraw
+    assert result.withdraw and result.reset_status
 
 
 def test_d13_the_former_patient_is_called_in_the_window_of_their_own_channel():
