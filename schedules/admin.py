@@ -1,9 +1,9 @@
 from django.contrib import admin
-from django.utils.translation import gettext_lazy as _
 
-from confirmations.models import Message
-from schedules.admin_scoping import ClinicScopedAdmin, ReadOnlyInline
-from schedules.models import Appointment, Clinic, Professional, Service, Slot, StatusChange
+from schedules.admin_scoping import CappedPaginator, ClinicScopedAdmin
+from schedules.appointment_admin import AppointmentAdmin  # noqa: F401 -- registers
+from schedules.models import Clinic, Professional, Service, StatusChange
+from schedules.slot_admin import SlotAdmin  # noqa: F401 -- registers
 
 
 @admin.register(Clinic)
@@ -30,52 +30,10 @@ class ServiceAdmin(ClinicScopedAdmin):
     list_select_related = ["clinic"]
 
 
-@admin.register(Slot)
-class SlotAdmin(ClinicScopedAdmin):
-    list_display = ["start", "end", "professional", "service"]
-    list_filter = ["professional__clinic", "professional", "service__category"]
-    search_fields = ["professional__last_name", "service__name_fr", "service__name_en"]
-    date_hierarchy = "start"
-    list_select_related = ["professional__clinic", "service"]
-    autocomplete_fields = ["professional", "service"]
-
-
-class StatusChangeInline(ReadOnlyInline):
-    model = StatusChange
-    fields = ["at", "status", "note", "actor", "user"]
-    readonly_fields = fields
-    verbose_name_plural = _("status history")
-
-
-class MessageInline(ReadOnlyInline):
-    model = Message
-    fields = ["kind", "channel", "to", "due_at", "state", "sent_at", "error"]
-    readonly_fields = fields
-    verbose_name_plural = _("communications")
-
-
-@admin.register(Appointment)
-class AppointmentAdmin(ClinicScopedAdmin):
-    list_display = ["start", "patient", "professional", "service", "status", "status_note"]
-    list_filter = ["status", "source", "professional__clinic", "professional"]
-    search_fields = ["patient__last_name", "patient__first_name", "professional__last_name"]
-    date_hierarchy = "start"
-    list_select_related = ["patient", "professional__clinic", "service"]
-    autocomplete_fields = ["patient", "professional", "slot", "service"]
-    readonly_fields = ["status", "status_note", "hub_reason_display", "public_id", "created_at", "updated_at"]
-    inlines = [StatusChangeInline, MessageInline]
-    show_full_result_count = False
-
-    @admin.display(description=_("communications by the Hub"))
-    def hub_reason_display(self, appointment: Appointment) -> str:
-        # D1: staff can see why the Hub sends nothing.
-        if appointment.pk is None:
-            return "—"
-        return appointment.get_hub_reason_display()
-
-
 @admin.register(StatusChange)
 class StatusChangeAdmin(ClinicScopedAdmin):
+    paginator = CappedPaginator
+    show_full_result_count = False
     list_display = ["at", "appointment", "status", "actor", "user", "note"]
     list_filter = ["status", "actor", "clinic"]
     search_fields = ["note", "appointment__patient__last_name"]

@@ -1,0 +1,130 @@
+"""Appointments in the back office: booking in a slot (R7), warnings before
+a change the patient will not hear of (D6, D12, D13), the status history and
+communications, and the cancel, copy and move actions (R17, R18)."""
+
+from django.contrib import admin, messages
+from django.contrib.admin import DateFieldListFilter
+from django.db.models import Exists, OuterRef
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from confirmations.models import Message
+from schedules.access import visible_to
+from schedules.admin_forms import AppointmentForm, SlotChoiceForm
+from schedules.admin_scoping import CappedPaginator, ClinicScopedAdmin, ReadOnlyInline
+from schedules.models import Appointment, Slot, StatusChange
+
+
+class StatusChangeInline(ReadOnlyInline):
+    model = StatusChange
+    fields = ["at", "status", "note", "actor", "user"]
+    readonly_fields = fields
+    verbose_name_plural = _("status history")
+
+
+class MessageInline(ReadOnlyInline):
+    model = Message
+    fields = ["kind", "channel", "to", "due_at", "state", "sent_at", "error"]
+    readonly_fields = fields
+    verbose_name_plural = _("communications")
+
+
+def free_slots(request, clinic_id: int):
+    """Future slots of the clinic that hold no active appointment."""
+    taken = Appointment.objects.filter(slot=OuterRef("pk")).exclude(status=Appointment.Status.CANCELLED)
+    return (
+        visible_to(Slot.objects.all(), request.user)
+        .filter(professional__clinic_id=clinic_id, start__gt=timezone.now())
+        .exclude(Exists(taken))
+        .select_related("professional__clinic", "service")
+        .order_by("start")
+    )
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(ClinicScopedAdmin):
+    form = AppointmentForm
+    list_display = ["start", "patient", "professional", "service", "status", "status_note"]
+    list_filter = [("start", DateFieldListFilter), "professional", "status", "source", "professional__clinic"]
+    search_fields = ["patient__last_name", "patient__first_name", "professional__last_name"]
+    date_hierarchy = "start"
+    list_select_related = ["patient", "professional__clinic", "service"]
+    autocomplete_fields = ["patient", "professional", "slot", "service"]
+    readonly_fields = ["status", "status_note", "hub_reason_display", "public_id", "created_at", "updated_at"]
+    inlines = [StatusChangeInline, MessageInline]
+    actions = ["cancel_appointments"]
+    paginator = CappedPaginator
+    show_full_result_count = False
+    change_form_template = "admin/schedules/appointment/change_form.html"
+
+    @admin.display(description=_("communications by the Hub"))
+    def hub_reason_display(self, appointment: Appointment) -> str:
+        # D1: staff can see why the Hub sends nothing.
+        if appointment.pk is None:
+            return "—"
+        return appointment.get_hub_reason_display()
+
+    def get_changeform_initial_data(self, request):
+        """R7: booking from a slot pre-fills professional, times and service."""
+        initial = super().get_changeform_initial_data(request)
+        slot = visible_to(Slot.objects.all(), request.user).filter(pk=request.GET.get("slot") or None).first()
+        if slot is not None:
+            initial.update(
+                slot=slot.pk, professional=slot.professional_id, service=slot.service_id, start=slot.start, end=slot.end
+            )
+        return initial
+
+    @admin.action(description=_("Cancel the selected appointments (the patients are told)"), permissions=["change"])
+    def cancel_appointments(self, request, queryset):
+        cancelled = 0
+        for appointment in queryset.exclude(status=Appointment.Status.CANCELLED):
+            appointment.status = Appointment.Status.CANCELLED
+            appointment.save()  # R18: plans each cancellation notice
+            cancelled += 1
+        self.message_user(
+            request, ngettext("%d appointment cancelled.", "%d appointments cancelled.", cancelled) % cancelled
+        )
+
+    def get_urls(self):
+        own = [
+            path("<int:pk>/copy/", self.admin_site.admin_view(self.copy_view), name="schedules_appointment_copy"),
+            path("<int:pk>/move/", self.admin_site.admin_view(self.move_view), name="schedules_appointment_move"),
+        ]
+        return own + super().get_urls()
+
+    def copy_view(self, request, pk: int):
+        return self._to_slot(request, pk, copy=True)
+
+    def move_view(self, request, pk: int):
+        return self._to_slot(request, pk, copy=False)
+
+    def _to_slot(self, request, pk: int, copy: bool):
+        """R17: copy keeps the original service in a new appointment; a move
+        keeps the service too. Both go through the rules like any change."""
+        appointment = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not self.has_change_permission(request, appointment) or not self.has_add_permission(request):
+            return redirect("admin:schedules_appointment_change", pk)
+        form = SlotChoiceForm(request.POST or None, slots=free_slots(request, appointment.clinic.pk))
+        if request.method == "POST" and form.is_valid():
+            if copy:
+                target = appointment.copy_to(form.cleaned_data["slot"])
+                self.message_user(request, _("Copied; the patient receives a confirmation."), messages.SUCCESS)
+            else:
+                appointment.move_to(form.cleaned_data["slot"])
+                target = appointment
+                self.message_user(request, _("Moved; the patient receives a modification notice."), messages.SUCCESS)
+            return redirect("admin:schedules_appointment_change", target.pk)
+        title = _("Copy to another slot") if copy else _("Move to another slot")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "subject": appointment,
+            "opts": self.model._meta,
+            "back": reverse("admin:schedules_appointment_change", args=[pk]),
+        }
+        return TemplateResponse(request, "admin/schedules/tool_form.html", context)

@@ -1,0 +1,108 @@
+"""Slots in the back office: a series in one go, closing a day or a range,
+and never deleting a slot that holds an active appointment (D14)."""
+
+from datetime import timedelta
+
+from django.contrib import admin, messages
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from schedules.access import visible_to
+from schedules.admin_forms import CloseSlotsForm, SlotSeriesForm
+from schedules.admin_scoping import ClinicScopedAdmin
+from schedules.models import Appointment, Clinic, Professional, Service, Slot
+
+
+@admin.register(Slot)
+class SlotAdmin(ClinicScopedAdmin):
+    list_display = ["start", "end", "professional", "service", "book_link"]
+    list_filter = ["professional__clinic", "professional", "service__category"]
+    search_fields = ["professional__last_name", "service__name_fr", "service__name_en"]
+    date_hierarchy = "start"
+    list_select_related = ["professional__clinic", "service"]
+    autocomplete_fields = ["professional", "service"]
+    change_list_template = "admin/schedules/slot/change_list.html"
+
+    @admin.display(description=_("book"))
+    def book_link(self, slot: Slot) -> str:
+        url = reverse("admin:schedules_appointment_add") + f"?slot={slot.pk}"
+        return format_html('<a href="{}">{}</a>', url, _("Book in this slot"))
+
+    def get_urls(self):
+        own = [
+            path("series/", self.admin_site.admin_view(self.series_view), name="schedules_slot_series"),
+            path("close/", self.admin_site.admin_view(self.close_view), name="schedules_slot_close"),
+        ]
+        return own + super().get_urls()
+
+    def _page(self, request, title: str, form, **extra):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "opts": self.model._meta,
+            "back": reverse("admin:schedules_slot_changelist"),
+            **extra,
+        }
+        return TemplateResponse(request, "admin/schedules/tool_form.html", context)
+
+    def series_view(self, request):
+        if not self.has_add_permission(request):
+            return redirect("admin:schedules_slot_changelist")
+        form = SlotSeriesForm(
+            request.POST or None,
+            professionals=visible_to(Professional.objects.select_related("clinic"), request.user),
+            services=visible_to(Service.objects.all(), request.user),
+        )
+        if request.method == "POST" and form.is_valid():
+            professional, service = form.cleaned_data["professional"], form.cleaned_data["service"]
+            length = form.cleaned_data["minutes"]
+            slots = [
+                Slot(professional=professional, service=service, start=start, end=start + timedelta(minutes=length))
+                for start in form.starts()
+            ]
+            # A slot already there (same professional, same start) is kept as it is.
+            before = Slot.objects.filter(professional=professional).count()
+            Slot.objects.bulk_create(slots, ignore_conflicts=True)
+            created = Slot.objects.filter(professional=professional).count() - before
+            self.message_user(request, ngettext("%d slot created.", "%d slots created.", created) % created)
+            return redirect("admin:schedules_slot_changelist")
+        return self._page(request, _("Create a series of slots"), form)
+
+    def close_view(self, request):
+        if not self.has_delete_permission(request):
+            return redirect("admin:schedules_slot_changelist")
+        professionals = visible_to(Professional.objects.select_related("clinic"), request.user)
+        form = CloseSlotsForm(request.POST or None, professionals=professionals)
+        if request.method == "POST" and form.is_valid():
+            clinic = _one_clinic(request, form.cleaned_data["professional"])
+            first, after_last = form.bounds(clinic.zone)
+            slots = visible_to(Slot.objects.all(), request.user).filter(start__gte=first, start__lt=after_last)
+            if form.cleaned_data["professional"]:
+                slots = slots.filter(professional=form.cleaned_data["professional"])
+            held = (
+                Appointment.objects.filter(slot__in=slots)
+                .exclude(status=Appointment.Status.CANCELLED)
+                .select_related("patient", "professional__clinic")
+                .order_by("start")
+            )
+            if held:
+                # D14: refused; staff move or cancel these first, each sending its own notice.
+                messages.error(request, _("These slots hold active appointments: move or cancel them first."))
+                return self._page(request, _("Close a day or a range"), form, held=held)
+            closed = slots.count()
+            slots.delete()
+            self.message_user(request, ngettext("%d slot closed.", "%d slots closed.", closed) % closed)
+            return redirect("admin:schedules_slot_changelist")
+        return self._page(request, _("Close a day or a range"), form)
+
+
+def _one_clinic(request, professional) -> Clinic:
+    """The clinic whose calendar days the range means."""
+    if professional is not None:
+        return professional.clinic
+    return visible_to(Clinic.objects.all(), request.user).first() or Clinic(timezone="America/Toronto")
