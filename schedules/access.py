@@ -43,6 +43,7 @@ ROLE_PERMISSIONS = {
         ("schedules.statuschange", ["view"]),
         ("patients.patient", ["view", "add", "change"]),
         ("confirmations.message", ["view"]),
+        ("confirmations.reply", ["view"]),
     ],
     SUPPORT_GROUP: [
         ("schedules.clinic", ["view", "add", "change"]),
@@ -53,6 +54,8 @@ ROLE_PERMISSIONS = {
         ("schedules.statuschange", ["view"]),
         ("patients.patient", ["view", "add", "change"]),
         ("confirmations.message", ["view"]),
+        ("confirmations.reply", ["view"]),
+        ("confirmations.optout", ["view"]),
     ],
 }
 

@@ -1,0 +1,87 @@
+"""The staff start page: what needs a look today (issue 6).
+
+Today's and tomorrow's appointments with their confirmation status, the
+messages that failed, the SMS replies the Hub could not understand, and the
+confirmation rate by channel over the last 30 days. Everything is limited
+to the clinics the user may see.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from confirmations.models import Message, Reply
+from schedules.access import visible_to
+from schedules.models import Appointment, Clinic
+
+
+@dataclass
+class ChannelRate:
+    channel: str
+    label: str
+    reminded: int
+    confirmed: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.confirmed / self.reminded) if self.reminded else 0
+
+
+def start_page(user, now: datetime | None = None) -> dict:
+    now = now or timezone.now()
+    clinics = visible_to(Clinic.objects.all(), user)
+    zone = clinics[0].zone if len(clinics) == 1 else timezone.get_default_timezone()
+    today = timezone.localtime(now, zone).date()
+    midnight = datetime.combine(today, time.min, tzinfo=zone)
+    appointments = (
+        visible_to(Appointment.objects.all(), user)
+        .select_related("patient", "professional__clinic", "service")
+        .order_by("start")
+    )
+    day = timedelta(days=1)
+    return {
+        "days": [
+            (_("Today"), appointments.filter(start__gte=midnight, start__lt=midnight + day)),
+            (_("Tomorrow"), appointments.filter(start__gte=midnight + day, start__lt=midnight + 2 * day)),
+        ],
+        "failed": visible_to(Message.objects.all(), user)
+        .filter(state=Message.State.FAILED, due_at__gte=now - timedelta(days=7))
+        .select_related("patient", "appointment")
+        .order_by("-due_at")[:20],
+        "not_understood": visible_to(Reply.objects.all(), user)
+        .filter(
+            outcome__in=[Reply.Outcome.NOT_UNDERSTOOD, Reply.Outcome.NO_APPOINTMENT],
+            received_at__gte=now - timedelta(days=30),
+        )
+        .select_related("message__appointment__patient")[:20],
+        "rates": confirmation_rates(user, now),
+    }
+
+
+def confirmation_rates(user, now: datetime) -> list[ChannelRate]:
+    """Of the appointments reminded in the last 30 days, by the reminder's
+    channel: how many the patient confirmed."""
+    reminders = visible_to(Message.objects.all(), user).filter(
+        kind=Message.Kind.REMINDER,
+        state__in=[Message.State.SENT, Message.State.DELIVERED],
+        sent_at__gte=now - timedelta(days=30),
+        appointment__isnull=False,
+    )
+    rows = reminders.values("channel").annotate(
+        reminded=Count("appointment", distinct=True),
+        confirmed=Count("appointment", distinct=True, filter=Q(appointment__status__in=Appointment.CONFIRMED)),
+    )
+    labels = dict(Message.Channel.choices)
+    found = {row["channel"]: row for row in rows}
+    return [
+        ChannelRate(
+            channel,
+            labels[channel],
+            found.get(channel, {}).get("reminded", 0),
+            found.get(channel, {}).get("confirmed", 0),
+        )
+        for channel in (Message.Channel.EMAIL, Message.Channel.SMS, Message.Channel.VOICE)
+    ]
