@@ -3,6 +3,7 @@
 import os
 import threading
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -114,3 +115,68 @@ def postgres_only(connection) -> None:
     if os.environ.get("HUB_REQUIRE_POSTGRES"):
         pytest.fail("this test must run on PostgreSQL in CI")
     pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+
+
+# --- Browser tests: Debian's Chromium driven by Playwright -------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parent / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless; skipped locally when absent, a failure in
+    CI (HUB_REQUIRE_BROWSER). Never a browser downloaded by a test tool."""
+    if not CHROMIUM.exists():
+        why = f"Chromium (Debian package chromium) is not installed: {CHROMIUM} is missing; run .ci/install-chromium"
+        if os.environ.get("HUB_REQUIRE_BROWSER"):
+            pytest.fail(why)
+        pytest.skip(why)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an asyncio loop on this thread, which Django
+    # takes for an async context and refuses the ORM in (including the test
+    # database flush). Nothing here is concurrent: the loop only talks to the
+    # browser while the test waits, and the live server has its own thread.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def open_tab(browser, width: int, height: int):
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="fr-CA")
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    return context, tab
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh phone-width tab, with no cookies from another test."""
+    context, tab = open_tab(browser, 390, 844)
+    yield tab
+    context.close()
+
+
+@pytest.fixture
+def desktop(browser):
+    """A fresh desktop-width tab, for the back office."""
+    context, tab = open_tab(browser, 1280, 900)
+    yield tab
+    context.close()
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

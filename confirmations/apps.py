@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 class ConfirmationsConfig(AppConfig):
     name = "confirmations"
-    verbose_name = _("communications")
+    verbose_name = _("Communications")
 
     def ready(self) -> None:
         from confirmations import planning  # noqa: F401 -- connects the planning signals

@@ -34,7 +34,7 @@ class Message(models.Model):
 
     clinic_lookup = "clinic"
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
     # Nullable so that a deleted appointment keeps its communications log (D7);
     # `appointment_ref` and `snapshot` then still say which one and what it was.
     appointment = models.ForeignKey(

@@ -10,6 +10,8 @@ class HubAdminSite(admin.AdminSite):
     site_title = _("The Hub")
     index_title = _("Start page")
     index_template = "admin/hub_index.html"
+    # The change lists need the width: the app list is one click away.
+    enable_nav_sidebar = False
 
     def index(self, request, extra_context=None):
         from schedules.start_page import start_page

@@ -4,4 +4,4 @@ from django.utils.translation import gettext_lazy as _
 
 class PatientsConfig(AppConfig):
     name = "patients"
-    verbose_name = _("patients")
+    verbose_name = _("Patients")

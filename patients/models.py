@@ -14,7 +14,7 @@ class Patient(models.Model):
 
     clinic_lookup = "clinic"
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
     clinic = models.ForeignKey(
         "schedules.Clinic", verbose_name=_("clinic"), on_delete=models.PROTECT, related_name="patients"
     )

@@ -68,6 +68,11 @@ class AppointmentAdmin(ClinicScopedAdmin):
             return "—"
         return appointment.get_hub_reason_display()
 
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        # Warnings concern changes of a saved appointment only.
+        return fields if obj is not None else [name for name in fields if name != "acknowledge"]
+
     def get_changeform_initial_data(self, request):
         """R7: booking from a slot pre-fills professional, times and service."""
         initial = super().get_changeform_initial_data(request)

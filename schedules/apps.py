@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 class SchedulesConfig(AppConfig):
     name = "schedules"
-    verbose_name = _("schedules")
+    verbose_name = _("Schedules")
 
     def ready(self) -> None:
         from schedules.access import ensure_roles

@@ -260,7 +260,7 @@ class Appointment(models.Model):
     clinic_lookup = "professional__clinic"
 
     # Public, opaque identifier for links and logs (never the primary key).
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(
         "patients.Patient", verbose_name=_("patient"), on_delete=models.PROTECT, related_name="appointments"
     )

@@ -7,13 +7,10 @@ locmem mail backend), built on HUB_PUBLIC_URL pointed at the live server.
 Phone-width screenshots of each page state go to test-artifacts/screenshots/.
 """
 
-import os
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.core import mail
 from django.core.cache import cache
 from django.utils import timezone
@@ -21,23 +18,10 @@ from django.utils import timezone
 from confirmations.dispatch import send_due_messages
 from confirmations.models import Message
 from confirmations.rules import CONFIRMATION, REMINDER
-from conftest import book, make_patient, make_slot
+from conftest import book, make_patient, make_slot, screenshot
 from schedules.models import Appointment
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-PHONE = {"width": 390, "height": 844}
-SCREENSHOTS = Path(django_settings.BASE_DIR) / "test-artifacts" / "screenshots"
 
 CANCEL_LINE = re.compile(r"Annuler le rendez-vous : (\S+)")
 CONFIRM_LINE = re.compile(r"Confirmer ma présence : (\S+)")
@@ -47,37 +31,6 @@ CLINIC_PHONE = "514 555-0100"
 
 
 # --- helpers -----------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium, headless; skipped locally when absent, a failure in CI."""
-    if not CHROMIUM.exists():
-        why = f"Chromium (Debian package chromium) is not installed: {CHROMIUM} is missing; run .ci/install-chromium"
-        if os.environ.get("HUB_REQUIRE_BROWSER"):
-            pytest.fail(why)
-        pytest.skip(why)
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an asyncio loop on this thread, which Django
-    # takes for an async context and refuses the ORM in (including the test
-    # database flush). Nothing here is concurrent: the loop only talks to the
-    # browser while the test waits, and the live server has its own thread.
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh phone-width tab, with no cookies from another test."""
-    context = browser.new_context(viewport=PHONE, locale="fr-CA")
-    tab = context.new_page()
-    tab.set_default_timeout(10_000)
-    yield tab
-    context.close()
 
 
 @pytest.fixture(autouse=True)
@@ -101,11 +54,6 @@ def email_link(appointment: Appointment, kind: str, pattern: re.Pattern) -> str:
     match = pattern.search(sent[0].body)
     assert match, f"no {pattern.pattern!r} in the {kind} email:\n{sent[0].body}"
     return match.group(1)
-
-
-def screenshot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def send(appointment: Appointment) -> Appointment:

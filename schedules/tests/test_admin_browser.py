@@ -1,0 +1,65 @@
+"""The back office in a real browser (issue 6, "Done when"): a staff member
+logs in, books an appointment in a slot, the worker runs, and the list shows
+"Confirmation sent" with its note. Screenshots of the main screens go to
+test-artifacts/screenshots/ (the README shows them)."""
+
+import re
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from confirmations import tasks
+from conftest import make_patient, screenshot
+from schedules.access import STAFF_GROUP
+from schedules.models import Appointment
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def receptionist(clinic):
+    user = User.objects.create_user("accueil", password="mot-de-passe-demo", is_staff=True, first_name="Lucie")
+    user.groups.add(Group.objects.get(name=STAFF_GROUP))
+    clinic.staff.add(user)
+    return user
+
+
+def test_staff_books_in_a_slot_and_sees_the_confirmation_sent(
+    desktop, live_server, settings, receptionist, slot, clinic
+):
+    settings.HUB_PUBLIC_URL = live_server.url
+    patient = make_patient(clinic, first_name="Jean", last_name="Roy", email="jean@example.com")
+    page = desktop
+
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "accueil")
+    page.fill("#id_password", "mot-de-passe-demo")
+    page.click("input[type=submit]")
+    page.wait_for_selector("text=Aujourd’hui")
+    screenshot(page, "admin-start-page")
+
+    page.goto(f"{live_server.url}/admin/schedules/slot/")
+    screenshot(page, "admin-slots")
+    page.click(f"a[href$='?slot={slot.pk}']")
+    assert page.input_value("#id_start_0") == "03/12/2026" and page.input_value("#id_start_1").startswith("14:30")
+
+    page.click("span[aria-labelledby='select2-id_patient-container']")
+    page.fill(".select2-search__field", "Roy")
+    page.click(f".select2-results__option:has-text('{patient}')")
+    screenshot(page, "admin-booking")
+    page.click("input[name=_save]")
+    page.wait_for_selector(".messagelist")
+    appointment = Appointment.objects.get(slot=slot)
+    assert appointment.patient == patient and appointment.history.get().user == receptionist
+
+    tasks.send_due_messages()  # what the worker runs every minute and on each change
+
+    page.goto(f"{live_server.url}/admin/schedules/appointment/")
+    row = page.locator("#result_list tbody tr").first
+    assert "Confirmation envoyée par courriel" in row.inner_text()
+    assert re.search(r"Envoyé le \d{4}-\d{2}-\d{2} à \d{2} h \d{2} à jean@example\.com", row.inner_text())
+    screenshot(page, "admin-appointments")
+
+    page.goto(f"{live_server.url}/admin/schedules/appointment/{appointment.pk}/change/")
+    assert "Confirmation : Envoyé le" in page.inner_text("body").replace("\u00a0", " ")
+    screenshot(page, "admin-appointment")
