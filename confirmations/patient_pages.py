@@ -164,15 +164,32 @@ def cancel(request, token: str):
     if appointment is None:
         return bad_link(request, language)
     if request.method == "POST":
-        with transaction.atomic():
-            appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
-            if appointment.is_active and can_cancel_online(appointment):
-                appointment.status = Appointment.Status.CANCELLED
-                appointment.history_note = TEXTS[settings.LANGUAGE_CODE]["title_cancel"] + " (R25)"
-                with acting_as(PATIENT):
-                    appointment.save()  # frees the slot (D2), plans the notice (D7)
-        return redirect(f"{request.path}?lang={language}")  # a reload never posts twice
+        return _act(request, appointment, language, _cancel)
     return _cancel_page(request, appointment, language)
+
+
+def _act(request, appointment: Appointment, language: str, change):
+    """Applies the patient's `change` to the locked appointment, then shows
+    the page again (a reload never posts twice)."""
+    with transaction.atomic():
+        locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        with acting_as(PATIENT):
+            change(locked)
+    return redirect(f"{request.path}?lang={language}")
+
+
+def _cancel(appointment: Appointment) -> None:
+    if appointment.is_active and can_cancel_online(appointment):
+        appointment.status = Appointment.Status.CANCELLED
+        appointment.history_note = TEXTS[settings.LANGUAGE_CODE]["title_cancel"] + " (R25)"
+        appointment.save()  # frees the slot (D2), plans the notice (D7)
+
+
+def _confirm(appointment: Appointment) -> None:
+    if appointment.is_active and not appointment.is_confirmed:
+        appointment.status = Appointment.Status.CONFIRMED_EMAIL  # R26
+        appointment.history_note = TEXTS[settings.LANGUAGE_CODE]["title_confirm"] + " (R26)"
+        appointment.save(update_fields=["status", "updated_at"])
 
 
 def _cancel_page(request, appointment: Appointment, language: str):
@@ -201,14 +218,7 @@ def confirm(request, token: str):
     if appointment is None:
         return bad_link(request, language)
     if request.method == "POST":
-        with transaction.atomic():
-            appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
-            if appointment.is_active and not appointment.is_confirmed:
-                appointment.status = Appointment.Status.CONFIRMED_EMAIL  # R26
-                appointment.history_note = TEXTS[settings.LANGUAGE_CODE]["title_confirm"] + " (R26)"
-                with acting_as(PATIENT):
-                    appointment.save(update_fields=["status", "updated_at"])
-        return redirect(f"{request.path}?lang={language}")
+        return _act(request, appointment, language, _confirm)
     info = details(appointment, language)
     texts = TEXTS[language]
     if not appointment.is_active:
