@@ -6,6 +6,7 @@ from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext_lazy as _
 
 from schedules.models import Appointment, Professional, Service, Slot
@@ -59,15 +60,8 @@ class SlotChoiceForm(forms.Form):
         self.fields["slot"].queryset = slots
 
 
-WEEKDAYS = [
-    (0, _("Monday")),
-    (1, _("Tuesday")),
-    (2, _("Wednesday")),
-    (3, _("Thursday")),
-    (4, _("Friday")),
-    (5, _("Saturday")),
-    (6, _("Sunday")),
-]
+# Django's own names of the days, already translated.
+WEEKDAY_CHOICES = sorted(WEEKDAYS.items())
 
 
 class SlotSeriesForm(forms.Form):
@@ -75,10 +69,10 @@ class SlotSeriesForm(forms.Form):
 
     professional = forms.ModelChoiceField(queryset=Professional.objects.none(), label=_("professional"))
     service = forms.ModelChoiceField(queryset=Service.objects.none(), label=_("service"))
-    first_day = forms.DateField(label=_("from"), widget=forms.DateInput(attrs={"type": "date"}))
-    last_day = forms.DateField(label=_("to"), widget=forms.DateInput(attrs={"type": "date"}))
+    first_day = forms.DateField(label=_("first day"), widget=forms.DateInput(attrs={"type": "date"}))
+    last_day = forms.DateField(label=_("last day"), widget=forms.DateInput(attrs={"type": "date"}))
     weekdays = forms.TypedMultipleChoiceField(
-        label=_("days of the week"), choices=WEEKDAYS, coerce=int, widget=forms.CheckboxSelectMultiple
+        label=_("days of the week"), choices=WEEKDAY_CHOICES, coerce=int, widget=forms.CheckboxSelectMultiple
     )
     day_starts = forms.TimeField(label=_("first slot at"), widget=forms.TimeInput(attrs={"type": "time"}))
     day_ends = forms.TimeField(label=_("last slot ends by"), widget=forms.TimeInput(attrs={"type": "time"}))
@@ -125,8 +119,8 @@ class CloseSlotsForm(forms.Form):
     professional = forms.ModelChoiceField(
         queryset=Professional.objects.none(), label=_("professional"), required=False, empty_label=_("all")
     )
-    first_day = forms.DateField(label=_("from"), widget=forms.DateInput(attrs={"type": "date"}))
-    last_day = forms.DateField(label=_("to"), widget=forms.DateInput(attrs={"type": "date"}))
+    first_day = forms.DateField(label=_("first day"), widget=forms.DateInput(attrs={"type": "date"}))
+    last_day = forms.DateField(label=_("last day"), widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, professionals=None, **kwargs):
         super().__init__(*args, **kwargs)
