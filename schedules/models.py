@@ -466,7 +466,7 @@ class StatusChange(models.Model):
         ordering = ["at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} · {self.get_status_display()}"
+        return f"{timezone.localtime(self.at):%Y-%m-%d %H:%M} · {self.get_status_display()}"
 
     @classmethod
     def record(cls, appointment_ref, clinic_id: int, status: str, note: str, actor, appointment=None):

@@ -4,12 +4,14 @@ logs in, books an appointment in a slot, the worker runs, and the list shows
 test-artifacts/screenshots/ (the README shows them)."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.utils import timezone
 
 from confirmations import tasks
-from conftest import make_patient, screenshot
+from conftest import book, make_patient, make_slot, screenshot
 from schedules.access import STAFF_GROUP
 from schedules.models import Appointment
 
@@ -36,7 +38,6 @@ def test_staff_books_in_a_slot_and_sees_the_confirmation_sent(
     page.fill("#id_password", "mot-de-passe-demo")
     page.click("input[type=submit]")
     page.wait_for_selector("text=Aujourd’hui")
-    screenshot(page, "admin-start-page")
 
     page.goto(f"{live_server.url}/admin/schedules/slot/")
     screenshot(page, "admin-slots")
@@ -63,3 +64,11 @@ def test_staff_books_in_a_slot_and_sees_the_confirmation_sent(
     page.goto(f"{live_server.url}/admin/schedules/appointment/{appointment.pk}/change/")
     assert "Confirmation : Envoyé le" in page.inner_text("body").replace("\u00a0", " ")
     screenshot(page, "admin-appointment")
+
+    # Someone booked for later today: the start page shows it with its status.
+    soon = make_slot(slot.professional, slot.service, timezone.now() + timedelta(hours=3))
+    book(soon, make_patient(clinic, first_name="Léa", last_name="Gauthier", email="lea@example.com"))
+    tasks.send_due_messages()
+    page.goto(f"{live_server.url}/admin/")
+    assert "Gauthier" in page.inner_text("body")
+    screenshot(page, "admin-start-page")
