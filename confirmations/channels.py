@@ -83,7 +83,7 @@ class LocalRecorder(Channel):
     content and recipient, which the local message page shows."""
 
     def send(self, message) -> str:
-        log.info("local %s recorded for message %s", message.channel, message.public_id)
+        log.debug("local %s recorded for message %s", message.channel, message.public_id)
         return f"local-{message.public_id}"
 
 
