@@ -1,3 +1,5 @@
+import logging
+
 from django.core.management.base import BaseCommand
 
 from schedules.demo import load_demo
@@ -7,6 +9,7 @@ class Command(BaseCommand):
     help = "Loads the demo clinics, people, slots and appointments (idempotent)."
 
     def handle(self, *args, **options) -> None:
+        logging.getLogger("django-q").setLevel(logging.WARNING)  # not one line per demo booking
         logins = load_demo()
         self.stdout.write(self.style.SUCCESS("Demo data loaded. Logins:"))
         for login in logins:
