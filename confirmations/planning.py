@@ -31,7 +31,9 @@ from schedules.models import Appointment, StatusChange
 log = logging.getLogger(__name__)
 
 
-def facts_of(appointment: Appointment) -> rules.Facts:
+def facts_of(appointment: Appointment, stored: bool = False) -> rules.Facts:
+    """What the rules need to know of `appointment`; with `stored`, its
+    scope is the decision recorded at its last save (`hub_reason`)."""
     clinic = appointment.professional.clinic
     contact = contact_for(appointment.patient)
     return rules.Facts(
@@ -46,6 +48,7 @@ def facts_of(appointment: Appointment) -> rules.Facts:
         cancelled=appointment.status == Appointment.Status.CANCELLED,
         time_zone=clinic.timezone,
         channel=contact.channel if contact else None,
+        stored_scope=appointment.hub_reason if stored else None,
     )
 
 
@@ -95,7 +98,7 @@ def plan_change(sender, instance: Appointment, raw: bool = False, update_fields=
         instance.booking_language = None  # R20: the new patient did not book online
     after = facts_of(instance)
     with translation.override(settings.LANGUAGE_CODE):
-        plan = rules.plan(facts_of(before) if before else None, after, now)
+        plan = rules.plan(facts_of(before, stored=True) if before else None, after, now)
     instance.hub_reason = rules.scope_reason(after) or ""
     if plan.reset_status and instance.status != Appointment.Status.CANCELLED:
         instance.status, instance.status_note = Appointment.Status.BOOKED, ""
@@ -133,7 +136,7 @@ def plan_deletion(sender, instance: Appointment, **kwargs) -> None:
         return
     now = timezone.now()
     with translation.override(settings.LANGUAGE_CODE):
-        plan = rules.plan(facts_of(before), None, now)
+        plan = rules.plan(facts_of(before, stored=True), None, now)
         # Messages and history of a deleted appointment are kept (D7): the
         # rows are detached from it and keep its public id and snapshot.
         notes = _apply(plan, None, before, now)

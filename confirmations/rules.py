@@ -57,6 +57,11 @@ class Facts:
     # depend on it (R12, R14, D3); the message itself re-resolves it when
     # sent (D9).
     channel: str | None = None
+    # For the state before a change: the scope decision stored at the last
+    # save ("" when handled). The clinic, professional or service may have
+    # been reconfigured since; what the patient was told followed the
+    # decision then, not the configuration now.
+    stored_scope: str | None = None
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None:
@@ -105,7 +110,10 @@ def scope_reason(facts: Facts) -> str | None:
 
 
 def handled(facts: Facts | None) -> bool:
-    return facts is not None and not facts.cancelled and scope_reason(facts) is None
+    if facts is None or facts.cancelled:
+        return False
+    reason = facts.stored_scope if facts.stored_scope is not None else scope_reason(facts)
+    return not reason
 
 
 def call_time(due: datetime, time_zone: str) -> datetime:
@@ -175,7 +183,7 @@ def plan(before: Facts | None, after: Facts | None, now: datetime) -> Plan:
 
 
 def _only_service_changed(before: Facts, after: Facts) -> bool:
-    return replace(before, service_category=after.service_category) == after
+    return replace(before, service_category=after.service_category, stored_scope=after.stored_scope) == after
 
 
 def _booking(first_kind: str | None, facts: Facts, now: datetime) -> Plan:

@@ -258,3 +258,15 @@ class TestFoundInReview:
         appointment.service = original
         appointment.save()
         assert pending(appointment) == [("reminder", local(2026, 12, 1, 14, 30))]
+
+    def test_d1_a_clinic_connected_after_the_booking_confirms_at_the_next_change(self, slot, patient, clinic):
+        clinic.hub_connected = False
+        clinic.save()
+        appointment = book(slot, patient)
+        clinic.hub_connected = True
+        clinic.save()
+        appointment.start += timedelta(hours=1)
+        appointment.end += timedelta(hours=1)
+        appointment.save()
+        # The patient never heard of this appointment: a confirmation, not a modification.
+        assert [kind for kind, _due in pending(appointment)] == ["confirmation", "reminder"]

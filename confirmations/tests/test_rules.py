@@ -355,3 +355,14 @@ def test_recheck(rule, due, current, reason):
 def test_d4_nothing_goes_once_the_appointment_is_past(kind):
     due = Due(kind, planned_start=START.astimezone(UTC), patient=1)
     assert "past" in recheck(due, BASE if kind == REMINDER else None, START + timedelta(minutes=1))
+
+
+def test_d1_the_scope_before_a_change_is_the_decision_stored_then():
+    was_outside = replace(BASE, stored_scope="clinic_not_connected")
+    assert [send.kind for send in plan(was_outside, replace(BASE, start=START + H), NOW).send] == [
+        CONFIRMATION,
+        REMINDER,
+    ]
+    was_handled = replace(BASE, clinic_connected=False, stored_scope="")
+    result = plan(was_handled, replace(BASE, clinic_connected=False), NOW)
+    assert result.withdraw and result.left_hub == "clinic_not_connected"
