@@ -135,10 +135,8 @@ class TestCalls:
         assert request == {
             "To": "+14505550111",
             "From": "+15145550199",
-            "Twiml": (
-                '<?xml version="1.0" encoding="UTF-8"?><Response><Say language="fr-CA" voice="Polly.Chantal">'
-                f"{message.content.replace(chr(39), '&apos;')}</Say></Response>"
-            ).replace("&apos;", "'"),
+            "Twiml": '<?xml version="1.0" encoding="UTF-8"?><Response><Say language="fr-CA" voice="Polly.Chantal">'
+            f"{message.content}</Say></Response>",
             "MachineDetection": "DetectMessageEnd",
             "StatusCallback": f"https://hub.example.org/twilio/status/{message.public_id}/",
             "StatusCallbackEvent": "completed",
