@@ -99,6 +99,7 @@ def snapshot_of(appointment, patient=None) -> dict:
         "start": appointment.start.isoformat(),
         "time_zone": clinic.timezone,
         "patient": patient.full_name,
+        "patient_ref": str(patient.public_id),
         "professional": appointment.professional.full_name,
         "clinic": clinic.name,
         "clinic_address": clinic.address,
@@ -141,8 +142,8 @@ def fields(snapshot: dict, language: str) -> dict:
 
 
 def render(kind: str, channel: str, language: str, snapshot: dict, appointment_ref=None) -> Rendered:
-    """The message in `language`; `appointment_ref` (its public id) gives
-    the email its signed Cancel and Confirm links."""
+    """The message in `language`; `appointment_ref` (its public id) and the
+    snapshot's patient give the email its signed Cancel and Confirm links."""
     language = language if language in VOICE else "fr"
     values = fields(snapshot, language)
     if channel == "voice":
@@ -157,11 +158,12 @@ def render(kind: str, channel: str, language: str, snapshot: dict, appointment_r
         "clinic_address": snapshot["clinic_address"],
         "clinic_email": snapshot["clinic_email"],
     }
-    if appointment_ref is not None and kind != "cancellation":
+    if appointment_ref is not None and kind != "cancellation" and snapshot.get("patient_ref"):
+        patient_ref = snapshot["patient_ref"]
         if snapshot.get("online_cancellation"):
-            context["cancel_url"] = links.url_for(appointment_ref, links.CANCEL, language)
+            context["cancel_url"] = links.url_for(appointment_ref, patient_ref, links.CANCEL, language)
         if kind == "reminder":
-            context["confirm_url"] = links.url_for(appointment_ref, links.CONFIRM, language)  # R22
+            context["confirm_url"] = links.url_for(appointment_ref, patient_ref, links.CONFIRM, language)  # R22
     with translation.override(language):
         text = render_to_string(f"confirmations/email/{kind}.{language}.txt", context)
         html = render_to_string(f"confirmations/email/{kind}.{language}.html", context)

@@ -1,7 +1,7 @@
 """Signed links from an email to the patient pages (D11).
 
-A link names one appointment (by its public id, never a primary key or any
-personal data) and one action; each action signs with its own salt, so a
+A link names one appointment and its patient (by their public ids, never a
+primary key or any personal data) and one action; each action signs with its own salt, so a
 cancel link cannot be turned into a confirm link. The language of the
 message that carried it rides along. Whether the link still works (the
 appointment has not started) is decided when it is used.
@@ -25,22 +25,25 @@ class BadLink(Exception):
 @dataclass(frozen=True)
 class Link:
     appointment: UUID
+    patient: UUID  # the link stops working if the appointment is given to another patient (D13)
     action: str
     language: str
 
 
-def token_for(appointment_public_id: UUID, action: str, language: str) -> str:
-    return signing.dumps({"a": str(appointment_public_id), "l": language}, salt=SALTS[action])
+def token_for(appointment_public_id: UUID, patient_public_id: UUID, action: str, language: str) -> str:
+    payload = {"a": str(appointment_public_id), "p": str(patient_public_id), "l": language}
+    return signing.dumps(payload, salt=SALTS[action])
 
 
 def read(token: str, action: str) -> Link:
     try:
         payload = signing.loads(token, salt=SALTS[action])
-        return Link(UUID(payload["a"]), action, payload["l"] if payload.get("l") in ("fr", "en") else "fr")
+        language = payload["l"] if payload.get("l") in ("fr", "en") else "fr"
+        return Link(UUID(payload["a"]), UUID(payload["p"]), action, language)
     except (signing.BadSignature, KeyError, ValueError, TypeError) as error:
         raise BadLink from error
 
 
-def url_for(appointment_public_id: UUID, action: str, language: str) -> str:
-    path = reverse(f"patient-{action}", args=[token_for(appointment_public_id, action, language)])
-    return f"{settings.HUB_PUBLIC_URL}{path}"
+def url_for(appointment_public_id: UUID, patient_public_id: UUID, action: str, language: str) -> str:
+    token = token_for(appointment_public_id, patient_public_id, action, language)
+    return f"{settings.HUB_PUBLIC_URL}{reverse(f'patient-{action}', args=[token])}"

@@ -129,11 +129,13 @@ def _open(request, token: str, action: str):
     language = _language(request, link.language)
     appointment = (
         Appointment.objects.select_related("patient", "professional__clinic", "service")
-        .filter(public_id=link.appointment)
+        .filter(public_id=link.appointment, patient__public_id=link.patient)
         .first()
     )
     if appointment is None or appointment.start <= timezone.now():
-        return None, language  # D11: links stop working once the appointment has started
+        # D11: links stop working once the appointment has started; D13: a
+        # former patient's links do not reach the new patient's appointment.
+        return None, language
     return appointment, language
 
 

@@ -51,7 +51,8 @@ def _read(reply: Reply) -> str:
         return _confirm(reply, reply.message, Appointment.Status.CONFIRMED_VOICE)  # R28
 
     reply.message = (
-        Message.objects.filter(channel=Message.Channel.SMS, to=reply.number, sent_at__isnull=False)
+        # The last SMS sent before the reply came in (not before it was read).
+        Message.objects.filter(channel=Message.Channel.SMS, to=reply.number, sent_at__lte=reply.received_at)
         .order_by("-sent_at", "-id")
         .first()
     )

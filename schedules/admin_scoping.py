@@ -48,6 +48,13 @@ class ClinicScopedAdmin(admin.ModelAdmin):
             kwargs["queryset"] = visible_to(related._default_manager.all(), request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        # Rows stay in their clinic (models.keep_clinic).
+        if obj is not None and any(field.name == "clinic" for field in self.model._meta.fields):
+            fields.append("clinic")
+        return fields
+
     def get_list_filter(self, request):
         scoped = []
         for entry in super().get_list_filter(request):

@@ -25,6 +25,17 @@ def validate_timezone(value: str) -> None:
         raise ValidationError(_("“%(value)s” is not an IANA time zone name."), params={"value": value})
 
 
+def keep_clinic(instance: models.Model) -> None:
+    """A professional, service or patient never moves to another clinic: the
+    rows that depend on them (slots, appointments, messages) would follow
+    it into another clinic's view. A new row is created instead."""
+    if instance.pk is None:
+        return
+    stored = type(instance).objects.filter(pk=instance.pk).values_list("clinic_id", flat=True).first()
+    if stored is not None and stored != instance.clinic_id:
+        raise ValidationError({"clinic": _("This cannot move to another clinic; create it in the other clinic.")})
+
+
 class Clinic(models.Model):
     # The path from each model to its clinic, for per-clinic visibility (access.py).
     clinic_lookup = "pk"
@@ -90,6 +101,10 @@ class Professional(models.Model):
     def __str__(self) -> str:
         return self.full_name
 
+    def save(self, *args, **kwargs) -> None:
+        keep_clinic(self)
+        super().save(*args, **kwargs)
+
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
@@ -134,6 +149,10 @@ class Service(models.Model):
     def __str__(self) -> str:
         return self.name_fr
 
+    def save(self, *args, **kwargs) -> None:
+        keep_clinic(self)
+        super().save(*args, **kwargs)
+
     def name(self, language: str) -> str:
         return self.name_en if language == "en" else self.name_fr
 
@@ -174,6 +193,28 @@ class Slot(models.Model):
             raise ValidationError({"end": _("The end must be after the start.")})
         if self.service_id and self.professional_id and self.service.clinic_id != self.professional.clinic_id:
             raise ValidationError({"service": _("The service must belong to the professional's clinic.")})
+        self.refuse_changes_while_held()
+
+    def save(self, *args, **kwargs) -> None:
+        self.refuse_changes_while_held()
+        super().save(*args, **kwargs)
+
+    def refuse_changes_while_held(self) -> None:
+        """D14, for edits: a slot that holds an active appointment keeps its
+        professional, service and times (its appointment would silently
+        drift from it); move or cancel the appointment first."""
+        if self.pk is None:
+            return
+        stored = Slot.objects.filter(pk=self.pk).values("professional_id", "service_id", "start", "end").first()
+        mine = {"professional_id": self.professional_id, "service_id": self.service_id, "start": self.start, "end": self.end}
+        if stored is None or stored == mine:
+            return
+        held = self.appointments.exclude(status="cancelled")
+        if held.exists():
+            raise ValidationError(
+                _("This slot holds an active appointment; move or cancel it first: %(appointments)s")
+                % {"appointments": ", ".join(str(appointment) for appointment in held)}
+            )
 
 
 def keep_slots_with_active_appointments(collector, field, sub_objs, using):

@@ -28,6 +28,7 @@ SNAPSHOT = {
     "clinic_email": "accueil@parc.example.org",
     "category": "in_person",
     "online_cancellation": True,
+    "patient_ref": "6f1c1c1e-0000-4000-8000-000000000001",
 }
 
 # SPEC R24, with {…} filled in for SNAPSHOT.
@@ -146,8 +147,9 @@ class TestEmail:
 
     @pytest.mark.parametrize("language", ["fr", "en"])
     def test_r21_r22_buttons_link_to_signed_patient_pages(self, language):
-        cancel = links.url_for(self.REF, links.CANCEL, language)
-        confirm = links.url_for(self.REF, links.CONFIRM, language)
+        patient = SNAPSHOT["patient_ref"]
+        cancel = links.url_for(self.REF, patient, links.CANCEL, language)
+        confirm = links.url_for(self.REF, patient, links.CONFIRM, language)
         for kind in ("confirmation", "reminder", "modification"):
             email = self.email(kind, language)
             assert f'href="{cancel}"' in email.html and cancel in email.text

@@ -34,7 +34,9 @@ def appointment(slot, patient, clock):
 
 
 def path(appointment, action, language="fr") -> str:
-    return links.url_for(appointment.public_id, action, language).removeprefix("https://hub.example.org")
+    return links.url_for(appointment.public_id, appointment.patient.public_id, action, language).removeprefix(
+        "https://hub.example.org"
+    )
 
 
 def status_of(appointment) -> str:
@@ -146,7 +148,7 @@ class TestBadLinks:
             ),
             "unknown appointment": self.bad_page(
                 client.get(
-                    f"/rendez-vous/annuler/{links.token_for('00000000-0000-0000-0000-000000000000', 'cancel', 'fr')}/"
+                    f"/rendez-vous/annuler/{links.token_for('00000000-0000-0000-0000-000000000000', appointment.patient.public_id, 'cancel', 'fr')}/"
                 )
             ),
         }
@@ -154,6 +156,15 @@ class TestBadLinks:
         pages["started"] = self.bad_page(client.get(good))
         assert len(set(pages.values())) == 1
         assert "Ce lien ne fonctionne pas" in pages["started"]
+
+    def test_d13_a_former_patients_links_do_not_reach_the_new_patients_appointment(self, client, appointment, clinic):
+        cancel, confirm = path(appointment, links.CANCEL), path(appointment, links.CONFIRM)
+        appointment.patient = make_patient(clinic, first_name="Anne", email="anne@example.com")
+        appointment.save()
+        self.bad_page(client.get(cancel))
+        client.post(cancel)
+        client.post(confirm)
+        assert status_of(appointment) == "booked"
 
     def test_a_posted_bad_link_changes_nothing(self, client, appointment):
         client.post("/rendez-vous/annuler/nimportequoi/")

@@ -273,3 +273,16 @@ def test_email_tracking_needs_the_shared_secret(client, emailed, settings):
     assert postmark(client, payload).status_code == 403
     emailed.refresh_from_db()
     assert emailed.state == "sent"
+
+
+def test_d11_a_reply_confirms_the_sms_it_answered_even_if_read_after_a_newer_one(
+    client, twilio_settings, texted, clinic, professional, service, clock
+):
+    post_signed(client, "/twilio/sms/", {"From": MOBILE, "Body": "Oui", "MessageSid": "SM1"})
+    clock.shift(timedelta(minutes=1))  # a sibling's confirmation goes to the same family mobile...
+    sibling = book(make_slot(professional, service, texted.start + timedelta(days=1)), make_patient(clinic, first_name="Zoé", email="", mobile=MOBILE))
+    send_due_messages()
+    understand_waiting()  # ...before the worker reads the reply
+    texted.refresh_from_db()
+    sibling.refresh_from_db()
+    assert (texted.status, sibling.status) == ("confirmed_sms", "sent_sms")

@@ -219,3 +219,25 @@ def test_support_sees_and_configures_every_clinic(client, world):
     assert response.status_code == 302
     b.service.refresh_from_db()
     assert (b.service.category, b.service.cancellation_delay) == ("phone", timedelta(hours=2))
+
+
+def test_a_slot_holding_an_appointment_keeps_its_professional_and_times(world):
+    a, _b = world
+    from django.core.exceptions import ValidationError
+
+    slot = a.slot
+    slot.start += timedelta(hours=1)
+    slot.end += timedelta(hours=1)
+    with pytest.raises(ValidationError, match="move or cancel"):
+        slot.save()
+
+
+@pytest.mark.parametrize("row", ["professional", "service", "patient"])
+def test_rows_never_move_to_another_clinic(world, row):
+    a, b = world
+    from django.core.exceptions import ValidationError
+
+    target = getattr(a, row)
+    target.clinic = b.clinic
+    with pytest.raises(ValidationError):
+        target.save()
