@@ -183,6 +183,11 @@ RATELIMIT_IP_META_KEY = "hubsite.client_ip.client_ip"
 # "anymail.backends.postmark.EmailBackend"; its credentials go in ANYMAIL
 # through the ANYMAIL_* variables. The default prints mail to the console.
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# A Hub that only pretends to send (console email, SMS and calls recorded
+# locally) is for development and tests. In production it would mark
+# messages "sent" that never left, and print patients' emails to the logs:
+# without DEBUG it must be asked for by name.
+LOCAL_CHANNELS = env_bool("HUB_LOCAL_CHANNELS", default=DEBUG)
 EMAIL_TIMEOUT = 20  # seconds; a hung mail server must not hold a message in "sending"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Hub <hub@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -198,6 +203,20 @@ TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
 TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", "")
 TWILIO_CONFIGURED = bool(TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)
+if not LOCAL_CHANNELS:
+    missing = [
+        name
+        for name, present in [
+            ("EMAIL_BACKEND", "EMAIL_BACKEND" in os.environ),
+            ("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN", TWILIO_CONFIGURED),
+            ("TWILIO_FROM_NUMBER", bool(os.environ.get("TWILIO_FROM_NUMBER"))),
+        ]
+        if not present
+    ]
+    if missing:
+        raise ImproperlyConfigured(
+            f"Set {', '.join(missing)} (or HUB_LOCAL_CHANNELS=1 to only show messages locally, never in production)."
+        )
 # The webhooks check Twilio's signature with the auth token. Without Twilio,
 # a development Hub signs its own simulated replies (the local message page)
 # with this development token; a production Hub without a token refuses

@@ -188,16 +188,16 @@ class Slot(models.Model):
         local = self.professional.clinic.local(self.start)
         return f"{local:%Y-%m-%d %H:%M} · {self.professional} · {self.service}"
 
+    def save(self, *args, **kwargs) -> None:
+        self.refuse_changes_while_held()
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
         if self.start and self.end and self.end <= self.start:
             raise ValidationError({"end": _("The end must be after the start.")})
         if self.service_id and self.professional_id and self.service.clinic_id != self.professional.clinic_id:
             raise ValidationError({"service": _("The service must belong to the professional's clinic.")})
         self.refuse_changes_while_held()
-
-    def save(self, *args, **kwargs) -> None:
-        self.refuse_changes_while_held()
-        super().save(*args, **kwargs)
 
     def refuse_changes_while_held(self) -> None:
         """D14, for edits: a slot that holds an active appointment keeps its
@@ -206,7 +206,12 @@ class Slot(models.Model):
         if self.pk is None:
             return
         stored = Slot.objects.filter(pk=self.pk).values("professional_id", "service_id", "start", "end").first()
-        mine = {"professional_id": self.professional_id, "service_id": self.service_id, "start": self.start, "end": self.end}
+        mine = {
+            "professional_id": self.professional_id,
+            "service_id": self.service_id,
+            "start": self.start,
+            "end": self.end,
+        }
         if stored is None or stored == mine:
             return
         held = self.appointments.exclude(status="cancelled")

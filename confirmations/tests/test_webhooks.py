@@ -280,7 +280,10 @@ def test_d11_a_reply_confirms_the_sms_it_answered_even_if_read_after_a_newer_one
 ):
     post_signed(client, "/twilio/sms/", {"From": MOBILE, "Body": "Oui", "MessageSid": "SM1"})
     clock.shift(timedelta(minutes=1))  # a sibling's confirmation goes to the same family mobile...
-    sibling = book(make_slot(professional, service, texted.start + timedelta(days=1)), make_patient(clinic, first_name="Zoé", email="", mobile=MOBILE))
+    sibling = book(
+        make_slot(professional, service, texted.start + timedelta(days=1)),
+        make_patient(clinic, first_name="Zoé", email="", mobile=MOBILE),
+    )
     send_due_messages()
     understand_waiting()  # ...before the worker reads the reply
     texted.refresh_from_db()

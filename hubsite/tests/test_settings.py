@@ -9,7 +9,16 @@ from django.conf import settings
 
 def settings_in_fresh_process(code: str, **env: str) -> subprocess.CompletedProcess:
     """Imports the settings in a new interpreter, with exactly this environment."""
-    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "REDIS_URL", "DATABASE_URL"}}
+    ours = {
+        "SECRET_KEY",
+        "DEBUG",
+        "REDIS_URL",
+        "DATABASE_URL",
+        "EMAIL_BACKEND",
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+    }
+    clean = {k: v for k, v in os.environ.items() if k not in ours and not k.startswith("TWILIO_")}
     return subprocess.run(
         [sys.executable, "-c", f"import hubsite.settings as s; {code}"],
         env={**clean, **env},
@@ -53,6 +62,25 @@ class TestSecretKey:
     def test_it_takes_the_key_from_the_environment(self):
         result = settings_in_fresh_process("print(s.SECRET_KEY)", SECRET_KEY="from-the-environment")
         assert result.stdout.strip() == "from-the-environment"
+
+
+class TestProviders:
+    def test_production_refuses_to_pretend_to_send(self):
+        result = settings_in_fresh_process("print(1)", SECRET_KEY="k", HUB_LOCAL_CHANNELS="0")
+        assert result.returncode != 0
+        assert "EMAIL_BACKEND" in result.stderr and "TWILIO_ACCOUNT_SID" in result.stderr
+
+    def test_production_with_providers_sends_for_real(self):
+        result = settings_in_fresh_process(
+            "print(s.HUB_CHANNELS['sms'], s.EMAIL_BACKEND)",
+            SECRET_KEY="k",
+            HUB_LOCAL_CHANNELS="0",
+            EMAIL_BACKEND="anymail.backends.postmark.EmailBackend",
+            TWILIO_ACCOUNT_SID="AC1",
+            TWILIO_AUTH_TOKEN="t",
+            TWILIO_FROM_NUMBER="+15145550199",
+        )
+        assert result.stdout.split() == ["confirmations.channels.TwilioSMS", "anymail.backends.postmark.EmailBackend"]
 
 
 class TestDatabase:
