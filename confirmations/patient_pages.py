@@ -38,12 +38,12 @@ TEXTS = {
         "clinic": "Clinique",
         "cancel_button": "Annuler le rendez-vous",
         "confirm_button": "Confirmer ma présence",
-        "cancel_question": "Voulez-vous annuler ce rendez-vous\u00a0? "
+        "cancel_question": "Voulez-vous annuler ce rendez-vous\u202f? "
         "La plage horaire sera libérée pour un autre patient.",
-        "confirm_question": "Confirmez-vous votre présence à ce rendez-vous\u00a0?",
+        "confirm_question": "Confirmez-vous votre présence à ce rendez-vous\u202f?",
         "cancelled": "Votre rendez-vous est annulé. Un courriel de confirmation de l’annulation vous sera envoyé.",
         "already_cancelled": "Ce rendez-vous est annulé.",
-        "confirmed": "Merci\u00a0! Votre présence est confirmée.",
+        "confirmed": "Merci\u202f! Votre présence est confirmée.",
         "cannot_confirm_cancelled": "Ce rendez-vous a été annulé\u00a0: il ne peut pas être confirmé. "
         "Pour prendre un nouveau rendez-vous, appelez la clinique au {phone}.",
         "too_late": "Il n’est plus possible d’annuler ce rendez-vous en ligne. "
@@ -158,7 +158,7 @@ def can_cancel_online(appointment: Appointment) -> bool:
 
 
 @csrf_exempt
-@ratelimit(key="ip", rate=RATE, block=True)
+@ratelimit(group="patient-pages", key="ip", rate=RATE, block=True)
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 def cancel(request, token: str):
@@ -212,7 +212,7 @@ def _cancel_page(request, appointment: Appointment, language: str):
 
 
 @csrf_exempt
-@ratelimit(key="ip", rate=RATE, block=True)
+@ratelimit(group="patient-pages", key="ip", rate=RATE, block=True)
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 def confirm(request, token: str):

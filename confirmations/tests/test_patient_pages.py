@@ -114,7 +114,7 @@ class TestConfirm:
         response = client.post(path(appointment, links.CONFIRM))
         assert status_of(appointment) == "confirmed_email"
         assert appointment.history.last().actor == "patient"
-        assert "Merci\u00a0! Votre présence est confirmée." in client.get(response["Location"]).content.decode()
+        assert "Merci\u202f! Votre présence est confirmée." in client.get(response["Location"]).content.decode()
 
     def test_a_second_click_is_harmless(self, client, appointment):
         client.post(path(appointment, links.CONFIRM))
@@ -187,10 +187,12 @@ class TestLanguage:
 
 
 class TestRateLimit:
-    def test_bad_and_good_tokens_share_one_limit_per_client_ip(self, client, appointment):
-        for _ in range(20):
+    def test_bad_and_good_tokens_and_both_pages_share_one_limit_per_client_ip(self, client, appointment):
+        for _ in range(10):
             client.get("/rendez-vous/annuler/nimportequoi/", REMOTE_ADDR="203.0.113.7")
+            client.get("/rendez-vous/confirmer/nimportequoi/", REMOTE_ADDR="203.0.113.7")
         assert client.get(path(appointment, links.CANCEL), REMOTE_ADDR="203.0.113.7").status_code == 429
+        assert client.get(path(appointment, links.CONFIRM), REMOTE_ADDR="203.0.113.7").status_code == 429
         assert client.get(path(appointment, links.CANCEL), REMOTE_ADDR="203.0.113.8").status_code == 200
 
     def test_behind_a_proxy_the_client_is_the_address_the_proxy_saw(self, client, appointment, settings):

@@ -68,3 +68,9 @@ class TwilioWebhookSecurityCases:
     def test_get_is_refused(self, client, endpoint):
         path, _params, _ok = endpoint
         assert client.get(path).status_code == 405
+
+    def test_a_repeated_parameter_is_refused_not_a_crash(self, client, endpoint):
+        path, params, _ok = endpoint
+        key = next(iter(params))
+        repeated = {**params, key: [params[key], "again"]}
+        assert post_signed(client, path, repeated, sign_params=params).status_code == 403
