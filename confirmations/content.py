@@ -36,11 +36,11 @@ VOICE = {
         "le {phone}.",
     },
     "en": {
-        "confirmation": "This message is to confirm {patient}'s {type} appointment {on_date} with {professional} "
+        "confirmation": "This message is to confirm {patient}'s {type} appointment {date} with {professional} "
         "at {clinic}.",
-        "reminder": "This message is to remind you of {patient}'s {type} appointment {on_date} with "
+        "reminder": "This message is to remind you of {patient}'s {type} appointment {date} with "
         "{professional} at {clinic}. Press one to confirm your appointment.",
-        "modification": "This message is to inform you of a change to {patient}'s {type} appointment {on_date} "
+        "modification": "This message is to inform you of a change to {patient}'s {type} appointment {date} "
         "with {professional} at {clinic}. For more information, please contact the clinic at {phone}, "
         "at {phone}.",
         "cancellation": "This message is to inform you that {patient}'s {type} appointment on {date} at {clinic} "
@@ -134,7 +134,6 @@ def fields(snapshot: dict, language: str) -> dict:
         "type": TYPE_WORDS[language].get(snapshot["category"], ""),
         "patient": snapshot["patient"],
         "date": date,
-        "on_date": f"on {date}" if language == "en" else date,
         "professional": snapshot["professional"],
         "clinic": snapshot["clinic"],
         "phone": spoken_phone(snapshot["clinic_phone"]),

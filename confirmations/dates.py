@@ -34,7 +34,8 @@ def long_date(instant: datetime, time_zone: str, language: str) -> str:
     """The day and time of an appointment, as a patient reads it (D10)."""
     moment = instant.astimezone(ZoneInfo(time_zone))
     if language == "fr":
-        day = f"{FRENCH_DAYS[moment.weekday()]} {moment.day} {FRENCH_MONTHS[moment.month - 1]} {moment.year}"
+        number = "1er" if moment.day == 1 else str(moment.day)  # "le 1er juillet"
+        day = f"{FRENCH_DAYS[moment.weekday()]} {number} {FRENCH_MONTHS[moment.month - 1]} {moment.year}"
         return f"{day} à {clock(moment, 'fr')}"
     day = f"{ENGLISH_DAYS[moment.weekday()]}, {ENGLISH_MONTHS[moment.month - 1]} {moment.day}, {moment.year}"
     return f"{day} at {clock(moment, 'en')}"

@@ -69,18 +69,24 @@ def _read(reply: Reply) -> str:
     return Reply.Outcome.NOT_UNDERSTOOD
 
 
+def confirmable(appointment: Appointment | None, message: Message) -> bool:
+    """An answer to `message` may confirm `appointment`: still booked, still
+    to come, still the patient the message went to."""
+    return (
+        appointment is not None
+        and appointment.is_active
+        and appointment.start > timezone.now()
+        and appointment.patient_id == message.patient_id
+    )
+
+
 def _confirm(reply: Reply, message: Message | None, status: str) -> str:
     appointment = (
         Appointment.objects.select_for_update().filter(pk=message.appointment_id).first()
         if message is not None and message.appointment_id
         else None
     )
-    if (
-        appointment is None
-        or not appointment.is_active
-        or appointment.start <= timezone.now()
-        or appointment.patient_id != message.patient_id
-    ):
+    if not confirmable(appointment, message):
         return Reply.Outcome.NO_APPOINTMENT
     if appointment.is_confirmed:
         return Reply.Outcome.ALREADY

@@ -12,11 +12,20 @@ from django.conf import settings
 from django.urls import reverse
 from twilio.twiml.voice_response import VoiceResponse
 
+from confirmations.content import spoken_phone
+
 GATHER_TIMEOUT = 6  # seconds of silence before the script repeats
 
 THANKS = {
     "fr": "Merci. Votre rendez-vous est confirmé. Au revoir.",
     "en": "Thank you. Your appointment is confirmed. Goodbye.",
+}
+# Pressing 1 for an appointment cancelled (or moved away) meanwhile.
+CANNOT_CONFIRM = {
+    "fr": "Ce rendez-vous ne peut plus être confirmé. Pour plus d'information, vous pouvez contacter la clinique "
+    "au {phone}. Au revoir.",
+    "en": "This appointment can no longer be confirmed. For more information, please contact the clinic at "
+    "{phone}. Goodbye.",
 }
 GOODBYE = {"fr": "Au revoir.", "en": "Goodbye."}
 
@@ -47,11 +56,17 @@ def script_twiml(message, attempt: int) -> str:
     return str(response)
 
 
-def answer_twiml(message, digits: str, attempt: int) -> str:
-    """The reply to a key press (or to silence) during a reminder call."""
+def answer_twiml(message, digits: str, attempt: int, confirmable: bool = True) -> str:
+    """The reply to a key press (or to silence) during a reminder call.
+    Only thanks for a confirmation the Hub will record (`confirmable`)."""
     if digits == "1":
         response = VoiceResponse()
-        say(response, THANKS.get(message.language, THANKS["fr"]), message.language)
+        language = message.language if message.language in THANKS else "fr"
+        if confirmable:
+            say(response, THANKS[language], language)
+        else:
+            phone = spoken_phone(message.snapshot.get("clinic_phone", ""))
+            say(response, CANNOT_CONFIRM[language].format(phone=phone), language)
         response.hangup()
         return str(response)
     if attempt < 2:

@@ -23,6 +23,7 @@ from twilio.request_validator import RequestValidator
 
 from confirmations import tracking, voice
 from confirmations.models import Message, Reply
+from confirmations.replies import confirmable
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,9 @@ def gather(request, message_id):
             f"{request.POST.get('CallSid', '')}:{attempt}",
             message=message,
         )
-    return twiml(voice.answer_twiml(message, digits, attempt))
+    # Read only: the worker records the confirmation; the caller hears now
+    # whether there is still something to confirm.
+    return twiml(voice.answer_twiml(message, digits, attempt, confirmable(message.appointment, message)))
 
 
 def _record(channel: str, number: str, body: str, provider_id: str, message: Message | None = None) -> None:

@@ -44,11 +44,11 @@ VOICE_SCRIPTS = {
     ("fr", "cancellation"): "Ce message est pour vous informer de l'annulation du rendez-vous en personne de "
     "Jean Roy, le jeudi 3 décembre 2026 à 14\u00a0h\u00a030 à Clinique du Parc. Pour plus d'information, vous pouvez "
     "contacter la clinique au 514 555-0100, le 514 555-0100.",
-    ("en", "confirmation"): "This message is to confirm Jean Roy's in-person appointment on Thursday, December 3, "
+    ("en", "confirmation"): "This message is to confirm Jean Roy's in-person appointment Thursday, December 3, "
     "2026 at 2:30 PM with Marie Tremblay at Clinique du Parc.",
-    ("en", "reminder"): "This message is to remind you of Jean Roy's in-person appointment on Thursday, December "
+    ("en", "reminder"): "This message is to remind you of Jean Roy's in-person appointment Thursday, December "
     "3, 2026 at 2:30 PM with Marie Tremblay at Clinique du Parc. Press one to confirm your appointment.",
-    ("en", "modification"): "This message is to inform you of a change to Jean Roy's in-person appointment on "
+    ("en", "modification"): "This message is to inform you of a change to Jean Roy's in-person appointment "
     "Thursday, December 3, 2026 at 2:30 PM with Marie Tremblay at Clinique du Parc. For more information, please "
     "contact the clinic at 514 555-0100, at 514 555-0100.",
     ("en", "cancellation"): "This message is to inform you that Jean Roy's in-person appointment on Thursday, "
@@ -83,8 +83,8 @@ def test_r5_every_message_names_the_appointment_type(category, french, english):
     ("instant", "french", "english"),
     [
         (datetime(2026, 12, 3, 19, 30, tzinfo=UTC), "jeudi 3 décembre 2026 à 14\u00a0h\u00a030", "Thursday, December 3, 2026 at 2:30 PM"),
-        (datetime(2026, 7, 1, 13, 0, tzinfo=UTC), "mercredi 1 juillet 2026 à 9\u00a0h", "Wednesday, July 1, 2026 at 9:00 AM"),
-        (datetime(2027, 1, 1, 5, 5, tzinfo=UTC), "vendredi 1 janvier 2027 à 0\u00a0h\u00a005", "Friday, January 1, 2027 at 12:05 AM"),
+        (datetime(2026, 7, 1, 13, 0, tzinfo=UTC), "mercredi 1er juillet 2026 à 9\u00a0h", "Wednesday, July 1, 2026 at 9:00 AM"),
+        (datetime(2027, 1, 1, 5, 5, tzinfo=UTC), "vendredi 1er janvier 2027 à 0\u00a0h\u00a005", "Friday, January 1, 2027 at 12:05 AM"),
     ],
 )  # fmt: skip
 def test_d10_dates_read_naturally_in_the_clinics_time_zone(instant, french, english):

@@ -124,11 +124,13 @@ class TestStatusCallbacks:
         reminder.refresh_from_db()
         assert (reminder.state, reminder.error) == (state, error)
 
-    def test_a_callback_for_a_withdrawn_message_changes_nothing(self, client, twilio_settings, texted):
-        reminder = texted.messages.get(kind="reminder")  # still pending
+    @pytest.mark.parametrize("state", ["pending", "withdrawn", "failed"])
+    def test_a_callback_for_a_message_not_out_changes_nothing(self, client, twilio_settings, texted, state):
+        reminder = texted.messages.get(kind="reminder")
+        Message.objects.filter(pk=reminder.pk).update(state=state)
         callback(client, reminder, MessageStatus="delivered")
         reminder.refresh_from_db()
-        assert reminder.state == "pending"
+        assert reminder.state == state
 
 
 # --- Patient replies by SMS (R27, D11) ----------------------------------------
@@ -156,7 +158,8 @@ def test_d11_anything_else_changes_nothing_and_is_kept_for_staff(client, twilio_
     text_back(client, body)
     texted.refresh_from_db()
     assert texted.status == "sent_sms"
-    assert Reply.objects.get().outcome in {"not_understood", "opted_out"}
+    assert Reply.objects.get().outcome == "not_understood"
+    assert not OptOut.objects.exists()
     assert Reply.objects.get().body == body
 
 
@@ -289,3 +292,13 @@ def test_d11_a_reply_confirms_the_sms_it_answered_even_if_read_after_a_newer_one
     texted.refresh_from_db()
     sibling.refresh_from_db()
     assert (texted.status, sibling.status) == ("confirmed_sms", "sent_sms")
+
+
+def test_r28_pressing_1_after_a_cancellation_says_so_instead_of_thanks(client, twilio_settings, called):
+    reminder = called.messages.get(kind="reminder")
+    called.status = "cancelled"
+    called.save()
+    twiml = press(client, reminder, "1")
+    assert "ne peut plus être confirmé" in twiml and "514 555-0100" in twiml and "Merci" not in twiml
+    called.refresh_from_db()
+    assert called.status == "cancelled"
