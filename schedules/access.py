@@ -82,3 +82,30 @@ def ensure_roles(**kwargs) -> None:
             for app_label, codename in codenames
         ]
         group.permissions.set(permissions)
+
+
+class ClinicTimeZoneMiddleware:
+    """Staff of one clinic read and type times in their clinic's zone (a
+    clinic of the Îles-de-la-Madeleine is an hour ahead of Montréal).
+    Support, across clinics, keep the Hub's default zone."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.utils import timezone
+
+        from schedules.models import Clinic
+
+        user = getattr(request, "user", None)
+        zones = (
+            set(Clinic.objects.filter(staff=user).values_list("timezone", flat=True)[:2])
+            if user is not None and user.is_authenticated and user.is_staff and not is_support(user)
+            else set()
+        )
+        if len(zones) == 1:
+            timezone.activate(zones.pop())
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext_lazy as _
 
-from schedules.models import Appointment, Professional, Service, Slot
+from schedules.models import Appointment, Clinic, Professional, Service, Slot
 
 
 class AppointmentForm(forms.ModelForm):
@@ -114,22 +114,30 @@ class SlotSeriesForm(forms.Form):
 
 
 class CloseSlotsForm(forms.Form):
-    """Close (delete) the slots of a day or a range, for one professional or all."""
+    """Close (delete) the slots of a day or a range, of one clinic: its days
+    are counted in its own time zone; for one professional or all of them."""
 
+    clinic = forms.ModelChoiceField(queryset=Clinic.objects.none(), label=_("clinic"))
     professional = forms.ModelChoiceField(
         queryset=Professional.objects.none(), label=_("professional"), required=False, empty_label=_("all")
     )
     first_day = forms.DateField(label=_("first day"), widget=forms.DateInput(attrs={"type": "date"}))
     last_day = forms.DateField(label=_("last day"), widget=forms.DateInput(attrs={"type": "date"}))
 
-    def __init__(self, *args, professionals=None, **kwargs):
+    def __init__(self, *args, clinics=None, professionals=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["clinic"].queryset = clinics
         self.fields["professional"].queryset = professionals
+        if len(clinics) == 1:
+            self.fields["clinic"].initial = clinics[0]
 
     def clean(self):
         cleaned = super().clean()
         if {"first_day", "last_day"} <= cleaned.keys() and cleaned["last_day"] < cleaned["first_day"]:
             raise ValidationError(_("The last day comes before the first."))
+        professional, clinic = cleaned.get("professional"), cleaned.get("clinic")
+        if professional and clinic and professional.clinic_id != clinic.pk:
+            raise ValidationError(_("The professional works in another clinic."))
         return cleaned
 
     def bounds(self, zone) -> tuple[datetime, datetime]:

@@ -77,11 +77,12 @@ class SlotAdmin(ClinicScopedAdmin):
         if not self.has_delete_permission(request):
             return redirect("admin:schedules_slot_changelist")
         professionals = visible_to(Professional.objects.select_related("clinic"), request.user)
-        form = CloseSlotsForm(request.POST or None, professionals=professionals)
+        clinics = visible_to(Clinic.objects.all(), request.user)
+        form = CloseSlotsForm(request.POST or None, clinics=clinics, professionals=professionals)
         if request.method == "POST" and form.is_valid():
-            clinic = _one_clinic(request, form.cleaned_data["professional"])
+            clinic = form.cleaned_data["clinic"]
             first, after_last = form.bounds(clinic.zone)
-            slots = visible_to(Slot.objects.all(), request.user).filter(start__gte=first, start__lt=after_last)
+            slots = Slot.objects.filter(professional__clinic=clinic, start__gte=first, start__lt=after_last)
             if form.cleaned_data["professional"]:
                 slots = slots.filter(professional=form.cleaned_data["professional"])
             held = (
@@ -99,10 +100,3 @@ class SlotAdmin(ClinicScopedAdmin):
             self.message_user(request, ngettext("%d slot closed.", "%d slots closed.", closed) % closed)
             return redirect("admin:schedules_slot_changelist")
         return self._page(request, _("Close a day or a range"), form)
-
-
-def _one_clinic(request, professional) -> Clinic:
-    """The clinic whose calendar days the range means."""
-    if professional is not None:
-        return professional.clinic
-    return visible_to(Clinic.objects.all(), request.user).first() or Clinic(timezone="America/Toronto")

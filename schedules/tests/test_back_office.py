@@ -203,13 +203,21 @@ class TestSlotTools:
         kept = make_slot(professional, service, datetime(2026, 12, 2, 9, 0, tzinfo=TORONTO))
         staff.post(
             "/admin/schedules/slot/close/",
-            {"professional": professional.pk, "first_day": "2026-12-01", "last_day": "2026-12-01"},
+            {
+                "clinic": professional.clinic_id,
+                "professional": professional.pk,
+                "first_day": "2026-12-01",
+                "last_day": "2026-12-01",
+            },
         )
         assert list(Slot.objects.all()) == [kept]
 
     def test_d14_closing_a_range_with_active_appointments_is_refused_with_their_list(self, staff, slot, patient):
         appointment = book(slot, patient)
-        response = staff.post("/admin/schedules/slot/close/", {"first_day": "2026-12-01", "last_day": "2026-12-31"})
+        response = staff.post(
+            "/admin/schedules/slot/close/",
+            {"clinic": slot.professional.clinic_id, "first_day": "2026-12-01", "last_day": "2026-12-31"},
+        )
         page = response.content.decode()
         assert f"/admin/schedules/appointment/{appointment.pk}/change/" in page
         assert Slot.objects.filter(pk=slot.pk).exists()
@@ -220,6 +228,30 @@ class TestSlotTools:
         assert str(appointment) in page
         staff.post(f"/admin/schedules/slot/{slot.pk}/delete/", {"post": "yes"})
         assert Slot.objects.filter(pk=slot.pk).exists()
+
+
+class TestClinicTimeZone:
+    @pytest.fixture
+    def islands(self, clinic):
+        clinic.timezone = "America/Halifax"  # Îles-de-la-Madeleine: an hour ahead of Montréal
+        clinic.save()
+        return clinic
+
+    def test_staff_read_times_in_their_clinics_zone(self, staff, islands, professional, service, patient):
+        book(make_slot(professional, service, datetime(2026, 12, 3, 14, 30, tzinfo=TORONTO)), patient)
+        page = staff.get("/admin/schedules/appointment/").content.decode()
+        assert "15:30" in page and "14:30" not in page
+
+    def test_closing_a_day_counts_the_clinics_own_midnight(self, staff, islands, professional, service):
+        late = make_slot(professional, service, datetime(2026, 12, 1, 23, 30, tzinfo=TORONTO))  # Dec 2, 00:30 there
+        staff.post(
+            "/admin/schedules/slot/close/", {"clinic": islands.pk, "first_day": "2026-12-01", "last_day": "2026-12-01"}
+        )
+        assert Slot.objects.filter(pk=late.pk).exists()
+        staff.post(
+            "/admin/schedules/slot/close/", {"clinic": islands.pk, "first_day": "2026-12-02", "last_day": "2026-12-02"}
+        )
+        assert not Slot.objects.filter(pk=late.pk).exists()
 
 
 class TestStartPage:
