@@ -228,7 +228,7 @@ def test_a_slot_holding_an_appointment_keeps_its_professional_and_times(world):
     slot = a.slot
     slot.start += timedelta(hours=1)
     slot.end += timedelta(hours=1)
-    with pytest.raises(ValidationError, match="move or cancel"):
+    with pytest.raises(ValidationError, match="déplacez-le ou annulez-le"):
         slot.save()
 
 
