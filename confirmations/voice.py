@@ -65,7 +65,7 @@ def answer_twiml(message, digits: str, attempt: int, confirmable: bool = True) -
         if confirmable:
             say(response, THANKS[language], language)
         else:
-            phone = spoken_phone(message.snapshot.get("clinic_phone", ""))
+            phone = spoken_phone(message.clinic.phone.as_e164 if message.clinic.phone else "")
             say(response, CANNOT_CONFIRM[language].format(phone=phone), language)
         response.hangup()
         return str(response)

@@ -189,6 +189,8 @@ EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.conso
 # messages "sent" that never left, and print patients' emails to the logs:
 # without DEBUG it must be asked for by name.
 LOCAL_CHANNELS = env_bool("HUB_LOCAL_CHANNELS", default=DEBUG)
+# Django's backends that keep mail on this machine.
+LOCAL_EMAIL_BACKENDS = {"console", "locmem", "dummy", "filebased", ""}
 EMAIL_TIMEOUT = 20  # seconds; a hung mail server must not hold a message in "sending"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Hub <hub@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -205,10 +207,11 @@ TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
 TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", "")
 TWILIO_CONFIGURED = bool(TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)
 if not LOCAL_CHANNELS:
+    email_module = EMAIL_BACKEND.split(".")[-2] if EMAIL_BACKEND.count(".") >= 1 else ""
     missing = [
         name
         for name, present in [
-            ("EMAIL_BACKEND", "EMAIL_BACKEND" in os.environ),
+            ("EMAIL_BACKEND (a real one)", email_module not in LOCAL_EMAIL_BACKENDS),
             ("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN", TWILIO_CONFIGURED),
             ("TWILIO_FROM_NUMBER", bool(os.environ.get("TWILIO_FROM_NUMBER"))),
         ]

@@ -99,12 +99,12 @@ class ClinicTimeZoneMiddleware:
 
         user = getattr(request, "user", None)
         zones = (
-            set(Clinic.objects.filter(staff=user).values_list("timezone", flat=True)[:2])
+            list(Clinic.objects.filter(staff=user).order_by().values_list("timezone", flat=True).distinct()[:2])
             if user is not None and user.is_authenticated and user.is_staff and not is_support(user)
-            else set()
+            else []
         )
         if len(zones) == 1:
-            timezone.activate(zones.pop())
+            timezone.activate(zones[0])
         try:
             return self.get_response(request)
         finally:

@@ -51,7 +51,7 @@ class ClinicScopedAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         # Rows stay in their clinic (models.keep_clinic).
-        if obj is not None and any(field.name == "clinic" for field in self.model._meta.fields):
+        if obj is not None and "clinic" not in fields and any(f.name == "clinic" for f in self.model._meta.fields):
             fields.append("clinic")
         return fields
 

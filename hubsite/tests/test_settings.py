@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
 
 
@@ -69,6 +70,14 @@ class TestProviders:
         result = settings_in_fresh_process("print(1)", SECRET_KEY="k", HUB_LOCAL_CHANNELS="0")
         assert result.returncode != 0
         assert "EMAIL_BACKEND" in result.stderr and "TWILIO_ACCOUNT_SID" in result.stderr
+
+    @pytest.mark.parametrize("backend", ["django.core.mail.backends.console.EmailBackend", ""])
+    def test_production_refuses_a_mail_backend_that_keeps_mail_here(self, backend):
+        result = settings_in_fresh_process(
+            "print(1)", SECRET_KEY="k", HUB_LOCAL_CHANNELS="0", EMAIL_BACKEND=backend,
+            TWILIO_ACCOUNT_SID="AC1", TWILIO_AUTH_TOKEN="t", TWILIO_FROM_NUMBER="+15145550199",
+        )  # fmt: skip
+        assert result.returncode != 0 and "EMAIL_BACKEND" in result.stderr
 
     def test_production_with_providers_sends_for_real(self):
         result = settings_in_fresh_process(

@@ -309,3 +309,18 @@ class TestSpeed:
             CappedPaginator.CAP = cap
         counts = [q["sql"] for q in captured if "COUNT(" in q["sql"].upper()]
         assert counts and all("LIMIT 21" in sql for sql in counts)
+
+
+def test_staff_of_clinics_in_two_zones_keep_the_default_zone(client, clinic):
+    from django.utils import timezone
+
+    from conftest import make_clinic
+    from schedules.access import ClinicTimeZoneMiddleware
+
+    user = User.objects.create_user("multi", password="x", is_staff=True)
+    for name, zone in [("A", "America/Halifax"), ("B", "America/Halifax"), ("C", "America/Vancouver")]:
+        make_clinic(f"Clinique {name}", timezone=zone).staff.add(user)
+    seen = []
+    request = type("Request", (), {"user": user})()
+    ClinicTimeZoneMiddleware(lambda request: seen.append(timezone.get_current_timezone_name()))(request)
+    assert seen == ["America/Toronto"]
