@@ -142,7 +142,7 @@ def _deliver(message: Message) -> str:
 
     contact = contact_for(message.patient, skip=message.skip_contacts)
     if contact is None:
-        return _fail(message, _("no usable contact in the patient record (R19, D9)"))
+        return mark_failed(message, _("no usable contact in the patient record (R19, D9)"))
     if contact.channel == VOICE:
         if message.kind == rules.CONFIRMATION and message.planned_start - now < rules.REMINDER_LEAD:
             # The patient can now only be called: no confirmation call under 48 h.
@@ -173,18 +173,20 @@ def _deliver(message: Message) -> str:
         provider_id = channel_for(contact.channel).send(message)
     except TransportError as error:
         if error.bad_address:
-            outcome = _fail(message, error.reason)
+            outcome = mark_failed(message, error.reason)
             resend_elsewhere(message, error.reason)
             return outcome
         if error.permanent or message.attempts >= MAX_ATTEMPTS:
-            return _fail(message, error.reason)
+            return mark_failed(message, error.reason)
         _move(message, state=Message.State.PENDING, due_at=now + backoff(message.attempts), error=error.reason)
         return RETRYING
     except Exception as error:
         # Not a classified provider error: we cannot know whether it went
         # out, and at most once means not trying again.
         log.exception("channel %s raised while sending message %s", contact.channel, message.public_id)
-        return _fail(message, _("Outcome unknown: unexpected error (%(error)s).") % {"error": type(error).__name__})
+        return mark_failed(
+            message, _("Outcome unknown: unexpected error (%(error)s).") % {"error": type(error).__name__}
+        )
 
     # Conditional: a status callback may already have moved the row on
     # (delivered), and states never go backwards.
@@ -261,7 +263,8 @@ def _withdraw(message: Message, reason: str) -> str:
     return WITHDRAWN
 
 
-def _fail(message: Message, reason: str) -> str:
+def mark_failed(message: Message, reason: str) -> str:
+    """Fails a message still in the state it was read in; the history says why."""
     if _move(message, state=Message.State.FAILED, error=reason):
         _history(message, _("%(kind)s: sending failed, %(reason)s.") % {"kind": _kind(message), "reason": reason})
     return FAILED

@@ -90,6 +90,17 @@ TEXTS = {
 RATE = "20/m"  # per client IP, for every request alike: good and bad tokens cost the same
 
 
+def patient_page(view):
+    """What every patient page is: rate limited per client IP (good and bad
+    tokens alike), never cached, GET/HEAD to look and POST to act, exempt
+    from CSRF (see the module's docstring)."""
+    return csrf_exempt(
+        ratelimit(group="patient-pages", key="ip", rate=RATE, block=True)(
+            never_cache(require_http_methods(["GET", "HEAD", "POST"])(view))
+        )
+    )
+
+
 def private(response):
     # The token is in the URL: never cache the page, never send it onward.
     response["Referrer-Policy"] = "no-referrer"
@@ -157,10 +168,7 @@ def can_cancel_online(appointment: Appointment) -> bool:
     return delay is not None and timezone.now() <= appointment.start - delay
 
 
-@csrf_exempt
-@ratelimit(group="patient-pages", key="ip", rate=RATE, block=True)
-@never_cache
-@require_http_methods(["GET", "HEAD", "POST"])
+@patient_page
 def cancel(request, token: str):
     appointment, language = _open(request, token, links.CANCEL)
     if appointment is None:
@@ -211,10 +219,7 @@ def _cancel_page(request, appointment: Appointment, language: str):
     return page(request, "appointment", language, context)
 
 
-@csrf_exempt
-@ratelimit(group="patient-pages", key="ip", rate=RATE, block=True)
-@never_cache
-@require_http_methods(["GET", "HEAD", "POST"])
+@patient_page
 def confirm(request, token: str):
     appointment, language = _open(request, token, links.CONFIRM)
     if appointment is None:

@@ -33,7 +33,7 @@ UNREACHABLE_SMS_CODES = {"30003", "30005", "30006", "21610", "21614"}
 
 def record_outcome(public_id, state: str, reason: str = "", bad_address: bool = False) -> bool:
     """Moves the message to `state` if that is forward; True if it changed."""
-    from confirmations.dispatch import _fail, resend_elsewhere
+    from confirmations.dispatch import mark_failed, resend_elsewhere
 
     with transaction.atomic():
         message = Message.objects.select_for_update().filter(public_id=public_id).first()
@@ -41,7 +41,7 @@ def record_outcome(public_id, state: str, reason: str = "", bad_address: bool = 
             return False
         if state == Message.State.FAILED:
             with translation.override(settings.LANGUAGE_CODE):
-                _fail(message, reason)
+                mark_failed(message, reason)
                 if bad_address:
                     resend_elsewhere(message, reason)
         else:

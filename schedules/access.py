@@ -32,29 +32,28 @@ def visible_to(queryset: QuerySet, user: AbstractBaseUser | AnonymousUser) -> Qu
 
 
 # What each role may do in the admin, as (app_label.model, actions).
-# Services and clinics are configured by support (R6, R8); staff only read them.
+# Both roles run the clinics' days; services and clinics are configured by
+# support (R6, R8), staff only read them.
+DAY_TO_DAY = [
+    ("schedules.slot", ["view", "add", "change", "delete"]),
+    ("schedules.appointment", ["view", "add", "change", "delete"]),
+    ("schedules.statuschange", ["view"]),
+    ("patients.patient", ["view", "add", "change"]),
+    ("confirmations.message", ["view"]),
+    ("confirmations.reply", ["view"]),
+]
 ROLE_PERMISSIONS = {
     STAFF_GROUP: [
         ("schedules.clinic", ["view"]),
         ("schedules.professional", ["view"]),
         ("schedules.service", ["view"]),
-        ("schedules.slot", ["view", "add", "change", "delete"]),
-        ("schedules.appointment", ["view", "add", "change", "delete"]),
-        ("schedules.statuschange", ["view"]),
-        ("patients.patient", ["view", "add", "change"]),
-        ("confirmations.message", ["view"]),
-        ("confirmations.reply", ["view"]),
+        *DAY_TO_DAY,
     ],
     SUPPORT_GROUP: [
         ("schedules.clinic", ["view", "add", "change"]),
         ("schedules.professional", ["view", "add", "change", "delete"]),
         ("schedules.service", ["view", "add", "change", "delete"]),
-        ("schedules.slot", ["view", "add", "change", "delete"]),
-        ("schedules.appointment", ["view", "add", "change", "delete"]),
-        ("schedules.statuschange", ["view"]),
-        ("patients.patient", ["view", "add", "change"]),
-        ("confirmations.message", ["view"]),
-        ("confirmations.reply", ["view"]),
+        *DAY_TO_DAY,
         ("confirmations.optout", ["view"]),
     ],
 }
