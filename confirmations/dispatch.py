@@ -188,12 +188,14 @@ def _deliver(message: Message) -> str:
             message, _("Outcome unknown: unexpected error (%(error)s).") % {"error": type(error).__name__}
         )
 
-    # Conditional: a status callback may already have moved the row on
-    # (delivered), and states never go backwards.
-    Message.objects.filter(pk=message.pk, state=Message.State.SENDING).update(state=Message.State.SENT, error="")
-    Message.objects.filter(pk=message.pk).update(sent_at=now, provider_id=provider_id)
-    message.sent_at, message.provider_id = now, provider_id
-    _note_sent(message)
+    # One transaction: nobody sees the message sent while the appointment's
+    # status does not say so yet. Conditional: a status callback may already
+    # have moved the row on (delivered), and states never go backwards.
+    with transaction.atomic():
+        Message.objects.filter(pk=message.pk, state=Message.State.SENDING).update(state=Message.State.SENT, error="")
+        Message.objects.filter(pk=message.pk).update(sent_at=now, provider_id=provider_id)
+        message.sent_at, message.provider_id = now, provider_id
+        _note_sent(message)
     return SENT
 
 
