@@ -180,3 +180,40 @@ def desktop(browser):
 def screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def mail_server(settings, channel_calls):
+    """A real SMTP server on loopback that the Hub's email channel talks to;
+    SMS and calls are recorded (`channel_calls`)."""
+    from confirmations.tests.mail_server import MailServer
+
+    server = MailServer().start()
+    settings.EMAIL_BACKEND = "confirmations.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 2
+    settings.HUB_CHANNELS = {**settings.HUB_CHANNELS, "email": "confirmations.channels.Email"}
+    yield server
+    server.stop()
+
+
+# --- The fault suite's table (confirmations/tests/test_faults.py) -------------
+
+FAULT_ROWS: list[tuple] = []
+
+
+def fault_row(scenario: str, due: int, sent: int, duplicates: int, lost: int, unknown: int) -> None:
+    """One line of the fault suite's table: what happened to the messages due."""
+    FAULT_ROWS.append((scenario, due, sent, duplicates, lost, unknown))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not FAULT_ROWS:
+        return
+    head = ("scenario", "due", "sent", "duplicates", "lost", "flagged unknown")
+    width = max(len(head[0]), *(len(row[0]) for row in FAULT_ROWS))
+    terminalreporter.section("fault suite")
+    terminalreporter.write_line(f"{head[0]:<{width}}  " + "  ".join(f"{h:>10}" for h in head[1:]))
+    for row in FAULT_ROWS:
+        terminalreporter.write_line(f"{row[0]:<{width}}  " + "  ".join(f"{value:>10}" for value in row[1:]))

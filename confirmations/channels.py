@@ -2,8 +2,9 @@
 
 `send(message)` delivers a message whose `to`, `subject` and `content` are
 filled, and returns the provider's id for it. A failure raises
-`TransportError`; `permanent=True` means trying again cannot help (a bad
-address), otherwise the dispatcher retries with backoff.
+`TransportError` with its outcome (confirmations/outcomes.py): temporary,
+bad address, refused, or unknown once the body may have reached the
+provider. Every provider call has a timeout well inside the task's.
 
 Which class serves which channel is a setting (`HUB_CHANNELS`), so that the
 embedded defaults record SMS and calls locally, and tests can count calls.
@@ -12,29 +13,32 @@ embedded defaults record SMS and calls locally, and tests can count calls.
 import logging
 import smtplib
 
-from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
+import requests
+from anymail.exceptions import AnymailAPIError, AnymailError, AnymailInvalidAddress, AnymailRecipientsRefused
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.urls import reverse
 from django.utils.module_loading import import_string
 from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from confirmations.outcomes import (
+    BAD_ADDRESS,
+    REFUSED,
+    TEMPORARY,
+    UNKNOWN,
+    TransportError,
+    http_failure,
+    http_status,
+    smtp_refusal,
+    smtp_reply,
+)
 from confirmations.voice import call_twiml
 
 log = logging.getLogger(__name__)
 
-
-class TransportError(Exception):
-    """`permanent`: trying again cannot help. `bad_address`: the contact
-    itself is unusable (invalid, unreachable, opted out), so the same
-    communication goes once to the patient's next contact method."""
-
-    def __init__(self, reason: str, permanent: bool = False, bad_address: bool = False):
-        super().__init__(reason)
-        self.reason = reason
-        self.permanent = permanent or bad_address
-        self.bad_address = bad_address
+__all__ = ["TransportError", "Channel", "Email", "LocalRecorder", "TwilioSMS", "TwilioCall", "channel_for"]
 
 
 class Channel:
@@ -43,11 +47,14 @@ class Channel:
 
 
 class Email(Channel):
-    """Through Django's mail API: the console by default, any anymail
-    provider when EMAIL_BACKEND names one."""
+    """Through Django's mail API: the console by default, an SMTP server
+    (confirmations.smtp) or any anymail provider when EMAIL_BACKEND names one."""
 
     def send(self, message) -> str:
-        mail = EmailMultiAlternatives(subject=message.subject, body=message.content, to=[message.to])
+        connection = get_connection()
+        mail = EmailMultiAlternatives(
+            subject=message.subject, body=message.content, to=[message.to], connection=connection
+        )
         if message.html:
             mail.attach_alternative(message.html, "text/html")
         # Tracking events (delivered, bounced…) find their Message by this id.
@@ -59,23 +66,53 @@ class Email(Channel):
         mail.track_clicks = False
         try:
             mail.send()
-        except (AnymailRecipientsRefused, AnymailInvalidAddress) as error:
-            raise TransportError("email address refused by the provider", bad_address=True) from error
-        except AnymailAPIError as error:
-            status = getattr(error, "status_code", None)
-            temporary = status is None or status == 429 or status >= 500
-            raise TransportError(f"email provider error {status}", permanent=not temporary) from error
-        except smtplib.SMTPRecipientsRefused as error:
-            raise TransportError("email address refused by the mail server", bad_address=True) from error
-        except smtplib.SMTPResponseException as error:
-            # 5xx: the server will not take it, trying again cannot help.
-            raise TransportError(f"mail server error {error.smtp_code}", permanent=error.smtp_code >= 500) from error
-        except OSError as error:  # connection refused, timeout: try again later
-            raise TransportError(f"email provider unreachable: {type(error).__name__}") from error
+        except (smtplib.SMTPException, OSError, AnymailError) as error:
+            raise email_failure(error, handed_over=getattr(connection, "handed_over", False)) from error
         status = getattr(mail, "anymail_status", None)
         if status is not None and status.message_id is not None:
             return str(status.message_id)
         return f"local-{message.public_id}"
+
+
+def email_failure(error: Exception, handed_over: bool) -> TransportError:
+    """The outcome of a failed email send (confirmations/outcomes.py)."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        # One recipient per message: its own code says why.
+        code, text = next(iter(error.recipients.values()))
+        return TransportError(
+            f"mail server refused the address: {smtp_reply(code, text)}", smtp_refusal(code, text, True)
+        )
+    if isinstance(error, smtplib.SMTPAuthenticationError):
+        # The Hub's own credentials: a configuration to fix; nothing is lost meanwhile.
+        return TransportError(f"mail server refused the Hub's login: {smtp_reply(error.smtp_code, error.smtp_error)}")
+    if isinstance(error, smtplib.SMTPDataError) or (
+        isinstance(error, smtplib.SMTPResponseException) and not isinstance(error, smtplib.SMTPSenderRefused)
+    ):
+        # An explicit answer, even after the body: the server did not take it.
+        reply = smtp_reply(error.smtp_code, error.smtp_error)
+        return TransportError(
+            f"mail server refused the message: {reply}", smtp_refusal(error.smtp_code, error.smtp_error, False)
+        )
+    if isinstance(error, smtplib.SMTPSenderRefused):
+        reply = smtp_reply(error.smtp_code, error.smtp_error)
+        outcome = TEMPORARY if 400 <= error.smtp_code < 500 else REFUSED
+        return TransportError(f"mail server refused the sender: {reply}", outcome)
+    if isinstance(error, AnymailRecipientsRefused | AnymailInvalidAddress):
+        return TransportError(f"email address refused by the provider: {error}", BAD_ADDRESS)
+    if isinstance(error, requests.RequestException):
+        # anymail's API errors are also the requests error that caused them.
+        return http_failure(error, "email provider")
+    if isinstance(error, AnymailAPIError):
+        status = getattr(error, "status_code", None)
+        return http_status(status, "email provider", getattr(error, "description", "") or "")
+    if isinstance(error, AnymailError):
+        return TransportError(f"email provider not usable: {type(error).__name__}")
+    if handed_over:
+        return TransportError(
+            f"mail server did not confirm after receiving the message ({type(error).__name__}); it may have it",
+            UNKNOWN,
+        )
+    return TransportError(f"mail server unreachable ({type(error).__name__}: {error})")
 
 
 class LocalRecorder(Channel):
@@ -103,18 +140,22 @@ BAD_NUMBER_CODES = {
     13224,  # invalid phone number (calls)
 }
 OPTED_OUT_CODE = 21610
+TOO_MANY_REQUESTS_CODE = 20429
 
 
 def twilio_error(error: TwilioRestException) -> TransportError:
     if error.code in BAD_NUMBER_CODES:
-        return TransportError(f"Twilio error {error.code}: number unusable", bad_address=True)
-    temporary = error.status == 429 or error.status >= 500 or error.code == 20429
-    return TransportError(f"Twilio error {error.code or error.status}", permanent=not temporary)
+        return TransportError(f"Twilio error {error.code}: number unusable", BAD_ADDRESS)
+    if error.code == TOO_MANY_REQUESTS_CODE:
+        return TransportError(f"Twilio error {error.code}: too many requests", TEMPORARY)
+    return http_status(error.status, "Twilio", f"error {error.code}" if error.code else "")
 
 
 class Twilio(Channel):
     def __init__(self):
-        self.client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
+        # A hung connection is cut well inside the worker's task timeout.
+        http = TwilioHttpClient(timeout=settings.HUB_PROVIDER_TIMEOUT)
+        self.client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http)
 
     def status_callback(self, message) -> str:
         return f"{settings.HUB_PUBLIC_URL}{reverse('twilio-status', args=[message.public_id])}"
@@ -128,8 +169,8 @@ class Twilio(Channel):
 
                 OptOut.objects.get_or_create(number=message.to)
             raise twilio_error(error) from error
-        except OSError as error:  # connection refused, timeout: try again later
-            raise TransportError(f"Twilio unreachable: {type(error).__name__}") from error
+        except requests.RequestException as error:
+            raise http_failure(error, "Twilio") from error
 
 
 class TwilioSMS(Twilio):

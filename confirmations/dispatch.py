@@ -1,45 +1,68 @@
-"""The dispatcher: sends every message that is due, once.
+"""The dispatcher: sends every message that is due, at most once (D15).
 
 One pass claims due rows one at a time (`SKIP LOCKED` on PostgreSQL, and a
 conditional UPDATE everywhere), committing `pending → sending` before any
 provider is called; then re-checks the appointment (D4), resolves the
-contact (D9), renders the content (R20) and calls the channel. A row left in
-`sending` by a worker that died is never sent again: after a lease it is
-marked failed, outcome unknown, for staff to check (at most once: a patient
-must not get the same message twice).
+contact (D9), renders the content (R20) and calls the channel. The channel's
+answer is one of the outcomes of confirmations/outcomes.py:
+
+- sent: recorded, and written again on a fresh connection if the database
+  connection dropped meanwhile (the patient has it: it must say so);
+- temporary: retried after 1, 2, 4, 8, then every 10 minutes, for as long
+  as the message still tells the truth (the re-check withdraws it after);
+- bad address: failed, and the same communication goes once to the
+  patient's next contact (R19);
+- refused: failed, with the provider's reason;
+- unknown: the provider may have it; never sent again automatically, shown
+  to staff, who may send it again by hand (`send_again`).
+
+A row left in `sending` by a worker that died is never sent again either:
+after a lease it becomes "outcome unknown".
 
 The same pass runs from `manage.py send_due_messages`, from the per-minute
 django-q2 schedule and from the fast path queued when a change commits.
 """
 
 import logging
+import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from confirmations import rules
-from confirmations.channels import TransportError, channel_for
+from confirmations.channels import channel_for
 from confirmations.contacts import VOICE, contact_for
 from confirmations.content import render, snapshot_of
 from confirmations.dates import stamp
 from confirmations.models import Message
+from confirmations.outcomes import BAD_ADDRESS, REFUSED, TransportError
+from confirmations.outcomes import UNKNOWN as UNKNOWN_OUTCOME
 from confirmations.planning import dispatch_soon, facts_of
-from schedules.actors import HUB, acting_as
+from schedules.actors import HUB, Actor, acting_as
 from schedules.models import Appointment, StatusChange
 
 log = logging.getLogger(__name__)
 
 # A claimed message not finished within this lease is presumed lost with its
-# worker. Far longer than any provider call (the task timeout is 60 s).
+# worker. Far longer than any provider call (HUB_PROVIDER_TIMEOUT).
 LEASE = timedelta(minutes=15)
-# Temporary provider errors are retried this many times in all, waiting
-# 1, 2, 4, 8 minutes between attempts.
-MAX_ATTEMPTS = 5
+# Temporary failures wait 1, 2, 4, 8 minutes, then 10 minutes between
+# attempts, for as long as the message is still true (D4, D15).
+RETRY_CAP = timedelta(minutes=10)
+# After a send, the outcome is written again on a fresh connection if the
+# database connection dropped: this many tries, this far apart.
+WRITE_TRIES, WRITE_PAUSE = 5, 1.0
+
+# Set when the worker is asked to stop (SIGTERM): the pass finishes the
+# message in flight and claims no more (confirmations/worker.py).
+stopping = threading.Event()
 
 SENT_STATUS = {
     "email": Appointment.Status.SENT_EMAIL,
@@ -64,7 +87,8 @@ class Summary(Counter):
 
 
 def backoff(attempts: int) -> timedelta:
-    return timedelta(minutes=2 ** max(attempts - 1, 0))
+    """1, 2, 4, 8 minutes, then 10 minutes between attempts."""
+    return min(timedelta(minutes=2 ** min(max(attempts - 1, 0), 10)), RETRY_CAP)
 
 
 def send_due_messages(budget: timedelta | None = None) -> Summary:
@@ -76,7 +100,7 @@ def send_due_messages(budget: timedelta | None = None) -> Summary:
     summary = Summary()
     summary[UNKNOWN] += expire_leases()
     deadline = None if budget is None else time.monotonic() + budget.total_seconds()
-    while deadline is None or time.monotonic() < deadline:
+    while (deadline is None or time.monotonic() < deadline) and not stopping.is_set():
         message = claim_next()
         if message is None:
             break
@@ -105,20 +129,13 @@ def claim_next() -> Message | None:
 
 
 def expire_leases() -> int:
-    """Rows stuck in `sending`: failed, outcome unknown, never re-sent."""
+    """Rows stuck in `sending`: outcome unknown, never re-sent."""
     expired = 0
     stale = Message.objects.filter(state=Message.State.SENDING, claimed_at__lt=timezone.now() - LEASE)
     for message in stale.select_related("appointment__professional"):
-        reason = _(
-            "Outcome unknown: the worker stopped while sending. The patient may or may not have received it; "
-            "it will not be sent again automatically."
-        )
-        if Message.objects.filter(pk=message.pk, state=Message.State.SENDING).update(
-            state=Message.State.FAILED, error=reason
-        ):
-            expired += 1
-            with translation.override(settings.LANGUAGE_CODE):
-                _history(message, _("%(kind)s: %(reason)s") % {"kind": _kind(message), "reason": reason})
+        with translation.override(settings.LANGUAGE_CODE):
+            if mark_unknown(message, _("the worker stopped while sending")) == UNKNOWN:
+                expired += 1
     return expired
 
 
@@ -172,31 +189,60 @@ def _deliver(message: Message) -> str:
     try:
         provider_id = channel_for(contact.channel).send(message)
     except TransportError as error:
-        if error.bad_address:
-            outcome = mark_failed(message, error.reason)
-            resend_elsewhere(message, error.reason)
-            return outcome
-        if error.permanent or message.attempts >= MAX_ATTEMPTS:
-            return mark_failed(message, error.reason)
-        _move(message, state=Message.State.PENDING, due_at=now + backoff(message.attempts), error=error.reason)
-        return RETRYING
+        return durably(partial(_settle_failure, message, error, now))
     except Exception as error:
         # Not a classified provider error: we cannot know whether it went
         # out, and at most once means not trying again.
         log.exception("channel %s raised while sending message %s", contact.channel, message.public_id)
-        return mark_failed(
-            message, _("Outcome unknown: unexpected error (%(error)s).") % {"error": type(error).__name__}
-        )
+        reason = _("unexpected error (%(error)s)") % {"error": type(error).__name__}
+        return durably(partial(mark_unknown, message, reason))
+    durably(partial(record_sent, message, now, provider_id))
+    return SENT
 
+
+def _settle_failure(message: Message, error: TransportError, now) -> str:
+    if error.outcome == BAD_ADDRESS:
+        outcome = mark_failed(message, error.reason)
+        resend_elsewhere(message, error.reason)
+        return outcome
+    if error.outcome == REFUSED:
+        return mark_failed(message, error.reason)
+    if error.outcome == UNKNOWN_OUTCOME:
+        return mark_unknown(message, error.reason)
+    # Temporary: the provider did not take it. Tried again while it is
+    # still true; the re-check withdraws it once it is not (D4).
+    _move(message, state=Message.State.PENDING, due_at=now + backoff(message.attempts), error=error.reason)
+    return RETRYING
+
+
+def record_sent(message: Message, now, provider_id: str) -> None:
     # One transaction: nobody sees the message sent while the appointment's
     # status does not say so yet. Conditional: a status callback may already
     # have moved the row on (delivered), and states never go backwards.
     with transaction.atomic():
-        Message.objects.filter(pk=message.pk, state=Message.State.SENDING).update(state=Message.State.SENT, error="")
-        Message.objects.filter(pk=message.pk).update(sent_at=now, provider_id=provider_id)
+        Message.objects.filter(pk=message.pk, state=Message.State.SENDING).update(
+            state=Message.State.SENT, error="", sent_at=now, provider_id=provider_id
+        )
+        Message.objects.filter(pk=message.pk, sent_at__isnull=True).update(sent_at=now, provider_id=provider_id)
         message.sent_at, message.provider_id = now, provider_id
         _note_sent(message)
-    return SENT
+
+
+def durably(write: Callable[[], str | None]) -> str | None:
+    """Runs `write` (an outcome to record after a provider call), again on a
+    fresh connection if the database connection dropped: what the provider
+    did cannot be undone, so its outcome must reach the row. After the last
+    try the row stays in `sending`, and the lease makes it "outcome unknown"."""
+    for attempt in range(1, WRITE_TRIES + 1):
+        try:
+            return write()
+        except (OperationalError, InterfaceError):
+            if attempt == WRITE_TRIES or connection.in_atomic_block:
+                raise
+            log.warning("database connection lost while recording an outcome; retrying", exc_info=True)
+            connection.close()
+            time.sleep(WRITE_PAUSE)
+    return None
 
 
 def resend_elsewhere(message: Message, reason: str) -> Message | None:
@@ -272,13 +318,64 @@ def mark_failed(message: Message, reason: str) -> str:
     return FAILED
 
 
+def mark_unknown(message: Message, reason: str) -> str | None:
+    """D15: the provider may have the message. Never sent again automatically."""
+    if _move(message, state=Message.State.UNKNOWN, error=reason):
+        _history(
+            message,
+            _(
+                "%(kind)s: outcome unknown (%(reason)s). The patient may or may not have received it; "
+                "it will not be sent again automatically."
+            )
+            % {"kind": _kind(message), "reason": reason},
+        )
+        return UNKNOWN
+    return None  # settled meanwhile (a status callback, the lease sweep)
+
+
+def send_again(message: Message, user) -> Message | None:
+    """D15: staff send a failed or outcome-unknown message again, by hand.
+
+    A new message, due now, re-checked when sent like any other (D4) and
+    sent to the patient's contact as it is then (D9). Once per message: the
+    one-to-one link makes a second request (a double click, two staff
+    members) fail in the database. None when refused."""
+    if message.state not in Message.SENDABLE_AGAIN:
+        return None
+    try:
+        with transaction.atomic():
+            again = Message.objects.create(
+                appointment_id=message.appointment_id,
+                appointment_ref=message.appointment_ref,
+                clinic_id=message.clinic_id,
+                patient_id=message.patient_id,
+                kind=message.kind,
+                language=message.language,
+                due_at=timezone.now(),
+                planned_start=message.planned_start,
+                snapshot=message.snapshot,
+                resend_of=message,
+                resent_by=user,
+            )
+            with translation.override(settings.LANGUAGE_CODE):
+                note = _("%(kind)s: sent again by hand (it had %(state)s).") % {
+                    "kind": _kind(message),
+                    "state": message.get_state_display(),
+                }
+                _history(message, note, actor=Actor("staff", user))
+    except IntegrityError:
+        return None  # already sent again
+    transaction.on_commit(dispatch_soon)
+    return again
+
+
 def _kind(message: Message) -> str:
     return rules.kind_label(message.kind).capitalize()
 
 
-def _history(message: Message, note: str, appointment: Appointment | None = None) -> None:
+def _history(message: Message, note: str, appointment: Appointment | None = None, actor: Actor = HUB) -> None:
     appointment = appointment or (
         Appointment.objects.filter(pk=message.appointment_id).first() if message.appointment_id else None
     )
     status = appointment.status if appointment else Appointment.Status.CANCELLED
-    StatusChange.record(message.appointment_ref, message.clinic_id, status, note, HUB, appointment=appointment)
+    StatusChange.record(message.appointment_ref, message.clinic_id, status, note, actor, appointment=appointment)

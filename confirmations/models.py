@@ -7,6 +7,7 @@ its states. The queue only makes sending faster.
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -31,6 +32,11 @@ class Message(models.Model):
         DELIVERED = "delivered", _("delivered")
         FAILED = "failed", _("failed")
         WITHDRAWN = "withdrawn", _("withdrawn")
+        # The provider may have it (D15): never sent again automatically.
+        UNKNOWN = "unknown", _("outcome unknown")
+
+    # What staff may send again by hand (D15).
+    SENDABLE_AGAIN = frozenset({State.FAILED, State.UNKNOWN})
 
     clinic_lookup = "clinic"
 
@@ -85,6 +91,25 @@ class Message(models.Model):
         "self", verbose_name=_("resends"), on_delete=models.SET_NULL, null=True, blank=True, related_name="fallback"
     )
     skip_contacts = models.JSONField(_("contacts not to use"), default=list, blank=True)
+    # A failed or outcome-unknown message that staff sent again: the new
+    # message points back here, once (one-to-one: a double click cannot
+    # make two).
+    resend_of = models.OneToOneField(
+        "self",
+        verbose_name=_("sent again from"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="resend",
+    )
+    resent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("sent again by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

@@ -13,7 +13,7 @@ from anymail.signals import tracking
 from django.conf import settings
 from django.db import transaction
 from django.dispatch import receiver
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from confirmations.models import Message
@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 RANK = {
     Message.State.SENDING: 1,
+    # The provider's own report settles a message whose send was not
+    # confirmed (a dropped connection, a worker that died).
+    Message.State.UNKNOWN: 1,
     Message.State.SENT: 2,
     Message.State.DELIVERED: 3,
     Message.State.FAILED: 4,
@@ -45,7 +48,14 @@ def record_outcome(public_id, state: str, reason: str = "", bad_address: bool = 
                 if bad_address:
                     resend_elsewhere(message, reason)
         else:
-            Message.objects.filter(pk=message.pk).update(state=state)
+            unconfirmed = message.state in (Message.State.SENDING, Message.State.UNKNOWN)
+            Message.objects.filter(pk=message.pk).update(state=state, error="" if unconfirmed else message.error)
+            if unconfirmed and message.sent_at is None:
+                # It did leave: the appointment's status says so (R29).
+                from confirmations.dispatch import record_sent
+
+                with translation.override(settings.LANGUAGE_CODE):
+                    record_sent(message, timezone.now(), message.provider_id)
     return True
 
 

@@ -184,6 +184,20 @@ RATELIMIT_IP_META_KEY = "hubsite.client_ip.client_ip"
 # "anymail.backends.postmark.EmailBackend"; its credentials go in ANYMAIL
 # through the ANYMAIL_* variables. The default prints mail to the console.
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":
+    # The same backend, told when the body was handed over (at most once, D15).
+    EMAIL_BACKEND = "confirmations.smtp.EmailBackend"
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+# Every provider call (SMTP, anymail's HTTP APIs, Twilio) gives up after this
+# many seconds: a hung provider must not hold a message past the worker's
+# budget (tasks.py) and task timeout (Q_CLUSTER below).
+HUB_PROVIDER_TIMEOUT = int(os.environ.get("HUB_PROVIDER_TIMEOUT", "10"))
+EMAIL_TIMEOUT = HUB_PROVIDER_TIMEOUT
 # A Hub that only pretends to send (console email, SMS and calls recorded
 # locally) is for development and tests. In production it would mark
 # messages "sent" that never left, and print patients' emails to the logs:
@@ -191,11 +205,13 @@ EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.conso
 LOCAL_CHANNELS = env_bool("HUB_LOCAL_CHANNELS", default=DEBUG)
 # Django's backends that keep mail on this machine.
 LOCAL_EMAIL_BACKENDS = {"console", "locmem", "dummy", "filebased", ""}
-EMAIL_TIMEOUT = 20  # seconds; a hung mail server must not hold a message in "sending"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Hub <hub@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ANYMAIL = {
-    key.removeprefix("ANYMAIL_"): value for key, value in os.environ.items() if key.startswith("ANYMAIL_") and value
+    "REQUESTS_TIMEOUT": HUB_PROVIDER_TIMEOUT,
+    **{
+        key.removeprefix("ANYMAIL_"): value for key, value in os.environ.items() if key.startswith("ANYMAIL_") and value
+    },
 }
 
 # --- SMS and voice (Twilio) ----------------------------------------------

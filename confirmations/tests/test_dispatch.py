@@ -10,9 +10,9 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_q.models import Schedule
 
-from confirmations.channels import TransportError
-from confirmations.dispatch import LEASE, MAX_ATTEMPTS, send_due_messages
+from confirmations.dispatch import send_due_messages
 from confirmations.models import Message
+from confirmations.outcomes import REFUSED, TransportError
 from conftest import TORONTO, RecordingChannel, book, make_patient, make_slot
 from schedules.models import Appointment
 
@@ -219,17 +219,36 @@ class TestFailures:
         assert send_due_messages()["sent"] == 1
         assert len(channel_calls) == 1
 
-    def test_temporary_errors_give_up_after_the_last_attempt(self, slot, patient, channel_calls, clock):
-        RecordingChannel.failures = [TransportError("provider down") for _ in range(MAX_ATTEMPTS)]
+    def test_the_retry_schedule_is_1_2_4_8_then_every_10_minutes(self, slot, patient, channel_calls, clock):
+        RecordingChannel.failures = [TransportError("provider down") for _ in range(7)]
         book(slot, patient)
-        for _ in range(MAX_ATTEMPTS):
-            send_due_messages()
-            clock.shift(timedelta(hours=1))
+        waits = []
+        for _ in range(7):
+            assert send_due_messages()["retrying"] == 1
+            message = sent("confirmation")
+            waits.append(message.due_at - timezone.now())
+            clock.move_to(message.due_at)
+        assert waits == [timedelta(minutes=minutes) for minutes in (1, 2, 4, 8, 10, 10, 10)]
+        assert send_due_messages()["sent"] == 1
+        assert len(channel_calls) == 1
+
+    def test_d15_temporary_errors_are_retried_while_true_then_withdrawn(self, slot, patient, channel_calls, clock):
+        # A provider down for days: the confirmation is retried until the
+        # appointment has passed, then withdrawn, never failed for a count.
+        RecordingChannel.failures = [TransportError("provider down") for _ in range(10_000)]
+        book(slot, patient)
+        for _ in range(2000):
+            summary = send_due_messages()
+            if summary["withdrawn"]:
+                break
+            clock.shift(timedelta(minutes=10))
         message = sent("confirmation")
-        assert (message.state, message.attempts) == ("failed", MAX_ATTEMPTS)
+        assert (message.state, message.error) == ("withdrawn", "le rendez-vous est déjà passé")
+        assert message.attempts > 5
+        assert channel_calls == []
 
     def test_a_permanent_error_fails_at_once(self, slot, patient, channel_calls, clock):
-        RecordingChannel.failures = [TransportError("mailbox does not exist", permanent=True)]
+        RecordingChannel.failures = [TransportError("mailbox does not exist", REFUSED)]
         appointment = book(slot, patient)
         assert send_due_messages()["failed"] == 1
         assert sent("confirmation").error == "mailbox does not exist"
@@ -241,20 +260,20 @@ class TestFailures:
 
         monkeypatch.setattr(RecordingChannel, "send", explode)
         book(slot, patient)
-        assert send_due_messages()["failed"] == 1
+        assert send_due_messages()["outcome unknown"] == 1
         clock.shift(timedelta(hours=1))
-        assert send_due_messages()["failed"] == 0
-        assert sent("confirmation").state == "failed"
+        assert send_due_messages()["outcome unknown"] == 0
+        assert sent("confirmation").state == "unknown"
 
     def test_a_message_stuck_in_sending_is_never_sent_again(self, slot, patient, channel_calls, clock):
         book(slot, patient)
         Message.objects.filter(kind="confirmation").update(state="sending", claimed_at=timezone.now())
-        clock.shift(LEASE - timedelta(seconds=1))
+        clock.shift(timedelta(minutes=15) - timedelta(seconds=1))
         assert send_due_messages()["outcome unknown"] == 0
         clock.shift(timedelta(seconds=2))
         assert send_due_messages()["outcome unknown"] == 1
         message = sent("confirmation")
-        assert message.state == "failed" and message.error.startswith("Résultat inconnu")
+        assert (message.state, message.error) == ("unknown", "le programme d’envoi s’est arrêté pendant l’envoi")
         assert channel_calls == []
 
 

@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 from urllib.parse import parse_qs
 
 import pytest
+import requests
 import responses
 import time_machine
+import urllib3
 from django.core import mail
 
 from confirmations.dispatch import send_due_messages
@@ -112,6 +114,50 @@ class TestSms:
         book(slot, patient)
         send_due_messages()
         assert OptOut.objects.filter(number="+15145550111").exists()
+
+    def test_every_request_carries_the_provider_timeout(self, twilio, settings, clinic, slot):
+        settings.HUB_PROVIDER_TIMEOUT = 7
+        sent_sms(twilio)
+        book(slot, make_patient(clinic, email="", mobile="+15145550111"))
+        send_due_messages()
+        assert twilio.calls[0].request.req_kwargs["timeout"] == 7
+
+    def test_d15_no_answer_after_the_request_left_is_outcome_unknown_never_retried(self, twilio, clinic, slot):
+        twilio.post(f"{API}/Messages.json", body=requests.exceptions.ReadTimeout("read timed out"))
+        book(slot, make_patient(clinic, email="", mobile="+15145550111"))
+        assert send_due_messages()["outcome unknown"] == 1
+        message = Message.objects.get(kind="confirmation")
+        assert message.state == "unknown"
+        assert message.error.startswith("Twilio: no answer after the request was sent (ReadTimeout)")
+        with time_machine.travel(BOOKED_AT + timedelta(hours=2), tick=False):
+            send_due_messages()
+        assert len(twilio.calls) == 1
+
+    def test_a_connection_that_never_opened_is_retried(self, twilio, clinic, slot):
+        refused = urllib3.exceptions.NewConnectionError(None, "Connection refused")
+        twilio.post(
+            f"{API}/Messages.json",
+            body=requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/", refused)),
+        )
+        book(slot, make_patient(clinic, email="", mobile="+15145550111"))
+        assert send_due_messages()["retrying"] == 1
+        assert Message.objects.get(kind="confirmation").error == "Twilio unreachable (ConnectionError)"
+
+    def test_a_connect_timeout_is_retried(self, twilio, clinic, slot):
+        twilio.post(f"{API}/Messages.json", body=requests.exceptions.ConnectTimeout("connect timed out"))
+        book(slot, make_patient(clinic, email="", mobile="+15145550111"))
+        assert send_due_messages()["retrying"] == 1
+
+    def test_a_server_error_after_the_request_is_outcome_unknown(self, twilio, clinic, slot):
+        twilio_error(twilio, "Messages", 20500, status=500)
+        book(slot, make_patient(clinic, email="", mobile="+15145550111"))
+        assert send_due_messages()["outcome unknown"] == 1
+
+    def test_a_refusal_of_the_request_fails_with_twilios_code(self, twilio, clinic, slot):
+        twilio_error(twilio, "Messages", 21602, status=400)  # message body is required
+        book(slot, make_patient(clinic, email="", mobile="+15145550111"))
+        assert send_due_messages()["failed"] == 1
+        assert Message.objects.get(kind="confirmation").error == "Twilio answered 400: error 21602"
 
     def test_a_provider_outage_is_retried(self, twilio, clinic, slot):
         twilio_error(twilio, "Messages", 20500, status=503)

@@ -1,0 +1,137 @@
+"""The fault suite: ordinary faults of real servers and real staff, each
+against the real component where it lives (issue 9, D15–D17).
+
+Run alone with `./hub faults`; it is part of `./hub test` too. Each
+scenario adds a line to the table printed at the end: messages due, sent
+(received by the provider), duplicates, lost, flagged "outcome unknown".
+Every line must read 0 duplicates and 0 lost.
+"""
+
+from datetime import datetime, timedelta
+
+import pytest
+import time_machine
+
+from confirmations.dispatch import send_due_messages
+from confirmations.models import Message
+from conftest import TORONTO, book, fault_row, make_patient, make_slot
+
+pytestmark = [pytest.mark.faults, pytest.mark.django_db]
+
+BOOKED_AT = datetime(2026, 11, 23, 10, 0, tzinfo=TORONTO)
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(BOOKED_AT, tick=False) as traveller:
+        yield traveller
+
+
+def book_many(professional, service, clinic, count: int, first: datetime, **contact):
+    """`count` appointments, one patient each (distinct addresses)."""
+    appointments = []
+    for number in range(count):
+        slot = make_slot(professional, service, first + timedelta(minutes=30 * number))
+        fields = {"email": f"patient{number}@example.com", **contact}
+        appointments.append(book(slot, make_patient(clinic, first_name=f"P{number}", **fields)))
+    return appointments
+
+
+def confirmations_of(appointments) -> list[Message]:
+    return [Message.objects.get(appointment=appointment, kind="confirmation") for appointment in appointments]
+
+
+class TestEmailServerFaults:
+    def test_greylisting_delays_mail_and_loses_none(self, mail_server, clinic, professional, service, clock):
+        mail_server.greylist = True
+        appointments = book_many(professional, service, clinic, 20, BOOKED_AT + timedelta(days=10))
+        first = send_due_messages()
+        assert first["retrying"] == 20
+        assert {message.error for message in confirmations_of(appointments)} == {
+            "mail server refused the address: 451 4.7.1 Greylisted, please try again later"
+        }
+        clock.shift(timedelta(minutes=1))
+        assert send_due_messages()["sent"] == 20
+        deliveries = mail_server.deliveries()
+        assert sorted(deliveries.values()) == [1] * 20
+        assert {message.state for message in confirmations_of(appointments)} == {"sent"}
+        fault_row(
+            "SMTP greylisting (451 at RCPT TO)", 20, len(deliveries), sum(deliveries.values()) - len(deliveries), 0, 0
+        )
+
+    def test_a_late_acknowledgement_is_outcome_unknown_and_never_sent_again(
+        self, mail_server, settings, clinic, professional, service, clock
+    ):
+        settings.EMAIL_TIMEOUT = 1
+        mail_server.ack_delay = 2
+        appointments = book_many(professional, service, clinic, 3, BOOKED_AT + timedelta(days=10))
+        assert send_due_messages()["outcome unknown"] == 3
+        for _ in range(3):
+            clock.shift(timedelta(hours=1))
+            send_due_messages()
+        messages = confirmations_of(appointments)
+        assert {message.state for message in messages} == {"unknown"}
+        assert messages[0].error.startswith("mail server did not confirm after receiving the message")
+        deliveries = mail_server.deliveries()
+        assert sorted(deliveries.values()) == [1] * 3
+        fault_row("SMTP acknowledges after the timeout", 3, len(deliveries), sum(deliveries.values()) - 3, 0, 3)
+
+    @pytest.mark.parametrize(
+        "reply", ["550 5.1.1 <patient0@example.com>: User unknown", "552 5.2.2 Mailbox full"], ids=["unknown", "full"]
+    )
+    def test_an_address_refused_at_data_falls_back_to_sms_with_the_servers_reason(
+        self, mail_server, channel_calls, clinic, professional, service, clock, reply
+    ):
+        mail_server.data_reply = reply
+        [appointment] = book_many(
+            professional, service, clinic, 1, BOOKED_AT + timedelta(days=10), mobile="+15145550111"
+        )
+        send_due_messages()
+        email, sms = Message.objects.filter(kind="confirmation").order_by("id")
+        assert (email.state, email.error) == ("failed", f"mail server refused the message: {reply}")
+        assert (sms.state, sms.channel, sms.fallback_of) == ("sent", "sms", email)
+        assert [call[2] for call in channel_calls] == ["+15145550111"]
+        assert reply in appointment.history.filter(actor="hub").first().note
+
+    def test_a_policy_refusal_fails_with_the_reason_and_no_fallback(
+        self, mail_server, channel_calls, clinic, professional, service, clock
+    ):
+        mail_server.data_reply = "554 5.7.1 Message rejected as spam"
+        book_many(professional, service, clinic, 1, BOOKED_AT + timedelta(days=10), mobile="+15145550111")
+        send_due_messages()
+        [email] = Message.objects.filter(kind="confirmation")
+        assert (email.state, email.error) == (
+            "failed",
+            "mail server refused the message: 554 5.7.1 Message rejected as spam",
+        )
+        assert channel_calls == []
+
+    def test_an_address_refused_at_rcpt_falls_back(
+        self, mail_server, channel_calls, clinic, professional, service, clock
+    ):
+        mail_server.rcpt_reply = "550 5.1.1 User unknown"
+        book_many(professional, service, clinic, 1, BOOKED_AT + timedelta(days=10), mobile="+15145550111")
+        send_due_messages()
+        states = list(Message.objects.filter(kind="confirmation").order_by("id").values_list("channel", "state"))
+        assert states == [("email", "failed"), ("sms", "sent")]
+
+    def test_a_three_hour_outage_sends_what_is_still_true_once_and_withdraws_the_rest(
+        self, mail_server, clinic, professional, service, clock
+    ):
+        mail_server.stop()
+        later = book_many(professional, service, clinic, 4, BOOKED_AT + timedelta(days=10))
+        soon = book_many(professional, service, clinic, 2, BOOKED_AT + timedelta(hours=2))
+        for _ in range(18):  # three hours of passes, every ten minutes
+            send_due_messages()
+            clock.shift(timedelta(minutes=10))
+        # Still true: waiting. Past during the outage: withdrawn, with why.
+        assert {message.state for message in confirmations_of(later)} == {"pending"}
+        assert {(message.state, message.error) for message in confirmations_of(soon)} == {
+            ("withdrawn", "le rendez-vous est déjà passé")
+        }
+        mail_server.start()
+        assert send_due_messages()["sent"] == 4
+        assert {message.state for message in confirmations_of(later)} == {"sent"}
+        deliveries = mail_server.deliveries()
+        assert sorted(deliveries.values()) == [1] * 4
+        fault_row("SMTP server down for 3 hours", 6, len(deliveries), sum(deliveries.values()) - 4, 0, 0)
