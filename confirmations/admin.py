@@ -1,5 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
 
+from confirmations.dispatch import send_again
 from confirmations.models import Message, OptOut, Reply
 from schedules.access import is_support
 from schedules.admin_scoping import CappedPaginator, ClinicScopedAdmin
@@ -18,6 +23,16 @@ class ReadOnlyAdmin(ClinicScopedAdmin):
         return False
 
 
+def may_send_again(user, message: Message) -> bool:
+    """D15: a failed or outcome-unknown message, not yet sent again, by staff
+    who may change appointments."""
+    return (
+        message.state in Message.SENDABLE_AGAIN
+        and not Message.objects.filter(resend_of=message).exists()
+        and user.has_perm("schedules.change_appointment")
+    )
+
+
 @admin.register(Message)
 class MessageAdmin(ReadOnlyAdmin):
     list_display = ["due_at", "kind", "channel", "to", "state", "sent_at", "attempts", "error", "clinic"]
@@ -28,6 +43,42 @@ class MessageAdmin(ReadOnlyAdmin):
     paginator = CappedPaginator
     show_full_result_count = False
     readonly_fields = [field.name for field in Message._meta.fields]
+    change_form_template = "admin/confirmations/message/change_form.html"
+
+    def get_urls(self):
+        send_again = self.admin_site.admin_view(self.send_again_view)
+        own = [path("<int:pk>/send-again/", send_again, name="confirmations_message_send_again")]
+        return own + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        message = self.get_object(request, object_id)
+        extra = {"may_send_again": message is not None and may_send_again(request.user, message)}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    def send_again_view(self, request, pk: int):
+        """A confirmation page (GET), then the new message (POST, once)."""
+        message = get_object_or_404(self.get_queryset(request).select_related("patient"), pk=pk)
+        back = reverse("admin:confirmations_message_change", args=[message.pk])
+        if not may_send_again(request.user, message):
+            self.message_user(request, _("This message cannot be sent again (already sent again, or not failed)."),
+                              messages.WARNING)  # fmt: skip
+            return redirect(back)
+        if request.method == "POST":
+            again = send_again(message, request.user)
+            if again is None:
+                self.message_user(request, _("This message was already sent again."), messages.WARNING)
+                return redirect(back)
+            self.message_user(request, _("Sent again: the new message goes out within a minute."), messages.SUCCESS)
+            return redirect("admin:confirmations_message_change", again.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Send this message again?"),
+            "subject": message,
+            "opts": self.model._meta,
+            "back": back,
+            "unknown": message.state == Message.State.UNKNOWN,
+        }
+        return TemplateResponse(request, "admin/confirmations/message/send_again.html", context)
 
 
 @admin.register(Reply)

@@ -9,12 +9,15 @@ Every line must read 0 duplicates and 0 lost.
 
 from datetime import datetime, timedelta
 
+import psycopg
 import pytest
 import time_machine
+from django.db import connection
 
 from confirmations.dispatch import send_due_messages
 from confirmations.models import Message
-from conftest import TORONTO, book, fault_row, make_patient, make_slot
+from confirmations.tests.test_concurrency import database_url
+from conftest import TORONTO, RecordingChannel, book, fault_row, make_patient, make_slot, postgres_only
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db]
 
@@ -135,3 +138,32 @@ class TestEmailServerFaults:
         deliveries = mail_server.deliveries()
         assert sorted(deliveries.values()) == [1] * 4
         fault_row("SMTP server down for 3 hours", 6, len(deliveries), sum(deliveries.values()) - 4, 0, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+class TestDatabaseFaults:
+    def test_a_connection_dropped_right_after_a_send_still_records_it_sent(
+        self, slot, patient, channel_calls, monkeypatch
+    ):
+        """The dispatcher's own PostgreSQL connection is terminated by the
+        server while the provider takes the message: the outcome is written
+        on a fresh connection, and the status says sent (R29)."""
+        postgres_only(connection)
+        monkeypatch.setattr("confirmations.dispatch.WRITE_PAUSE", 0.1)
+        appointment = book(slot, patient)
+        original = RecordingChannel.send
+
+        def send_then_lose_the_connection(self, message):
+            provider_id = original(self, message)
+            pid = connection.connection.info.backend_pid
+            with psycopg.connect(database_url(), autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+            return provider_id
+
+        monkeypatch.setattr(RecordingChannel, "send", send_then_lose_the_connection)
+        assert send_due_messages()["sent"] == 1
+        confirmation = Message.objects.get(appointment=appointment, kind="confirmation")
+        appointment.refresh_from_db()
+        assert (confirmation.state, appointment.status) == ("sent", "sent_email")
+        assert len(channel_calls) == 1
+        fault_row("database connection dropped after a send", 1, len(channel_calls), 0, 0, 0)

@@ -90,6 +90,22 @@ class TestStatusCallbacks:
         message.refresh_from_db()
         assert message.state == "delivered"
 
+    @pytest.mark.parametrize("state", ["sending", "unknown"])
+    def test_d15_the_providers_report_settles_a_send_that_was_not_confirmed(
+        self, client, twilio_settings, texted, state
+    ):
+        # The worker died (or its connection dropped) after Twilio took the SMS.
+        message = sms_message(texted)
+        Message.objects.filter(pk=message.pk).update(state=state, sent_at=None, error="lost")
+        texted.refresh_from_db()
+        texted.status, texted.status_note = "booked", ""
+        texted.save(update_fields=["status", "status_note"])
+        callback(client, message, MessageStatus="delivered")
+        message.refresh_from_db()
+        assert (message.state, message.error, message.sent_at is not None) == ("delivered", "", True)
+        texted.refresh_from_db()
+        assert texted.status == "sent_sms"
+
     def test_the_same_callback_twice_changes_nothing(self, client, twilio_settings, texted):
         message = sms_message(texted)
         callback(client, message, MessageStatus="undelivered", ErrorCode="30003")

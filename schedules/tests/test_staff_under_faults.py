@@ -1,0 +1,113 @@
+"""What staff do when things go wrong (issue 9, D15–D17): send a failed or
+outcome-unknown message again, saves from a stale view refused, bad input
+answered with a form error or a 4xx."""
+
+from datetime import datetime, timedelta
+
+import pytest
+import time_machine
+from django.contrib.auth.models import Group, User
+
+from confirmations.dispatch import send_due_messages
+from confirmations.models import Message
+from confirmations.outcomes import UNKNOWN, TransportError
+from conftest import TORONTO, RecordingChannel, book
+from schedules.access import STAFF_GROUP
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=TORONTO)
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def staff_user(clinic):
+    user = User.objects.create_user("accueil", password="x", is_staff=True, first_name="Lise", last_name="Caron")
+    user.groups.add(Group.objects.get(name=STAFF_GROUP))
+    clinic.staff.add(user)
+    return user
+
+
+@pytest.fixture
+def staff(client, staff_user):
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
+def unknown(slot, patient, channel_calls):
+    """A confirmation whose outcome is unknown (the provider may have it)."""
+    RecordingChannel.failures = [TransportError("no answer after the request was sent", UNKNOWN)]
+    appointment = book(slot, patient)
+    send_due_messages()
+    message = Message.objects.get(appointment=appointment, kind="confirmation")
+    assert message.state == "unknown"
+    return message
+
+
+def send_again_url(message) -> str:
+    return f"/admin/confirmations/message/{message.pk}/send-again/"
+
+
+class TestSendAgain:
+    def test_the_message_page_offers_it_and_asks_first(self, staff, unknown):
+        page = staff.get(f"/admin/confirmations/message/{unknown.pk}/change/")
+        assert send_again_url(unknown) in page.content.decode()
+        question = staff.get(send_again_url(unknown))
+        assert question.status_code == 200
+        assert "le patient l’a peut-être déjà" in question.content.decode()
+        assert Message.objects.count() == 2  # the confirmation and the reminder: nothing new on GET
+
+    def test_d15_staff_send_it_again_once_and_the_history_names_them(self, staff, unknown, channel_calls):
+        response = staff.post(send_again_url(unknown))
+        again = Message.objects.get(resend_of=unknown)
+        assert response.status_code == 302 and response["Location"].endswith(f"/{again.pk}/change/")
+        assert (again.kind, again.state, again.resent_by.username) == ("confirmation", "pending", "accueil")
+        line = unknown.appointment.history.last()
+        assert (line.actor, line.user.username) == ("staff", "accueil")
+        assert line.note == "Confirmation : renvoyé à la main (état précédent : résultat inconnu)."
+        send_due_messages()
+        again.refresh_from_db()
+        assert again.state == "sent"
+        assert len(channel_calls) == 1
+
+    def test_a_double_click_sends_it_again_only_once(self, staff, unknown):
+        staff.post(send_again_url(unknown))
+        second = staff.post(send_again_url(unknown), follow=True)
+        assert Message.objects.filter(resend_of=unknown).count() == 1
+        assert "ne peut pas être renvoyé" in second.content.decode()
+
+    def test_the_database_refuses_a_second_resend_of_the_same_message(self, staff_user, unknown):
+        from confirmations.dispatch import send_again
+
+        assert send_again(unknown, staff_user) is not None
+        assert send_again(unknown, staff_user) is None
+        assert Message.objects.filter(resend_of=unknown).count() == 1
+
+    def test_a_sent_message_cannot_be_sent_again(self, staff, slot, patient, channel_calls):
+        appointment = book(slot, patient)
+        send_due_messages()
+        sent = Message.objects.get(appointment=appointment, kind="confirmation")
+        staff.post(send_again_url(sent))
+        assert not Message.objects.filter(resend_of=sent).exists()
+
+    def test_a_message_sent_again_is_rechecked_and_withdrawn_when_no_longer_true(self, staff, unknown, clock):
+        staff.post(send_again_url(unknown))
+        clock.move_to(unknown.planned_start + timedelta(minutes=1))
+        send_due_messages()
+        assert Message.objects.get(resend_of=unknown).state == "withdrawn"
+
+    def test_staff_of_another_clinic_cannot_reach_it(self, client, unknown):
+        from conftest import make_clinic
+
+        other = User.objects.create_user("autre", password="x", is_staff=True)
+        other.groups.add(Group.objects.get(name=STAFF_GROUP))
+        make_clinic("Autre clinique").staff.add(other)
+        client.force_login(other)
+        assert client.post(send_again_url(unknown)).status_code == 404
+        assert not Message.objects.filter(resend_of=unknown).exists()
