@@ -203,15 +203,16 @@ def mail_server(settings, channel_calls):
 FAULT_ROWS: list[tuple] = []
 
 
-def fault_row(scenario: str, due: int, sent: int, duplicates: int, lost: int, unknown: int) -> None:
-    """One line of the fault suite's table: what happened to the messages due."""
-    FAULT_ROWS.append((scenario, due, sent, duplicates, lost, unknown))
+def fault_row(scenario: str, due: int, sent: int, duplicates: int, lost: int, unknown: int, withdrawn: int = 0) -> None:
+    """One line of the fault suite's table: what happened to the messages due
+    (withdrawn: no longer true when they could go, with the reason, D4)."""
+    FAULT_ROWS.append((scenario, due, sent, duplicates, lost, unknown, withdrawn))
 
 
 def pytest_terminal_summary(terminalreporter):
     if not FAULT_ROWS:
         return
-    head = ("scenario", "due", "sent", "duplicates", "lost", "flagged unknown")
+    head = ("scenario", "due", "sent", "duplicates", "lost", "unknown", "withdrawn")
     width = max(len(head[0]), *(len(row[0]) for row in FAULT_ROWS))
     terminalreporter.section("fault suite")
     terminalreporter.write_line(f"{head[0]:<{width}}  " + "  ".join(f"{h:>10}" for h in head[1:]))

@@ -11,12 +11,23 @@ from django.utils.translation import gettext_lazy as _
 
 from schedules.models import Appointment, Clinic, Professional, Service, Slot
 
+STALE_FORM = _(
+    "This appointment was changed after you opened this page (by the patient, a colleague or the Hub). "
+    "Nothing was saved: reload the page to see the change, then make yours again."
+)
+
 
 class AppointmentForm(forms.ModelForm):
     acknowledge = forms.BooleanField(
         label=_("I have read the warnings above; save anyway."),
         required=False,
     )
+    # D17: the version the form was opened on; a save from an older one is refused.
+    opened_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["opened_version"].initial = self.instance.version
 
     class Meta:
         model = Appointment
@@ -41,6 +52,11 @@ class AppointmentForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        opened_on = cleaned.get("opened_version")
+        if self.instance.pk is not None and opened_on is not None:
+            if opened_on != self.instance.version:
+                raise ValidationError(STALE_FORM, code="stale")
+            self.instance.version = opened_on  # the save applies only to this version (D17)
         self.current_warnings = self.warnings()
         if self.current_warnings and not cleaned.get("acknowledge"):
             raise ValidationError(

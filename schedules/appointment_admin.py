@@ -14,9 +14,9 @@ from django.utils.translation import ngettext
 
 from confirmations.models import Message
 from schedules.access import visible_to
-from schedules.admin_forms import AppointmentForm, SlotChoiceForm
+from schedules.admin_forms import STALE_FORM, AppointmentForm, SlotChoiceForm
 from schedules.admin_scoping import CappedPaginator, ClinicScopedAdmin, ReadOnlyInline
-from schedules.models import Appointment, Slot, StatusChange
+from schedules.models import Appointment, Slot, StaleAppointment, StatusChange
 
 
 class StatusChangeInline(ReadOnlyInline):
@@ -83,12 +83,24 @@ class AppointmentAdmin(ClinicScopedAdmin):
             )
         return initial
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """D17: a save that lost a race with another change (between the
+        form's check and the UPDATE) is refused; nothing was written."""
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except StaleAppointment:
+            self.message_user(request, STALE_FORM, messages.ERROR)
+            return redirect(request.get_full_path())
+
     @admin.action(description=_("Cancel the selected appointments (the patients are told)"), permissions=["change"])
     def cancel_appointments(self, request, queryset):
         cancelled = 0
         for appointment in queryset.exclude(status=Appointment.Status.CANCELLED):
             appointment.status = Appointment.Status.CANCELLED
-            appointment.save()  # R18: plans each cancellation notice
+            try:
+                appointment.save()  # R18: plans each cancellation notice
+            except StaleAppointment:
+                continue  # changed meanwhile (cancelled by the patient, say): theirs stands
             cancelled += 1
         self.message_user(
             request, ngettext("%d appointment cancelled.", "%d appointments cancelled.", cancelled) % cancelled
@@ -115,14 +127,11 @@ class AppointmentAdmin(ClinicScopedAdmin):
             return redirect("admin:schedules_appointment_change", pk)
         form = SlotChoiceForm(request.POST or None, slots=free_slots(request, appointment.clinic.pk))
         if request.method == "POST" and form.is_valid():
-            if copy:
-                target = appointment.copy_to(form.cleaned_data["slot"])
-                self.message_user(request, _("Copied; the patient receives a confirmation."), messages.SUCCESS)
-            else:
-                appointment.move_to(form.cleaned_data["slot"])
-                target = appointment
-                self.message_user(request, _("Moved; the patient receives a modification notice."), messages.SUCCESS)
-            return redirect("admin:schedules_appointment_change", target.pk)
+            try:
+                return self._to_slot_done(request, appointment, form.cleaned_data["slot"], copy)
+            except StaleAppointment:
+                self.message_user(request, STALE_FORM, messages.ERROR)
+                return redirect("admin:schedules_appointment_change", pk)
         title = _("Copy to another slot") if copy else _("Move to another slot")
         context = {
             **self.admin_site.each_context(request),
@@ -133,3 +142,13 @@ class AppointmentAdmin(ClinicScopedAdmin):
             "back": reverse("admin:schedules_appointment_change", args=[pk]),
         }
         return TemplateResponse(request, "admin/schedules/tool_form.html", context)
+
+    def _to_slot_done(self, request, appointment: Appointment, slot: Slot, copy: bool):
+        if copy:
+            target = appointment.copy_to(slot)
+            self.message_user(request, _("Copied; the patient receives a confirmation."), messages.SUCCESS)
+        else:
+            appointment.move_to(slot)
+            target = appointment
+            self.message_user(request, _("Moved; the patient receives a modification notice."), messages.SUCCESS)
+        return redirect("admin:schedules_appointment_change", target.pk)

@@ -268,6 +268,12 @@ class AppointmentQuerySet(models.QuerySet):
     delete.queryset_only = True
 
 
+class StaleAppointment(Exception):
+    """D17: the appointment changed since this copy of it was read (by a
+    patient, another staff member, or the Hub); the change is refused, to be
+    made again on what the appointment is now."""
+
+
 class Appointment(models.Model):
     class Source(models.TextChoices):
         # R4: staff and the clinic's own portals are handled; an external
@@ -349,6 +355,8 @@ class Appointment(models.Model):
     notes = models.TextField(_("internal notes"), blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # D17: bumped by every save, which applies only to the version it read.
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
 
     objects = AppointmentQuerySet.as_manager()
 
@@ -384,10 +392,32 @@ class Appointment(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         self.fill_from_slot()
-        # The messages planned by this change are written in its transaction.
-        with transaction.atomic(using=kwargs.get("using")):
-            super().save(*args, **kwargs)
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "version"}
+        self._read_version = self.version
+        if not self._state.adding:
+            self.version += 1
+        try:
+            # The messages planned by this change are written in its transaction.
+            with transaction.atomic(using=kwargs.get("using")):
+                super().save(*args, **kwargs)
+        except BaseException:
+            self.version = self._read_version
+            raise
         self._stored_slot_id = self.slot_id
+
+    def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
+        """D17, optimistic concurrency: the UPDATE applies only to the version
+        this instance was read at; otherwise someone changed the appointment
+        meanwhile (a patient who cancelled, another staff member, the Hub),
+        and writing this copy would undo their change."""
+        current = base_qs.filter(version=self._read_version)
+        updated = super()._do_update(current, using, pk_val, values, update_fields, forced_update)
+        if not updated and base_qs.filter(pk=pk_val).exists():
+            raise StaleAppointment(
+                f"appointment {self.public_id} changed since it was read (version {self._read_version})"
+            )
+        return updated
 
     def delete(self, *args, **kwargs):
         with transaction.atomic(using=kwargs.get("using")):

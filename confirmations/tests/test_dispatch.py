@@ -197,6 +197,7 @@ class TestRecheck:
     def test_d13_the_former_patients_cancellation_leaves_the_new_patients_status(self, slot, patient, clinic, clock):
         appointment = book(slot, patient)
         send_due_messages()
+        appointment.refresh_from_db()
         appointment.patient = make_patient(clinic, first_name="Anne", email="anne@example.com")
         appointment.save()
         send_due_messages()

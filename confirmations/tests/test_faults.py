@@ -7,17 +7,21 @@ scenario adds a line to the table printed at the end: messages due, sent
 Every line must read 0 duplicates and 0 lost.
 """
 
+from collections import Counter
 from datetime import datetime, timedelta
 
 import psycopg
 import pytest
 import time_machine
+from django.conf import settings
 from django.db import connection
 
+from confirmations import links
 from confirmations.dispatch import send_due_messages
 from confirmations.models import Message
 from confirmations.tests.test_concurrency import database_url
 from conftest import TORONTO, RecordingChannel, book, fault_row, make_patient, make_slot, postgres_only
+from schedules.models import Appointment, StaleAppointment
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db]
 
@@ -137,7 +141,7 @@ class TestEmailServerFaults:
         assert {message.state for message in confirmations_of(later)} == {"sent"}
         deliveries = mail_server.deliveries()
         assert sorted(deliveries.values()) == [1] * 4
-        fault_row("SMTP server down for 3 hours", 6, len(deliveries), sum(deliveries.values()) - 4, 0, 0)
+        fault_row("SMTP server down for 3 hours", 6, len(deliveries), sum(deliveries.values()) - 4, 0, 0, 2)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -167,3 +171,28 @@ class TestDatabaseFaults:
         assert (confirmation.state, appointment.status) == ("sent", "sent_email")
         assert len(channel_calls) == 1
         fault_row("database connection dropped after a send", 1, len(channel_calls), 0, 0, 0)
+
+
+class TestStaffAndPatientRaces:
+    def test_d17_a_staff_save_from_a_stale_read_never_undoes_a_patients_cancellation(
+        self, clinic, professional, service, channel_calls, client, clock
+    ):
+        appointments = book_many(professional, service, clinic, 20, BOOKED_AT + timedelta(days=10))
+        send_due_messages()  # the confirmations go out
+        confirmations_sent = len(channel_calls)
+        refused = 0
+        for appointment in appointments:
+            held = Appointment.objects.get(pk=appointment.pk)  # staff's copy, read before the click
+            url = links.url_for(appointment.public_id, appointment.patient.public_id, links.CANCEL, "fr")
+            assert client.post(url.removeprefix(settings.HUB_PUBLIC_URL)).status_code == 302
+            held.notes = "rappeler"
+            try:
+                held.save()
+            except StaleAppointment:
+                refused += 1
+        send_due_messages()
+        assert refused == 20
+        assert {appointment.status for appointment in Appointment.objects.all()} == {"cancelled"}
+        kinds = Counter(Message.objects.get(pk=call[0]).kind for call in channel_calls[confirmations_sent:])
+        assert kinds == {"cancellation": 20}
+        fault_row("staff save from a stale read, patient cancels", 20, kinds["cancellation"], 0, 0, 0)

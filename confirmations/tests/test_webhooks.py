@@ -312,6 +312,7 @@ def test_d11_a_reply_confirms_the_sms_it_answered_even_if_read_after_a_newer_one
 
 def test_r28_pressing_1_after_a_cancellation_says_so_instead_of_thanks(client, twilio_settings, called):
     reminder = called.messages.get(kind="reminder")
+    called.refresh_from_db()  # the Hub noted the call on it (D17: no saving a stale copy)
     called.status = "cancelled"
     called.save()
     twiml = press(client, reminder, "1")

@@ -2,17 +2,24 @@
 outcome-unknown message again, saves from a stale view refused, bad input
 answered with a form error or a 4xx."""
 
+import threading
 from datetime import datetime, timedelta
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.contrib.auth.models import Group, User
+from django.db import connection
+from django.test import Client
 
+from confirmations import links
 from confirmations.dispatch import send_due_messages
 from confirmations.models import Message
 from confirmations.outcomes import UNKNOWN, TransportError
-from conftest import TORONTO, RecordingChannel, book
+from conftest import TORONTO, RecordingChannel, book, postgres_only
 from schedules.access import STAFF_GROUP
+from schedules.models import Appointment, StaleAppointment
+from schedules.tests.test_back_office import form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +118,115 @@ class TestSendAgain:
         client.force_login(other)
         assert client.post(send_again_url(unknown)).status_code == 404
         assert not Message.objects.filter(resend_of=unknown).exists()
+
+
+def patient_cancels(client, appointment) -> None:
+    """The patient clicks Cancel in the email, on the real page."""
+    url = links.url_for(appointment.public_id, appointment.patient.public_id, links.CANCEL, "fr")
+    response = Client().post(url.removeprefix(settings.HUB_PUBLIC_URL))
+    assert response.status_code == 302
+
+
+class TestStaleSaves:
+    """D17: a change made from a stale view is refused; the patient's stands."""
+
+    def test_a_form_opened_before_the_patients_cancellation_is_refused_with_a_reload_request(
+        self, staff, slot, patient, channel_calls
+    ):
+        appointment = book(slot, patient)
+        page = staff.get(f"/admin/schedules/appointment/{appointment.pk}/change/").content.decode()
+        assert 'name="opened_version" value="1"' in page
+        patient_cancels(staff, appointment)
+        response = staff.post(
+            f"/admin/schedules/appointment/{appointment.pk}/change/",
+            form_data(appointment, notes="appelé", opened_version=1),
+        )
+        assert response.status_code == 200
+        assert "a été modifié après l’ouverture de cette page" in response.content.decode()
+        appointment.refresh_from_db()
+        assert (appointment.status, appointment.notes) == ("cancelled", "")
+        kinds = sorted(Message.objects.filter(appointment=appointment).values_list("kind", "state"))
+        assert kinds == [("cancellation", "pending"), ("confirmation", "withdrawn"), ("reminder", "withdrawn")]
+
+    def test_a_form_opened_on_the_current_version_saves(self, staff, slot, patient):
+        appointment = book(slot, patient)
+        response = staff.post(
+            f"/admin/schedules/appointment/{appointment.pk}/change/",
+            form_data(appointment, notes="appelé", opened_version=1),
+        )
+        assert response.status_code == 302
+        appointment.refresh_from_db()
+        assert (appointment.notes, appointment.version) == ("appelé", 2)
+
+    def test_in_code_a_save_from_a_stale_read_raises_and_changes_nothing(self, slot, patient, client):
+        appointment = book(slot, patient)
+        held = Appointment.objects.get(pk=appointment.pk)  # staff code loaded it earlier
+        patient_cancels(client, appointment)
+        held.notes = "appelé"
+        with pytest.raises(StaleAppointment):
+            held.save()
+        appointment.refresh_from_db()
+        assert (appointment.status, appointment.notes) == ("cancelled", "")
+        assert not Message.objects.filter(appointment=appointment, kind="confirmation", state="pending").count() > 1
+
+    def test_the_cancel_action_leaves_an_appointment_changed_meanwhile(self, staff, slot, patient, monkeypatch):
+        appointment = book(slot, patient)
+        from schedules import appointment_admin
+
+        original = appointment_admin.AppointmentAdmin.cancel_appointments
+
+        def patient_confirms_first(self, request, queryset):
+            fresh = Appointment.objects.get(pk=appointment.pk)
+            rows = list(queryset)  # staff's read
+            fresh.status = "confirmed_email"
+            fresh.save(update_fields=["status"])
+            return original(self, request, Appointment.objects.filter(pk__in=[row.pk for row in rows]))
+
+        monkeypatch.setattr(appointment_admin.AppointmentAdmin, "cancel_appointments", patient_confirms_first)
+        staff.post(
+            "/admin/schedules/appointment/",
+            {"action": "cancel_appointments", "_selected_action": [appointment.pk]},
+        )
+        appointment.refresh_from_db()
+        assert appointment.status == "cancelled"  # a fresh read: staff's cancellation applies to what is there
+
+
+@pytest.mark.django_db(transaction=True)
+class TestStaleSavesRacing:
+    """Two database connections: the patient's click commits while the
+    staff member's save is under way (PostgreSQL; CI runs it)."""
+
+    def test_a_change_landing_between_the_forms_check_and_the_save_is_refused_too(
+        self, staff, slot, patient, monkeypatch
+    ):
+        from schedules.appointment_admin import AppointmentAdmin
+
+        postgres_only(connection)
+        appointment = book(slot, patient)
+        original = AppointmentAdmin.save_model
+
+        def patient_cancels_just_before(self, request, obj, form, change):
+            # The patient's request runs on its own connection and commits.
+            errors = []
+            thread = threading.Thread(target=lambda: _in_thread(errors, patient_cancels, None, appointment))
+            thread.start()
+            thread.join()
+            assert errors == []
+            return original(self, request, obj, form, change)
+
+        monkeypatch.setattr(AppointmentAdmin, "save_model", patient_cancels_just_before)
+        url = f"/admin/schedules/appointment/{appointment.pk}/change/"
+        response = staff.post(url, form_data(appointment, notes="appelé", opened_version=1))
+        assert (response.status_code, response["Location"]) == (302, url)
+        assert "a été modifié après l’ouverture de cette page" in staff.get(url).content.decode()
+        appointment.refresh_from_db()
+        assert (appointment.status, appointment.notes) == ("cancelled", "")
+
+
+def _in_thread(errors: list, function, *args) -> None:
+    try:
+        function(*args)
+    except Exception as error:  # reported by the caller: a thread cannot fail a test
+        errors.append(error)
+    finally:
+        connection.close()
