@@ -23,6 +23,15 @@ def _plain_static_files(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    # The patient pages' rate limits count in the cache: no test inherits
+    # another's requests.
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def make_clinic(name: str = "Clinique du Parc", **fields) -> Clinic:
     fields = {"phone": "+15145550100", "hub_connected": True, **fields}
     return Clinic.objects.create(name=name, **fields)
