@@ -43,12 +43,20 @@ class AppointmentForm(forms.ModelForm):
         if data.get("service") and data["service"] != stored.service:
             found.append(_("D6: the patient will not be told of the service change. To tell them, delete the "
                            "appointment and book it again."))  # fmt: skip
-        if stored.slot_id and "slot" in data and data["slot"] is None:
+        if stored.slot_id and ("slot" in data and data["slot"] is None or self.leaves_its_slot()):
             found.append(_("D12: outside any slot, the appointment leaves the Hub: pending messages are withdrawn "
                            "and the patient will hear nothing more (no cancellation is sent)."))  # fmt: skip
         if data.get("patient") and data["patient"] != stored.patient:
             found.append(_("D13: the former patient will receive a cancellation, and the new patient a confirmation."))
         return found
+
+    def leaves_its_slot(self) -> bool:
+        """D16: new times past the appointment's (unchanged) slot take it out of the slot."""
+        data = self.cleaned_data
+        slot, start, end = data.get("slot"), data.get("start"), data.get("end")
+        if slot is None or slot.pk != self.instance.slot_id or start is None or end is None:
+            return False
+        return start < slot.start or end > slot.end
 
     def clean(self):
         cleaned = super().clean()

@@ -474,6 +474,12 @@ class Appointment(models.Model):
             self.start = slot.start
         if moved or self.end is None:
             self.end = slot.end
+        if self.start < slot.start or self.end > slot.end:
+            # D16: an appointment stays within its slot. Times edited past it
+            # take it out of the slot (D12: it leaves the Hub, the slot is
+            # free again), never a silent mismatch that would let the slot
+            # be booked a second time.
+            self.slot = None
 
     def clean(self) -> None:
         self.fill_from_slot()
@@ -497,6 +503,24 @@ class Appointment(models.Model):
                 errors["slot"] = _("The slot must belong to the professional's clinic.")
         if errors:
             raise ValidationError(errors)
+        overlapping = self.overlapping().first()
+        if overlapping is not None:
+            # D16; the database refuses it too (a race between two forms).
+            raise ValidationError(
+                _("%(professional)s already has an appointment at that time: %(appointment)s")
+                % {"professional": self.professional, "appointment": overlapping}
+            )
+
+    def overlapping(self) -> "AppointmentQuerySet":
+        """D16: the professional's other active appointments that overlap this one."""
+        if not self.is_active or not (self.professional_id and self.start and self.end):
+            return Appointment.objects.none()
+        return (
+            Appointment.objects.filter(professional_id=self.professional_id, start__lt=self.end, end__gt=self.start)
+            .exclude(status=self.Status.CANCELLED)
+            .exclude(pk=self.pk)
+            .select_related("patient", "professional__clinic")
+        )
 
 
 class StatusChange(models.Model):

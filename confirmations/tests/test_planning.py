@@ -102,9 +102,8 @@ class TestBooking:
 class TestModification:
     def test_r15_d5_a_new_time_sends_a_modification_and_replans_the_reminder(self, slot, patient):
         appointment = book(slot, patient)
-        appointment.start += timedelta(days=1)
-        appointment.end += timedelta(days=1)
-        appointment.save()
+        appointment.slot = make_slot(slot.professional, slot.service, slot.start + timedelta(days=1))
+        appointment.save()  # D16: a new time is a new slot
         assert pending(appointment) == [("modification", NOW), ("reminder", local(2026, 12, 2, 14, 30))]
         withdrawn = Message.objects.filter(state="withdrawn")
         assert sorted(withdrawn.values_list("kind", flat=True)) == ["confirmation", "reminder"]
@@ -265,8 +264,7 @@ class TestFoundInReview:
         appointment = book(slot, patient)
         clinic.hub_connected = True
         clinic.save()
-        appointment.start += timedelta(hours=1)
-        appointment.end += timedelta(hours=1)
+        appointment.slot = make_slot(slot.professional, slot.service, slot.start + timedelta(hours=1))
         appointment.save()
         # The patient never heard of this appointment: a confirmation, not a modification.
         assert [kind for kind, _due in pending(appointment)] == ["confirmation", "reminder"]

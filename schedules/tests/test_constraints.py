@@ -104,10 +104,78 @@ class TestOneActiveAppointmentPerSlot:
         second = book(slot, patient)
         assert list(slot.appointments.exclude(status="cancelled")) == [second]
 
-    def test_appointments_outside_slots_do_not_collide(self, slot, patient):
-        for _ in range(2):
-            book(None, patient, professional=slot.professional, service=slot.service, start=slot.start, end=slot.end)
+    def test_appointments_outside_slots_do_not_take_a_slot(self, slot, patient):
+        book(None, patient, professional=slot.professional, service=slot.service, start=slot.start, end=slot.end)
+        other = make_professional(slot.professional.clinic, first_name="Julie")
+        book(None, patient, professional=other, service=slot.service, start=slot.start, end=slot.end)
         assert Appointment.objects.filter(slot=None).count() == 2
+
+
+class TestNoProfessionalDoubleBooked:
+    """D16: two active appointments of one professional never overlap; the
+    database refuses it (an exclusion constraint on PostgreSQL, a trigger
+    on SQLite), whatever path the rows take."""
+
+    def test_it_refuses_a_second_appointment_overlapping_the_first(self, slot, patient):
+        book(None, patient, professional=slot.professional, service=slot.service, start=slot.start, end=slot.end)
+        with pytest.raises(IntegrityError), transaction.atomic():
+            book(
+                None,
+                patient,
+                professional=slot.professional,
+                service=slot.service,
+                start=slot.start + timedelta(minutes=10),
+                end=slot.end + timedelta(minutes=10),
+            )
+
+    def test_back_to_back_appointments_are_fine(self, slot, patient):
+        book(slot, patient)
+        book(
+            None,
+            patient,
+            professional=slot.professional,
+            service=slot.service,
+            start=slot.end,
+            end=slot.end + timedelta(minutes=30),
+        )
+        assert Appointment.objects.count() == 2
+
+    def test_a_cancelled_appointment_does_not_count(self, slot, patient):
+        book(slot, patient, status="cancelled")
+        book(slot, patient)
+        assert Appointment.objects.count() == 2
+
+    def test_d16_editing_the_times_out_of_the_slot_frees_it_and_the_new_time_cannot_be_double_booked(
+        self, slot, patient, professional, service
+    ):
+        """The fault: 09:00 → 10:00 kept the 09:00 slot, so the 10:00 slot could be booked too."""
+        ten = make_slot(professional, service, slot.start + timedelta(hours=1))
+        appointment = book(slot, patient)
+        appointment.start, appointment.end = ten.start, ten.end
+        appointment.save()
+        appointment.refresh_from_db()
+        assert appointment.slot is None and appointment.hub_reason == "outside_slot"  # D12: it left its slot
+        book(slot, make_patient(slot.professional.clinic, first_name="Anne"))  # the 09:00 slot is free again
+        with pytest.raises(IntegrityError), transaction.atomic():
+            book(ten, make_patient(slot.professional.clinic, first_name="Paul"))
+        assert Appointment.objects.filter(start=ten.start).exclude(status="cancelled").count() == 1
+
+    def test_times_edited_within_the_slot_keep_it(self, slot, patient):
+        appointment = book(slot, patient)
+        appointment.start += timedelta(minutes=10)
+        appointment.save()
+        appointment.refresh_from_db()
+        assert appointment.slot == slot
+
+    def test_the_form_check_names_the_appointment_in_the_way(self, slot, patient):
+        from django.core.exceptions import ValidationError
+
+        book(slot, patient)
+        second = Appointment(
+            patient=patient, professional=slot.professional, service=slot.service, start=slot.start, end=slot.end
+        )
+        with pytest.raises(ValidationError, match="Marie Tremblay a déjà un rendez-vous à cette heure"):
+            second.full_clean()
 
 
 @pytest.mark.postgres

@@ -230,3 +230,48 @@ def _in_thread(errors: list, function, *args) -> None:
         errors.append(error)
     finally:
         connection.close()
+
+
+class TestTimesAndSlots:
+    def test_d16_new_times_past_the_slot_warn_that_it_leaves_the_slot(self, staff, slot, patient):
+        appointment = book(slot, patient)
+        later = (appointment.start + timedelta(hours=1)).astimezone(TORONTO)
+        data = form_data(
+            appointment,
+            opened_version=1,
+            start_1=later.strftime("%H:%M"),
+            end_1=(later + timedelta(minutes=30)).strftime("%H:%M"),
+        )
+        response = staff.post(f"/admin/schedules/appointment/{appointment.pk}/change/", data)
+        assert response.status_code == 200
+        assert "hors de toute plage" in response.content.decode()
+        appointment.refresh_from_db()
+        assert appointment.slot == slot
+        response = staff.post(f"/admin/schedules/appointment/{appointment.pk}/change/", {**data, "acknowledge": "on"})
+        assert response.status_code == 302
+        appointment.refresh_from_db()
+        assert (appointment.slot, appointment.start) == (None, later)
+
+    def test_d16_booking_over_another_appointment_is_a_form_error(self, staff, slot, patient, clinic):
+        book(slot, patient)
+        local = slot.start.astimezone(TORONTO)
+        response = staff.post(
+            "/admin/schedules/appointment/add/",
+            {
+                **form_data(
+                    Appointment(
+                        patient=patient,
+                        professional=slot.professional,
+                        service=slot.service,
+                        start=slot.start,
+                        end=slot.end,
+                    )
+                ),
+                "slot": "",
+                "start_1": (local + timedelta(minutes=15)).strftime("%H:%M"),
+                "end_1": (local + timedelta(minutes=45)).strftime("%H:%M"),
+            },
+        )
+        assert response.status_code == 200
+        assert "a déjà un rendez-vous à cette heure" in response.content.decode()
+        assert Appointment.objects.count() == 1
