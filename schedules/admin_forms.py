@@ -6,6 +6,7 @@ from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext_lazy as _
 
@@ -50,6 +51,12 @@ class AppointmentForm(forms.ModelForm):
             found.append(_("D13: the former patient will receive a cancellation, and the new patient a confirmation."))
         return found
 
+    def clean_start(self):
+        return within_schedule(self.cleaned_data.get("start"))
+
+    def clean_end(self):
+        return within_schedule(self.cleaned_data.get("end"))
+
     def leaves_its_slot(self) -> bool:
         """D16: new times past the appointment's (unchanged) slot take it out of the slot."""
         data = self.cleaned_data
@@ -74,6 +81,18 @@ class AppointmentForm(forms.ModelForm):
         return cleaned
 
 
+class SlotForm(forms.ModelForm):
+    class Meta:
+        model = Slot
+        fields = ["professional", "service", "start", "end"]
+
+    def clean_start(self):
+        return within_schedule(self.cleaned_data.get("start"))
+
+    def clean_end(self):
+        return within_schedule(self.cleaned_data.get("end"))
+
+
 class SlotChoiceForm(forms.Form):
     """Copy or move an appointment to another slot (R17)."""
 
@@ -82,6 +101,27 @@ class SlotChoiceForm(forms.Form):
     def __init__(self, *args, slots=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["slot"].queryset = slots
+
+
+# Days a clinic schedules in. Outside them a date is a typing mistake, and
+# near the ends of the calendar a day plus a time zone overflows.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2199, 12, 31)
+
+
+def within_schedule(instant: datetime | None) -> datetime | None:
+    if instant is not None and not FIRST_DAY <= instant.date() <= LAST_DAY:
+        raise ValidationError(
+            _("Choose a date between %(first)s and %(last)s."), params={"first": FIRST_DAY, "last": LAST_DAY}
+        )
+    return instant
+
+
+class ScheduleDateField(forms.DateField):
+    widget = forms.DateInput(attrs={"type": "date"})
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators += [MinValueValidator(FIRST_DAY), MaxValueValidator(LAST_DAY)]
 
 
 # Django's own names of the days, already translated.
@@ -93,8 +133,8 @@ class SlotSeriesForm(forms.Form):
 
     professional = forms.ModelChoiceField(queryset=Professional.objects.none(), label=_("professional"))
     service = forms.ModelChoiceField(queryset=Service.objects.none(), label=_("service"))
-    first_day = forms.DateField(label=_("first day"), widget=forms.DateInput(attrs={"type": "date"}))
-    last_day = forms.DateField(label=_("last day"), widget=forms.DateInput(attrs={"type": "date"}))
+    first_day = ScheduleDateField(label=_("first day"))
+    last_day = ScheduleDateField(label=_("last day"))
     weekdays = forms.TypedMultipleChoiceField(
         label=_("days of the week"), choices=WEEKDAY_CHOICES, coerce=int, widget=forms.CheckboxSelectMultiple
     )
@@ -145,8 +185,8 @@ class CloseSlotsForm(forms.Form):
     professional = forms.ModelChoiceField(
         queryset=Professional.objects.none(), label=_("professional"), required=False, empty_label=_("all")
     )
-    first_day = forms.DateField(label=_("first day"), widget=forms.DateInput(attrs={"type": "date"}))
-    last_day = forms.DateField(label=_("last day"), widget=forms.DateInput(attrs={"type": "date"}))
+    first_day = ScheduleDateField(label=_("first day"))
+    last_day = ScheduleDateField(label=_("last day"))
 
     def __init__(self, *args, clinics=None, professionals=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -15,7 +15,7 @@ from django.utils.translation import ngettext
 from confirmations.models import Message
 from schedules.access import visible_to
 from schedules.admin_forms import STALE_FORM, AppointmentForm, SlotChoiceForm
-from schedules.admin_scoping import CappedPaginator, ClinicScopedAdmin, ReadOnlyInline
+from schedules.admin_scoping import CappedPaginator, ClinicScopedAdmin, ReadOnlyInline, row_id
 from schedules.models import Appointment, Slot, StaleAppointment, StatusChange
 
 
@@ -76,7 +76,12 @@ class AppointmentAdmin(ClinicScopedAdmin):
     def get_changeform_initial_data(self, request):
         """R7: booking from a slot pre-fills professional, times and service."""
         initial = super().get_changeform_initial_data(request)
-        slot = visible_to(Slot.objects.all(), request.user).filter(pk=request.GET.get("slot") or None).first()
+        # Ids from the URL pre-fill the form only when they can be ids.
+        for name in ("slot", "patient", "professional", "service"):
+            if name in initial and row_id(initial[name]) is None:
+                del initial[name]
+        slot_id = row_id(request.GET.get("slot"))
+        slot = visible_to(Slot.objects.all(), request.user).filter(pk=slot_id).first() if slot_id else None
         if slot is not None:
             initial.update(
                 slot=slot.pk, professional=slot.professional_id, service=slot.service_id, start=slot.start, end=slot.end

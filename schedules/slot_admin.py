@@ -12,13 +12,14 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from schedules.access import visible_to
-from schedules.admin_forms import CloseSlotsForm, SlotSeriesForm
+from schedules.admin_forms import CloseSlotsForm, SlotForm, SlotSeriesForm
 from schedules.admin_scoping import ClinicScopedAdmin
 from schedules.models import Appointment, Clinic, Professional, Service, Slot
 
 
 @admin.register(Slot)
 class SlotAdmin(ClinicScopedAdmin):
+    form = SlotForm
     list_display = ["start", "end", "professional", "service", "book_link"]
     list_filter = ["professional__clinic", "professional", "service__category"]
     search_fields = ["professional__last_name", "service__name_fr", "service__name_en"]

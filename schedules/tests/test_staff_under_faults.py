@@ -275,3 +275,75 @@ class TestTimesAndSlots:
         assert response.status_code == 200
         assert "a déjà un rendez-vous à cette heure" in response.content.decode()
         assert Appointment.objects.count() == 1
+
+
+class TestBadInput:
+    """Malformed ids and extreme dates get a form error or a 4xx, never a 500."""
+
+    @pytest.mark.parametrize("slot_id", ["abc", "12345678901234567890123", "-1", "1.5", ""])
+    def test_booking_from_a_malformed_slot_id_shows_an_empty_form(self, staff, slot_id):
+        response = staff.get(f"/admin/schedules/appointment/add/?slot={slot_id}")
+        assert response.status_code == 200
+
+    @pytest.mark.parametrize(
+        "path", ["12345678901234567890123/change/", "12345678901234567890123/copy/", "abc/change/"]
+    )
+    def test_an_out_of_range_appointment_id_is_not_found(self, staff, path):
+        response = staff.get(f"/admin/schedules/appointment/{path}")
+        assert response.status_code in (302, 404)
+
+    def test_an_out_of_range_message_id_is_not_found(self, staff):
+        assert staff.get("/admin/confirmations/message/12345678901234567890123/send-again/").status_code == 404
+
+    @pytest.mark.parametrize("last_day", ["9999-12-31", "0001-01-01"])
+    def test_a_series_at_the_end_of_time_is_a_form_error(self, staff, professional, service, last_day):
+        response = staff.post("/admin/schedules/slot/series/", {"professional": professional.pk, "service": service.pk,
+            "first_day": "9999-12-01", "last_day": last_day, "weekdays": [0, 2], "day_starts": "09:00", "day_ends": "10:30", "minutes": 30})  # fmt: skip
+        assert response.status_code == 200
+        assert "errornote" in response.content.decode() or "errorlist" in response.content.decode()
+
+    @pytest.mark.parametrize(("first_day", "last_day"), [("9999-12-31", "9999-12-31"), ("0001-01-01", "0001-01-01")])
+    def test_closing_a_day_at_the_end_of_time_is_a_form_error(self, staff, professional, first_day, last_day):
+        response = staff.post(
+            "/admin/schedules/slot/close/",
+            {
+                "clinic": professional.clinic_id,
+                "professional": professional.pk,
+                "first_day": first_day,
+                "last_day": last_day,
+            },
+        )
+        assert response.status_code == 200
+        assert "errorlist" in response.content.decode()
+
+    @pytest.mark.parametrize(
+        "query", ["start__gte=9999-99-99", "start__gte=abc", "due_at__day=99", "slot__id__exact=abc"]
+    )
+    def test_list_filters_with_nonsense_do_not_fail(self, staff, query):
+        response = staff.get(f"/admin/schedules/appointment/?{query}")
+        assert response.status_code in (200, 302)
+
+    @pytest.mark.parametrize(
+        ("day", "start", "end"), [("9999-12-31", "23:00", "23:30"), ("0001-01-01", "00:00", "00:30")]
+    )
+    def test_an_appointment_at_the_ends_of_the_calendar_is_a_form_error_or_saved(
+        self, staff, professional, service, patient, day, start, end
+    ):
+        data = {
+            **form_data(Appointment(patient=patient, professional=professional, service=service, start=NOW, end=NOW)),
+            "start_0": day,
+            "start_1": start,
+            "end_0": day,
+            "end_1": end,
+        }
+        response = staff.post("/admin/schedules/appointment/add/", data)
+        assert response.status_code in (200, 302)
+
+    def test_a_slot_at_the_end_of_the_calendar_is_a_form_error(self, staff, professional, service):
+        response = staff.post(
+            "/admin/schedules/slot/add/",
+            {"professional": professional.pk, "service": service.pk, "start_0": "9999-12-31", "start_1": "23:00",
+             "end_0": "9999-12-31", "end_1": "23:30"},
+        )  # fmt: skip
+        assert response.status_code == 200
+        assert "Choisissez une date entre" in response.content.decode()
