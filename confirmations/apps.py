@@ -8,3 +8,4 @@ class ConfirmationsConfig(AppConfig):
 
     def ready(self) -> None:
         from confirmations import planning  # noqa: F401 -- connects the planning signals
+        from hubsite import checks  # noqa: F401 -- registers the Hub's system checks

@@ -13,6 +13,9 @@ the token itself, and with `Referrer-Policy: no-referrer` browsers send
 `Origin: null`, which the CSRF check would refuse.
 """
 
+import logging
+from functools import wraps
+
 from django.conf import settings
 from django.db import transaction
 from django.shortcuts import redirect, render
@@ -20,7 +23,9 @@ from django.utils import timezone, translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
-from django_ratelimit.decorators import ratelimit
+from django_ratelimit.core import is_ratelimited
+from django_ratelimit.exceptions import Ratelimited
+from redis.exceptions import RedisError
 
 from confirmations import links
 from confirmations.content import TYPE_LABELS, spoken_phone
@@ -89,16 +94,45 @@ TEXTS = {
 
 RATE = "20/m"  # per client IP, for every request alike: good and bad tokens cost the same
 
+# What an unreachable or failing rate-limit cache raises: Redis's errors, and
+# the socket errors of any other backend.
+CACHE_ERRORS = (RedisError, OSError)
+
+logger = logging.getLogger(__name__)
+
 
 def patient_page(view):
     """What every patient page is: rate limited per client IP (good and bad
     tokens alike), never cached, GET/HEAD to look and POST to act, exempt
     from CSRF (see the module's docstring)."""
-    return csrf_exempt(
-        ratelimit(group="patient-pages", key="ip", rate=RATE, block=True)(
-            never_cache(require_http_methods(["GET", "HEAD", "POST"])(view))
-        )
-    )
+    return csrf_exempt(rate_limited(never_cache(require_http_methods(["GET", "HEAD", "POST"])(view))))
+
+
+def rate_limited(view):
+    """django-ratelimit's `ratelimit(group="patient-pages", key="ip",
+    rate=RATE, block=True)`, except that it fails open: when the cache that
+    holds the counts cannot be reached, the page is served unlimited and a
+    warning is logged. A patient must be able to cancel while Redis is down;
+    going without the limit until it is back is the lesser harm."""
+
+    @wraps(view)
+    def limited_view(request, *args, **kwargs):
+        try:
+            limited = is_ratelimited(request, group="patient-pages", key="ip", rate=RATE, increment=True)
+        except CACHE_ERRORS as error:
+            # No path, address or token: the log must not identify a patient.
+            logger.warning(
+                "Patient page served without its rate limit: the rate-limit cache failed (%s: %s)",
+                type(error).__name__,
+                error,
+            )
+            limited = False
+        request.limited = limited or getattr(request, "limited", False)
+        if limited:
+            raise Ratelimited()  # RatelimitMiddleware answers with RATELIMIT_VIEW (429)
+        return view(request, *args, **kwargs)
+
+    return limited_view
 
 
 def private(response):

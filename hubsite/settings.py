@@ -165,14 +165,24 @@ else:
 # --- Cache and rate limits ---------------------------------------------------
 # The patient pages are rate limited per client IP (django-ratelimit), which
 # needs a cache shared by every web process: Redis when REDIS_URL is set.
+# Django's own RedisCache is shared and counts atomically, which is all the
+# limits need; django-ratelimit 4.1 merely does not list it (its W001).
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 if os.environ.get("REDIS_URL"):
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            # A Redis that hangs must not hang the patient pages: they fail
+            # open (confirmations/patient_pages.py) once the cache errs.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    # One process in development; a production Hub sets REDIS_URL.
-    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+    # One process in development; with DEBUG off, the Hub's own check
+    # (hub.W001, hubsite/checks.py) says to set REDIS_URL.
+    SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003"]
 RATELIMIT_VIEW = "confirmations.patient_pages.too_many_requests"
 # Behind N proxies that each append to X-Forwarded-For, the client is the
 # N-th address from the right (the left part can be forged by the client).

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -400,11 +400,24 @@ class Appointment(models.Model):
         try:
             # The messages planned by this change are written in its transaction.
             with transaction.atomic(using=kwargs.get("using")):
+                self._take_turns(kwargs.get("update_fields"))
                 super().save(*args, **kwargs)
         except BaseException:
             self.version = self._read_version
             raise
         self._stored_slot_id = self.slot_id
+
+    def _take_turns(self, update_fields) -> None:
+        """D16 under concurrency: changes that may make a professional's
+        appointments overlap take turns on the professional's row. PostgreSQL
+        checks its exclusion constraint against rows not yet committed, and
+        two overlapping bookings checked at once deadlock (an error, not a
+        clean refusal); in turn, the second sees the first and is refused."""
+        if connection.vendor != "postgresql" or not self.professional_id:
+            return
+        if update_fields is not None and not {"start", "end", "professional", "slot"} & set(update_fields):
+            return  # a status or note: the times do not move
+        list(Professional.objects.select_for_update().filter(pk=self.professional_id).values_list("pk"))
 
     def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
         """D17, optimistic concurrency: the UPDATE applies only to the version

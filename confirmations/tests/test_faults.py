@@ -7,6 +7,7 @@ scenario adds a line to the table printed at the end: messages due, sent
 Every line must read 0 duplicates and 0 lost.
 """
 
+import threading
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -14,7 +15,7 @@ import psycopg
 import pytest
 import time_machine
 from django.conf import settings
-from django.db import connection
+from django.db import IntegrityError, connection
 
 from confirmations import links
 from confirmations.dispatch import send_due_messages
@@ -196,3 +197,49 @@ class TestStaffAndPatientRaces:
         kinds = Counter(Message.objects.get(pk=call[0]).kind for call in channel_calls[confirmations_sent:])
         assert kinds == {"cancellation": 20}
         fault_row("staff save from a stale read, patient cancels", 20, kinds["cancellation"], 0, 0, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+class TestDoubleBooking:
+    def test_d16_two_staff_booking_overlapping_times_at_once_exactly_one_wins(
+        self, clinic, professional, service, patient
+    ):
+        """Two connections book the same professional at overlapping times
+        (two overlapping slots), ten times: the database keeps one each time."""
+        postgres_only(connection)
+        rounds = 10
+        start = datetime(2026, 12, 3, 9, 0, tzinfo=TORONTO)
+        pairs = [
+            (make_slot(professional, service, start + timedelta(days=day)),
+             make_slot(professional, service, start + timedelta(days=day, minutes=15)))
+            for day in range(rounds)
+        ]  # fmt: skip
+        errors, refused = [], []
+
+        def staff_books(slot, barrier):
+            try:
+                barrier.wait(timeout=10)
+                book(slot, patient)
+            except IntegrityError:
+                refused.append(slot.pk)
+            except Exception as error:  # reported below
+                errors.append(error)
+            finally:
+                connection.close()
+
+        for pair in pairs:
+            barrier = threading.Barrier(2)
+            threads = [threading.Thread(target=staff_books, args=(slot, barrier)) for slot in pair]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        assert errors == []
+        assert len(refused) == rounds
+        active = Appointment.objects.exclude(status="cancelled")
+        assert active.count() == rounds
+        confirmations = Message.objects.filter(kind="confirmation").count()
+        assert confirmations == rounds  # the refused booking planned nothing
+        fault_row(
+            "two staff book overlapping times at once (x10)", rounds, confirmations, active.count() - rounds, 0, 0
+        )
