@@ -13,7 +13,10 @@ from datetime import datetime, timedelta
 
 import psycopg
 import pytest
+import requests
+import responses
 import time_machine
+import urllib3
 from django.conf import settings
 from django.db import IntegrityError, connection
 
@@ -27,6 +30,22 @@ from schedules.models import Appointment, StaleAppointment
 pytestmark = [pytest.mark.faults, pytest.mark.django_db]
 
 BOOKED_AT = datetime(2026, 11, 23, 10, 0, tzinfo=TORONTO)
+
+
+TWILIO_SID = "AC" + "0" * 32
+TWILIO_API = f"https://api.twilio.com/2010-04-01/Accounts/{TWILIO_SID}"
+
+
+@pytest.fixture
+def twilio(settings):
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = TWILIO_SID, "twilio-auth-token"
+    settings.TWILIO_FROM_NUMBER, settings.TWILIO_MESSAGING_SERVICE_SID = "+15145550199", ""
+    settings.HUB_CHANNELS = {**settings.HUB_CHANNELS, "sms": "confirmations.channels.TwilioSMS"}
+    with (
+        responses.RequestsMock(assert_all_requests_are_fired=False) as mock,
+        time_machine.travel(BOOKED_AT, tick=False),
+    ):
+        yield mock
 
 
 @pytest.fixture
@@ -243,3 +262,26 @@ class TestDoubleBooking:
         fault_row(
             "two staff book overlapping times at once (x10)", rounds, confirmations, active.count() - rounds, 0, 0
         )
+
+
+class TestTwilioFaults:
+    """Twilio at its HTTP boundary: the real client runs, `responses` answers."""
+
+    def test_twilio_unreachable_then_hanging_then_back(self, twilio, clinic, professional, service):
+        sms = f"{TWILIO_API}/Messages.json"
+        refused = urllib3.exceptions.NewConnectionError(None, "Connection refused")
+        twilio.post(sms, body=requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/", refused)))
+        appointments = book_many(
+            professional, service, clinic, 4, BOOKED_AT + timedelta(days=10), email="", mobile="+15145550111"
+        )
+        assert send_due_messages()["retrying"] == 4  # the request never left: safe to try again
+        twilio.replace(responses.POST, sms, body=requests.exceptions.ReadTimeout("read timed out"))
+        with time_machine.travel(BOOKED_AT + timedelta(minutes=1), tick=False):
+            assert send_due_messages()["outcome unknown"] == 4  # it left: Twilio may have it
+        twilio.replace(responses.POST, sms, json={"sid": "SM" + "1" * 32}, status=201)
+        with time_machine.travel(BOOKED_AT + timedelta(hours=1), tick=False):
+            send_due_messages()
+        assert {message.state for message in confirmations_of(appointments)} == {"unknown"}
+        requests_that_left = len(twilio.calls) - 4
+        assert requests_that_left == 4  # one per message, never a second
+        fault_row("Twilio refuses connections, then hangs after the request", 4, 4, 0, 0, 4)
