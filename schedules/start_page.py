@@ -48,7 +48,8 @@ def start_page(user, now: datetime | None = None) -> dict:
             (_("Tomorrow"), appointments.filter(start__gte=midnight + day, start__lt=midnight + 2 * day)),
         ],
         "failed": visible_to(Message.objects.all(), user)
-        .filter(state=Message.State.FAILED, due_at__gte=now - timedelta(days=7))
+        # Not yet sent again by staff (D15): what still needs a look.
+        .filter(state__in=Message.SENDABLE_AGAIN, due_at__gte=now - timedelta(days=7), resend__isnull=True)
         .select_related("patient", "appointment")
         .order_by("-due_at")[:20],
         "not_understood": visible_to(Reply.objects.all(), user)

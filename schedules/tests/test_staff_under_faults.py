@@ -347,3 +347,12 @@ class TestBadInput:
         )  # fmt: skip
         assert response.status_code == 200
         assert "Choisissez une date entre" in response.content.decode()
+
+
+class TestStartPage:
+    def test_an_outcome_unknown_message_shows_until_it_is_sent_again(self, staff, unknown):
+        page = staff.get("/admin/").content.decode()
+        assert "résultat inconnu" in page and f"/admin/confirmations/message/{unknown.pk}/change/" in page
+        staff.post(send_again_url(unknown))
+        page = staff.get("/admin/").content.decode()
+        assert f"/admin/confirmations/message/{unknown.pk}/change/" not in page
