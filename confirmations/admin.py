@@ -24,11 +24,14 @@ class ReadOnlyAdmin(ClinicScopedAdmin):
 
 
 def may_send_again(user, message: Message) -> bool:
-    """D15: a failed or outcome-unknown message, not yet sent again, by staff
-    who may change appointments."""
+    """D15: a failed or outcome-unknown message, not yet sent again, nor
+    already resent to the patient's next contact (R19: that resend is the
+    one to send again if it failed too), by staff who may change
+    appointments."""
     return (
         message.state in Message.SENDABLE_AGAIN
         and not Message.objects.filter(resend_of=message).exists()
+        and not Message.objects.filter(fallback_of=message).exists()
         and user.has_perm("schedules.change_appointment")
     )
 

@@ -79,32 +79,32 @@ def email_failure(error: Exception, handed_over: bool) -> TransportError:
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         # One recipient per message: its own code says why.
         code, text = next(iter(error.recipients.values()))
-        return TransportError(
-            f"mail server refused the address: {smtp_reply(code, text)}", smtp_refusal(code, text, True)
-        )
-    if isinstance(error, smtplib.SMTPAuthenticationError):
-        # The Hub's own credentials: a configuration to fix; nothing is lost meanwhile.
-        return TransportError(f"mail server refused the Hub's login: {smtp_reply(error.smtp_code, error.smtp_error)}")
-    if isinstance(error, smtplib.SMTPDataError) or (
-        isinstance(error, smtplib.SMTPResponseException) and not isinstance(error, smtplib.SMTPSenderRefused)
-    ):
-        # An explicit answer, even after the body: the server did not take it.
+        reason = f"mail server refused the address: {smtp_reply(code, text)}"
+        return TransportError(reason, smtp_refusal(code, text, at_recipient=True))
+    if isinstance(error, smtplib.SMTPDataError) and (400 <= error.smtp_code < 600 or not handed_over):
+        # An answer to the message itself, even after the body: not taken.
         reply = smtp_reply(error.smtp_code, error.smtp_error)
+        outcome = smtp_refusal(error.smtp_code, error.smtp_error, at_recipient=False)
         return TransportError(
-            f"mail server refused the message: {reply}", smtp_refusal(error.smtp_code, error.smtp_error, False)
+            f"mail server refused the message: {reply}", outcome if error.smtp_code >= 400 else TEMPORARY
         )
-    if isinstance(error, smtplib.SMTPSenderRefused):
+    if isinstance(error, smtplib.SMTPSenderRefused) and error.smtp_code >= 500:
         reply = smtp_reply(error.smtp_code, error.smtp_error)
-        outcome = TEMPORARY if 400 <= error.smtp_code < 500 else REFUSED
-        return TransportError(f"mail server refused the sender: {reply}", outcome)
+        return TransportError(f"mail server refused the sender: {reply}", REFUSED)
+    if isinstance(error, smtplib.SMTPResponseException) and not isinstance(error, smtplib.SMTPDataError):
+        # Before the message: the greeting, EHLO, STARTTLS, the Hub's login,
+        # a 4xx sender refusal. The server's state or the Hub's settings,
+        # not this message: tried again while it is still true.
+        return TransportError(f"mail server: {smtp_reply(error.smtp_code, error.smtp_error)}")
     if isinstance(error, AnymailRecipientsRefused | AnymailInvalidAddress):
         return TransportError(f"email address refused by the provider: {error}", BAD_ADDRESS)
+    if isinstance(error, AnymailAPIError) and error.status_code is not None:
+        return http_status(error.status_code, "email provider", (error.response.reason or "") if error.response else "")
     if isinstance(error, requests.RequestException):
-        # anymail's API errors are also the requests error that caused them.
-        return http_failure(error, "email provider")
-    if isinstance(error, AnymailAPIError):
-        status = getattr(error, "status_code", None)
-        return http_status(status, "email provider", getattr(error, "description", "") or "")
+        # anymail's requests errors wrap the one that caused them.
+        return http_failure(
+            error.__cause__ if isinstance(error.__cause__, requests.RequestException) else error, "email provider"
+        )
     if isinstance(error, AnymailError):
         return TransportError(f"email provider not usable: {type(error).__name__}")
     if handed_over:

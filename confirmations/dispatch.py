@@ -202,8 +202,9 @@ def _deliver(message: Message) -> str:
 
 def _settle_failure(message: Message, error: TransportError, now) -> str:
     if error.outcome == BAD_ADDRESS:
-        outcome = mark_failed(message, error.reason)
-        resend_elsewhere(message, error.reason)
+        with transaction.atomic():  # failed and its resend elsewhere, or neither
+            outcome = mark_failed(message, error.reason)
+            resend_elsewhere(message, error.reason)
         return outcome
     if error.outcome == REFUSED:
         return mark_failed(message, error.reason)
@@ -216,15 +217,25 @@ def _settle_failure(message: Message, error: TransportError, now) -> str:
 
 
 def record_sent(message: Message, now, provider_id: str) -> None:
-    # One transaction: nobody sees the message sent while the appointment's
-    # status does not say so yet. Conditional: a status callback may already
-    # have moved the row on (delivered), and states never go backwards.
+    """The message left: the row says sent, and the appointment's status and
+    note say when and where (R29), in one transaction.
+
+    Also called by a provider's report that arrives first (tracking.py):
+    whichever comes second completes what is missing (the provider's id)
+    without noting the send twice. Safe to run again after a commit whose
+    acknowledgement was lost (`durably`)."""
     with transaction.atomic():
-        Message.objects.filter(pk=message.pk, state=Message.State.SENDING).update(
+        moved = Message.objects.filter(pk=message.pk, state=Message.State.SENDING).update(
             state=Message.State.SENT, error="", sent_at=now, provider_id=provider_id
         )
-        Message.objects.filter(pk=message.pk, sent_at__isnull=True).update(sent_at=now, provider_id=provider_id)
-        message.sent_at, message.provider_id = now, provider_id
+        if not moved:
+            # Settled meanwhile (delivered, by the provider's report): states
+            # never go backwards; only fill in what the report could not know.
+            if provider_id:
+                Message.objects.filter(pk=message.pk, provider_id="").update(provider_id=provider_id)
+            if not Message.objects.filter(pk=message.pk, sent_at__isnull=True).update(sent_at=now):
+                return  # already noted
+        message.sent_at, message.provider_id = now, provider_id or message.provider_id
         _note_sent(message)
 
 

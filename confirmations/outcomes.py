@@ -18,6 +18,7 @@ exchange broke:
 """
 
 import re
+import ssl
 
 import requests
 import urllib3
@@ -50,42 +51,51 @@ def smtp_reply(code: int, text: bytes | str) -> str:
 def smtp_refusal(code: int, text: bytes | str, at_recipient: bool) -> str:
     """The outcome of a server's refusal at RCPT TO or at the end of DATA.
 
-    4xx is always temporary (greylisting, rate limits, a full disk). For 5xx
-    the enhanced status code (RFC 3463) tells an address problem (5.1.x: no
-    such user or domain; 5.2.x: mailbox disabled or full) from a refusal of
-    the message itself (5.7.x policy, 5.6.x content, 5.3.x size). Without an
-    enhanced code, a 5xx at RCPT TO is about the address."""
+    4xx is always temporary (greylisting, rate limits, a full disk). A 5xx at
+    RCPT TO concerns that recipient only: the address is unusable, whatever
+    its enhanced code (Office 365 says 5.4.1 for a mailbox that does not
+    exist). At DATA, the enhanced status code (RFC 3463) tells an address
+    problem (5.1.x: no such user or domain; 5.2.x: mailbox disabled or full)
+    from a refusal of the message itself (5.7.x policy, 5.6.x content, 5.3.x
+    size); without one, 550, 551 and 553 name the mailbox."""
     if 400 <= code < 500:
         return TEMPORARY
+    if at_recipient:
+        return BAD_ADDRESS
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
     enhanced = ENHANCED_CODE.match(text)
     if enhanced:
         return BAD_ADDRESS if enhanced.group(2) in ("1", "2") else REFUSED
-    if at_recipient or code in (550, 551, 553):
-        return BAD_ADDRESS
-    return REFUSED
+    return BAD_ADDRESS if code in (550, 551, 553) else REFUSED
 
 
 # --- HTTP APIs (Twilio, anymail's providers) ---------------------------------
 
-# The provider, or the gateway in front of it, says it did not take the
-# request: sending again later is safe.
-HTTP_TRY_LATER = {408, 425, 429, 502, 503, 504}
+# The provider says it did not take the request (too many, not now), or the
+# Hub's own credentials were refused (a configuration to fix, nothing lost
+# meanwhile): sending again later is safe. A 502 or 504 is not here: the
+# gateway gave up, but the provider behind it may have taken the request.
+HTTP_TRY_LATER = {401, 403, 408, 425, 429, 503}
 
 
 def never_left(error: BaseException) -> bool:
     """True when a requests error happened before the request was sent: the
-    connection could not be opened (refused, no route, name not found, TLS
-    handshake, connect timeout). A read timeout or a connection dropped
-    while waiting for the answer may follow a request the provider took."""
-    if isinstance(error, requests.exceptions.ConnectTimeout | requests.exceptions.SSLError):
+    connection could not be opened (refused, no route, name not found, a
+    certificate refused, connect timeout). A read timeout, a connection
+    dropped or a TLS error while waiting for the answer may follow a request
+    the provider took."""
+    if isinstance(error, requests.exceptions.ConnectTimeout):
         return True
     if isinstance(error, requests.exceptions.ConnectionError) and not isinstance(
         error, requests.exceptions.ReadTimeout
     ):
         reason = error.args[0] if error.args else None
         reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
+        if isinstance(error, requests.exceptions.SSLError):
+            # Only a refused certificate surely comes before the request.
+            reason = reason.args[0] if isinstance(reason, urllib3.exceptions.SSLError) and reason.args else reason
+            return isinstance(reason, ssl.SSLCertVerificationError)
         return isinstance(reason, urllib3.exceptions.NewConnectionError)
     return False
 

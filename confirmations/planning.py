@@ -73,7 +73,7 @@ class Change:
 
 # Saves limited to these fields cannot change what the patient is told
 # (the dispatcher's status note, a patient's confirmation): no planning.
-NOT_PLANNED = frozenset({"status", "status_note", "updated_at", "notes"})
+NOT_PLANNED = frozenset({"status", "status_note", "updated_at", "notes", "version"})
 
 
 @receiver(pre_save, sender=Appointment)

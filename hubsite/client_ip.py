@@ -20,6 +20,15 @@ def client_ip(request) -> str:
         if len(forwarded) >= proxies:
             address = forwarded[-proxies]
     try:
-        return str(ipaddress.ip_address(address))
+        return str(ipaddress.ip_address(without_port(address)))
     except ValueError:
         return NO_ADDRESS
+
+
+def without_port(address: str) -> str:
+    """Some proxies write the client's port too: "1.2.3.4:5678", "[2001:db8::1]:5678"."""
+    if address.startswith("[") and "]" in address:
+        return address[1 : address.index("]")]
+    if address.count(":") == 1:
+        return address.split(":", 1)[0]
+    return address

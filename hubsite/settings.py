@@ -203,11 +203,12 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
-# Every provider call (SMTP, anymail's HTTP APIs, Twilio) gives up after this
-# many seconds: a hung provider must not hold a message past the worker's
-# budget (tasks.py) and task timeout (Q_CLUSTER below).
+# Provider calls give up after this many seconds of silence (each network
+# read or write): a hung provider must not hold a message past the worker's
+# budget (tasks.py, 30 s) and task timeout (Q_CLUSTER below, 60 s). An SMTP
+# server may scan a message before it answers DATA: it gets a little longer.
 HUB_PROVIDER_TIMEOUT = int(os.environ.get("HUB_PROVIDER_TIMEOUT", "10"))
-EMAIL_TIMEOUT = HUB_PROVIDER_TIMEOUT
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "20"))
 # A Hub that only pretends to send (console email, SMS and calls recorded
 # locally) is for development and tests. In production it would mark
 # messages "sent" that never left, and print patients' emails to the logs:

@@ -2,7 +2,8 @@
 the patient will not hear of as staff might expect (D6, D12, D13), and the
 slot tools (a series of slots, closing a day or a range, D14)."""
 
-from datetime import date, datetime, time, timedelta
+import hashlib
+from datetime import UTC, date, datetime, time, timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -18,17 +19,38 @@ STALE_FORM = _(
 )
 
 
+def instant(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).isoformat() if moment else ""
+
+
+def view_of(appointment: Appointment) -> str:
+    """D17: a fingerprint of what a staff member's form shows of an
+    appointment and what saving it writes back: its fields, and whether it
+    is cancelled or confirmed. A form opened on another view is stale. The
+    Hub noting a message it sent (status "Confirmation sent", the note)
+    changes neither, so it does not make open forms stale; the save's own
+    UPDATE still applies only to the version read when the form was posted."""
+    shown = (
+        appointment.patient_id, appointment.slot_id, appointment.professional_id, appointment.service_id,
+        instant(appointment.start), instant(appointment.end), str(appointment.source), appointment.booking_language,
+        appointment.notes,
+        appointment.is_active, appointment.is_confirmed,
+    )  # fmt: skip
+    return hashlib.sha256(repr(shown).encode()).hexdigest()[:32]
+
+
 class AppointmentForm(forms.ModelForm):
     acknowledge = forms.BooleanField(
         label=_("I have read the warnings above; save anyway."),
         required=False,
     )
-    # D17: the version the form was opened on; a save from an older one is refused.
-    opened_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
+    # D17: what the form showed when it was opened (see `view_of`).
+    opened_view = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["opened_version"].initial = self.instance.version
+        if self.instance.pk is not None:
+            self.fields["opened_view"].initial = view_of(self.instance)
 
     class Meta:
         model = Appointment
@@ -59,19 +81,24 @@ class AppointmentForm(forms.ModelForm):
 
     def leaves_its_slot(self) -> bool:
         """D16: new times past the appointment's (unchanged) slot take it out of the slot."""
-        data = self.cleaned_data
-        slot, start, end = data.get("slot"), data.get("start"), data.get("end")
-        if slot is None or slot.pk != self.instance.slot_id or start is None or end is None:
-            return False
-        return start < slot.start or end > slot.end
+        slot = self.cleaned_data.get("slot")
+        return slot is not None and slot.pk == self.instance.slot_id and self.outside(slot)
+
+    def outside(self, slot: Slot) -> bool:
+        start, end = self.cleaned_data.get("start"), self.cleaned_data.get("end")
+        return start is not None and end is not None and (start < slot.start or end > slot.end)
 
     def clean(self):
         cleaned = super().clean()
-        opened_on = cleaned.get("opened_version")
-        if self.instance.pk is not None and opened_on is not None:
-            if opened_on != self.instance.version:
-                raise ValidationError(STALE_FORM, code="stale")
-            self.instance.version = opened_on  # the save applies only to this version (D17)
+        opened = cleaned.get("opened_view")
+        if self.instance.pk is not None and opened and opened != view_of(self.instance):
+            raise ValidationError(STALE_FORM, code="stale")
+        slot = cleaned.get("slot")
+        if self.instance.pk is None and slot is not None and self.outside(slot):
+            # D16: a booking in a slot stays within it.
+            raise ValidationError(
+                {"end": _("A booking in a slot stays within its times; to book other times, leave the slot empty.")}
+            )
         self.current_warnings = self.warnings()
         if self.current_warnings and not cleaned.get("acknowledge"):
             raise ValidationError(

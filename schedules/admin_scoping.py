@@ -5,9 +5,17 @@ queryset), list filters, autocomplete and raw-id popups (the target model's
 own scoped admin). Also a paginator that never counts a whole large table.
 """
 
+from datetime import datetime
+
 from django.contrib import admin
 from django.contrib.admin.utils import get_fields_from_path
+from django.contrib.admin.views.main import ERROR_FLAG
+from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import Paginator
+from django.db import models
+from django.shortcuts import redirect
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.functional import cached_property
 
 from schedules.access import visible_to
@@ -23,6 +31,19 @@ def row_id(value) -> int | None:
         return None
     number = int(text)
     return number if 0 < number <= BIGGEST_ID else None
+
+
+def parse_moment(value) -> datetime | None:
+    """A date and time typed in a URL, aware, or None if it is not one."""
+    if isinstance(value, datetime):
+        return value
+    try:
+        moment = parse_datetime(str(value))
+    except ValueError:
+        return None
+    if moment is None or not (1 < moment.year < 9999):
+        return None
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
 
 
 class ScopedRelatedFilter(admin.RelatedFieldListFilter):
@@ -49,7 +70,39 @@ class CappedPaginator(Paginator):
 
 class ClinicScopedAdmin(admin.ModelAdmin):
     """Shows clinic staff only their clinics' rows, and only their clinics'
-    rows as choices in forms and filters."""
+    rows as choices in forms and filters. Nonsense in the URL (an id that
+    cannot be one, a date at the end of the calendar) gets an empty field or
+    Django's "invalid filter" list, never an error page."""
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        for name, value in list(initial.items()):
+            try:
+                field = self.model._meta.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            if field.many_to_one and row_id(value) is None:
+                del initial[name]
+            elif isinstance(field, models.DateTimeField):
+                moment = parse_moment(value)
+                if moment is None:
+                    del initial[name]
+                else:
+                    initial[name] = moment
+        return initial
+
+    def changelist_view(self, request, extra_context=None):
+        try:
+            response = super().changelist_view(request, extra_context)
+            if hasattr(response, "render"):
+                response.render()  # the date hierarchy computes its links while rendering
+            return response
+        except (OverflowError, ValueError):
+            if not request.GET:
+                raise
+            # A filter at the ends of the calendar (year 9999 plus a day):
+            # the same answer as Django's for any invalid filter.
+            return redirect(f"{request.path}?{ERROR_FLAG}=1")
 
     def get_queryset(self, request):
         return visible_to(super().get_queryset(request), request.user)

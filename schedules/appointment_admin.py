@@ -4,6 +4,7 @@ communications, and the cancel, copy and move actions (R17, R18)."""
 
 from django.contrib import admin, messages
 from django.contrib.admin import DateFieldListFilter
+from django.db import IntegrityError
 from django.db.models import Exists, OuterRef
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -17,6 +18,10 @@ from schedules.access import visible_to
 from schedules.admin_forms import STALE_FORM, AppointmentForm, SlotChoiceForm
 from schedules.admin_scoping import CappedPaginator, ClinicScopedAdmin, ReadOnlyInline, row_id
 from schedules.models import Appointment, Slot, StaleAppointment, StatusChange
+
+TAKEN_MEANWHILE = _(
+    "Not saved: this slot, or the professional at that time, was booked meanwhile. Choose another slot or time."
+)
 
 
 class StatusChangeInline(ReadOnlyInline):
@@ -34,12 +39,19 @@ class MessageInline(ReadOnlyInline):
 
 
 def free_slots(request, clinic_id: int):
-    """Future slots of the clinic that hold no active appointment."""
-    taken = Appointment.objects.filter(slot=OuterRef("pk")).exclude(status=Appointment.Status.CANCELLED)
+    """Future slots of the clinic that hold no active appointment, and that
+    no active appointment of their professional overlaps (D16: one outside
+    any slot, say)."""
+    active = Appointment.objects.exclude(status=Appointment.Status.CANCELLED)
+    taken = active.filter(slot=OuterRef("pk"))
+    overlapped = active.filter(
+        professional=OuterRef("professional"), start__lt=OuterRef("end"), end__gt=OuterRef("start")
+    )
     return (
         visible_to(Slot.objects.all(), request.user)
         .filter(professional__clinic_id=clinic_id, start__gt=timezone.now())
         .exclude(Exists(taken))
+        .exclude(Exists(overlapped))
         .select_related("professional__clinic", "service")
         .order_by("start")
     )
@@ -96,20 +108,33 @@ class AppointmentAdmin(ClinicScopedAdmin):
         except StaleAppointment:
             self.message_user(request, STALE_FORM, messages.ERROR)
             return redirect(request.get_full_path())
+        except IntegrityError:
+            # Lost a race the form's own checks could not see: another
+            # booking of the slot or of the professional at that time (D2, D16).
+            self.message_user(request, TAKEN_MEANWHILE, messages.ERROR)
+            return redirect(request.get_full_path())
 
     @admin.action(description=_("Cancel the selected appointments (the patients are told)"), permissions=["change"])
     def cancel_appointments(self, request, queryset):
-        cancelled = 0
+        cancelled = changed = 0
         for appointment in queryset.exclude(status=Appointment.Status.CANCELLED):
             appointment.status = Appointment.Status.CANCELLED
             try:
                 appointment.save()  # R18: plans each cancellation notice
             except StaleAppointment:
-                continue  # changed meanwhile (cancelled by the patient, say): theirs stands
+                changed += 1  # changed since the list was read (D17): theirs stands
+                continue
             cancelled += 1
         self.message_user(
             request, ngettext("%d appointment cancelled.", "%d appointments cancelled.", cancelled) % cancelled
         )
+        if changed:
+            warning = ngettext(
+                "%d appointment changed meanwhile and was not cancelled: reload the list to see it.",
+                "%d appointments changed meanwhile and were not cancelled: reload the list to see them.",
+                changed,
+            )
+            self.message_user(request, warning % changed, messages.WARNING)
 
     def get_urls(self):
         own = [
@@ -137,6 +162,9 @@ class AppointmentAdmin(ClinicScopedAdmin):
             except StaleAppointment:
                 self.message_user(request, STALE_FORM, messages.ERROR)
                 return redirect("admin:schedules_appointment_change", pk)
+            except IntegrityError:
+                self.message_user(request, TAKEN_MEANWHILE, messages.ERROR)
+                return redirect(request.get_full_path())
         title = _("Copy to another slot") if copy else _("Move to another slot")
         context = {
             **self.admin_site.each_context(request),

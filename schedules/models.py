@@ -391,8 +391,9 @@ class Appointment(models.Model):
         return f"{when:%Y-%m-%d %H:%M} · {self.patient} · {self.professional}" if when else str(self.patient)
 
     def save(self, *args, **kwargs) -> None:
-        self.fill_from_slot()
-        if kwargs.get("update_fields") is not None:
+        if kwargs.get("update_fields") is None:
+            self.fill_from_slot()  # a save of some fields (a status, a note) leaves the slot and times alone
+        else:
             kwargs["update_fields"] = {*kwargs["update_fields"], "version"}
         self._read_version = self.version
         if not self._state.adding:
@@ -413,10 +414,14 @@ class Appointment(models.Model):
         checks its exclusion constraint against rows not yet committed, and
         two overlapping bookings checked at once deadlock (an error, not a
         clean refusal); in turn, the second sees the first and is refused."""
-        if connection.vendor != "postgresql" or not self.professional_id:
-            return
+        if connection.vendor != "postgresql" or not self.professional_id or not self.is_active:
+            return  # a cancelled appointment overlaps nothing
         if update_fields is not None and not {"start", "end", "professional", "slot"} & set(update_fields):
             return  # a status or note: the times do not move
+        if self.pk is not None:
+            # Always the appointment first, then its professional: the order
+            # every other change of it takes (patient pages, dispatcher).
+            list(Appointment.objects.select_for_update().filter(pk=self.pk).values_list("pk"))
         list(Professional.objects.select_for_update().filter(pk=self.professional_id).values_list("pk"))
 
     def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
@@ -424,12 +429,11 @@ class Appointment(models.Model):
         this instance was read at; otherwise someone changed the appointment
         meanwhile (a patient who cancelled, another staff member, the Hub),
         and writing this copy would undo their change."""
-        current = base_qs.filter(version=self._read_version)
-        updated = super()._do_update(current, using, pk_val, values, update_fields, forced_update)
+        # Rows restored by loaddata come through save_base, not save().
+        read = getattr(self, "_read_version", self.version)
+        updated = super()._do_update(base_qs.filter(version=read), using, pk_val, values, update_fields, forced_update)
         if not updated and base_qs.filter(pk=pk_val).exists():
-            raise StaleAppointment(
-                f"appointment {self.public_id} changed since it was read (version {self._read_version})"
-            )
+            raise StaleAppointment(f"appointment {self.public_id} changed since it was read (version {read})")
         return updated
 
     def delete(self, *args, **kwargs):

@@ -10,7 +10,7 @@ import asyncio
 import socket
 import threading
 from collections import Counter
-from email import message_from_bytes
+from email import message_from_bytes, policy
 
 from aiosmtpd.controller import Controller
 
@@ -49,7 +49,7 @@ class MailServer:
             return self.data_reply
         # The server has the message from here on, whatever happens next.
         with self.lock:
-            self.received.append(message_from_bytes(envelope.content))
+            self.received.append(message_from_bytes(envelope.content, policy=policy.default))
         if self.ack_delay:
             await asyncio.sleep(self.ack_delay)
         return "250 2.0.0 Message accepted"
@@ -78,4 +78,4 @@ class MailServer:
     def deliveries(self) -> Counter:
         """How many times each (recipient, subject) arrived."""
         with self.lock:
-            return Counter((mail["To"], str(mail["Subject"])) for mail in self.received)
+            return Counter((str(mail["To"]).strip(), str(mail["Subject"]).strip()) for mail in self.received)

@@ -243,3 +243,62 @@ class TestEmail:
         send_due_messages()
         states = list(Message.objects.filter(kind="confirmation").order_by("id").values_list("channel", "state"))
         assert states == [("email", "failed"), ("sms", "sent")]
+
+
+class TestEmailProviderOverHttp:
+    """A real anymail backend (Postmark), its HTTP API answered by `responses`."""
+
+    POSTMARK = "https://api.postmarkapp.com/email"
+
+    @pytest.fixture
+    def postmark(self, settings):
+        settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+        settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "server-token", "REQUESTS_TIMEOUT": 7}
+        settings.HUB_CHANNELS = {**settings.HUB_CHANNELS, "email": "confirmations.channels.Email"}
+        with (
+            responses.RequestsMock(assert_all_requests_are_fired=False) as mock,
+            time_machine.travel(BOOKED_AT, tick=False),
+        ):
+            yield mock
+
+    def test_it_sends_with_the_provider_timeout_and_records_the_providers_id(self, postmark, slot, patient):
+        postmark.post(
+            self.POSTMARK, json={"ErrorCode": 0, "Message": "OK", "MessageID": "pm-1", "To": "jean@example.com"}
+        )
+        book(slot, patient)
+        assert send_due_messages()["sent"] == 1
+        assert postmark.calls[0].request.req_kwargs["timeout"] == 7
+        assert Message.objects.get(kind="confirmation").provider_id == "pm-1"
+
+    @pytest.mark.parametrize(("status", "outcome"), [(429, "retrying"), (503, "retrying"), (401, "retrying"),
+        (500, "outcome unknown"), (502, "outcome unknown"), (504, "outcome unknown"), (422, "failed")])  # fmt: skip
+    def test_an_http_error_answer_is_classified_by_its_status(self, postmark, slot, patient, status, outcome):
+        postmark.post(self.POSTMARK, json={"ErrorCode": 1, "Message": "no"}, status=status)
+        book(slot, patient)
+        assert send_due_messages()[outcome] == 1
+
+    def test_a_connection_that_never_opened_is_retried(self, postmark, slot, patient):
+        refused = urllib3.exceptions.NewConnectionError(None, "Connection refused")
+        error = requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/", refused))
+        postmark.post(self.POSTMARK, body=error)
+        book(slot, patient)
+        assert send_due_messages()["retrying"] == 1
+        assert Message.objects.get(kind="confirmation").error == "email provider unreachable (ConnectionError)"
+
+    def test_no_answer_after_the_request_left_is_outcome_unknown(self, postmark, slot, patient):
+        postmark.post(self.POSTMARK, body=requests.exceptions.ReadTimeout("read timed out"))
+        book(slot, patient)
+        assert send_due_messages()["outcome unknown"] == 1
+        with time_machine.travel(BOOKED_AT + timedelta(hours=1), tick=False):
+            send_due_messages()
+        assert len(postmark.calls) == 1
+
+    def test_an_inactive_recipient_falls_back_to_the_next_contact(self, postmark, settings, clinic, slot):
+        settings.HUB_CHANNELS = {**settings.HUB_CHANNELS, "sms": "conftest.RecordingChannel"}
+        postmark.post(self.POSTMARK, status=422, json={"ErrorCode": 406, "Message": "You tried to send to recipient(s) "
+            "that have been marked as inactive.\n Found inactive addresses: bad@example.com.\n Inactive recipients are "
+            "ones that have generated a hard bounce or a spam complaint."})  # fmt: skip
+        book(slot, make_patient(clinic, email="bad@example.com", mobile="+15145550111"))
+        send_due_messages()
+        states = list(Message.objects.filter(kind="confirmation").order_by("id").values_list("channel", "state"))
+        assert states == [("email", "failed"), ("sms", "sent")]

@@ -153,6 +153,14 @@ class TestNoClientAddress:
         assert client.get(link, REMOTE_ADDR="", HTTP_X_FORWARDED_FOR="not-an-address").status_code == 429
         assert client.get(link, REMOTE_ADDR="", HTTP_X_FORWARDED_FOR="203.0.113.7").status_code == 200
 
+    @pytest.mark.parametrize("forwarded", ["203.0.113.9:5678", "[2001:db8::9]:5678"])
+    def test_it_reads_a_forwarded_address_written_with_its_port(self, client, appointment, settings, forwarded):
+        settings.TRUSTED_PROXIES = 1
+        link = path(appointment, links.CANCEL)
+        for _ in range(20):
+            client.get(link, REMOTE_ADDR="")  # the address-less bucket is full
+        assert client.get(link, REMOTE_ADDR="", HTTP_X_FORWARDED_FOR=forwarded).status_code == 200
+
 
 class TestPerProcessCountsInProduction:
     """hub.W001: without REDIS_URL each web process counts on its own."""
