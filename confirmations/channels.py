@@ -164,11 +164,11 @@ class Twilio(Channel):
         try:
             return self.create(message)
         except TwilioRestException as error:
-            if error.code == OPTED_OUT_CODE:
-                from confirmations.models import OptOut
-
-                OptOut.objects.get_or_create(number=message.to)
-            raise twilio_error(error) from error
+            failure = twilio_error(error)
+            # The dispatcher remembers the opt-out (no database work here:
+            # provider calls run in sender threads).
+            failure.opted_out = error.code == OPTED_OUT_CODE
+            raise failure from error
         except requests.RequestException as error:
             raise http_failure(error, "Twilio") from error
 

@@ -50,14 +50,23 @@ def contacts_of(patient) -> list[Contact]:
     return contacts
 
 
-def contact_for(patient, skip: list[str] | tuple = ()) -> Contact | None:
-    """The contact a message to this patient goes to now (D9)."""
-    from confirmations.models import OptOut
-
+def contact_for(patient, skip: list[str] | tuple = (), opted_out: set[str] | None = None) -> Contact | None:
+    """The contact a message to this patient goes to now (D9). `opted_out`:
+    the opted-out numbers, when the caller already read them (a batch)."""
     if patient is None:
         return None
     contacts = [contact for contact in contacts_of(patient) if contact.to not in skip]
-    numbers = [contact.to for contact in contacts if contact.channel == SMS]
-    opted_out = set(OptOut.objects.filter(number__in=numbers).values_list("number", flat=True)) if numbers else set()
+    if opted_out is None:
+        opted_out = opted_out_numbers([patient])
     contacts = [c for c in contacts if not (c.channel == SMS and c.to in opted_out)]
     return contacts[0] if contacts else None
+
+
+def opted_out_numbers(patients) -> set[str]:
+    """Which of these patients' mobile numbers opted out of SMS: one query."""
+    from confirmations.models import OptOut
+
+    numbers = {to for patient in patients if patient is not None and (to := _usable(SMS, patient.mobile))}
+    if not numbers:
+        return set()
+    return set(OptOut.objects.filter(number__in=numbers).values_list("number", flat=True))

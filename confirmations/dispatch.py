@@ -28,6 +28,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import timedelta
 from functools import partial
 
@@ -38,10 +39,10 @@ from django.utils.translation import gettext as _
 
 from confirmations import rules
 from confirmations.channels import channel_for
-from confirmations.contacts import VOICE, contact_for
+from confirmations.contacts import VOICE, contact_for, opted_out_numbers
 from confirmations.content import render, snapshot_of
 from confirmations.dates import stamp
-from confirmations.models import Message
+from confirmations.models import Message, OptOut
 from confirmations.outcomes import BAD_ADDRESS, REFUSED, TransportError
 from confirmations.outcomes import UNKNOWN as UNKNOWN_OUTCOME
 from confirmations.planning import dispatch_soon, facts_of
@@ -94,38 +95,48 @@ def backoff(attempts: int) -> timedelta:
 def send_due_messages(budget: timedelta | None = None) -> Summary:
     """One pass: everything due now, then return what happened.
 
+    Claims up to BATCH due messages at a time, prepares them together (a
+    constant number of queries per batch), sends them concurrently
+    (HUB_SEND_CONCURRENCY provider calls at once) and records each outcome
+    in its own short transaction as it comes back.
+
     With a `budget`, stops claiming once it is spent: a django-q2 task is
     killed after its timeout, and a message killed mid-send would end as
     "outcome unknown". The next pass, a minute later, goes on."""
     summary = Summary()
     summary[UNKNOWN] += expire_leases()
     deadline = None if budget is None else time.monotonic() + budget.total_seconds()
-    while (deadline is None or time.monotonic() < deadline) and not stopping.is_set():
-        message = claim_next()
-        if message is None:
-            break
-        summary[deliver(message)] += 1
+    with acting_as(HUB), translation.override(settings.LANGUAGE_CODE), Senders() as senders:
+        while (deadline is None or time.monotonic() < deadline) and not stopping.is_set():
+            batch = claim_due(settings.HUB_SEND_BATCH)
+            if not batch:
+                break
+            for outcome in deliver(batch, senders):
+                summary[outcome] += 1
     return summary
 
 
-def claim_next() -> Message | None:
-    """Moves the oldest due message to `sending` and commits, or None."""
-    while True:
-        now = timezone.now()
-        with transaction.atomic():
-            due = Message.objects.filter(state=Message.State.PENDING, due_at__lte=now).order_by("due_at", "id")
-            if connection.features.has_select_for_update_skip_locked:
-                due = due.select_for_update(skip_locked=True)
-            candidate = due.values_list("pk", flat=True).first()
-            if candidate is None:
-                return None
-            # The conditional UPDATE is the claim: of two workers that read the
-            # same row (possible without SKIP LOCKED), only one changes it.
-            claimed = Message.objects.filter(pk=candidate, state=Message.State.PENDING).update(
-                state=Message.State.SENDING, claimed_at=now
-            )
-        if claimed:
-            return Message.objects.select_related("patient", "clinic").get(pk=candidate)
+def claim_due(limit: int) -> list[Message]:
+    """Moves up to `limit` of the oldest due messages to `sending` in one
+    statement, commits, and returns them with their patient and clinic.
+
+    The UPDATE is the claim: rows another worker holds are skipped (SKIP
+    LOCKED on PostgreSQL; SQLite runs one writer at a time), and a row is
+    only claimed if it is still pending."""
+    table = Message._meta.db_table
+    skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET state = %s, claimed_at = %s WHERE state = %s AND id IN ("
+            f"SELECT id FROM {table} WHERE state = %s AND due_at <= %s ORDER BY due_at, id LIMIT %s{skip_locked}"
+            ") RETURNING id",
+            [Message.State.SENDING, now, Message.State.PENDING, Message.State.PENDING, now, limit],
+        )
+        claimed = [row[0] for row in cursor.fetchall()]
+    if not claimed:
+        return []
+    return list(Message.objects.select_related("patient", "clinic").filter(pk__in=claimed).order_by("due_at", "id"))
 
 
 def expire_leases() -> int:
@@ -139,25 +150,85 @@ def expire_leases() -> int:
     return expired
 
 
-def deliver(message: Message) -> str:
-    with acting_as(HUB), translation.override(settings.LANGUAGE_CODE):
-        return _deliver(message)
+class Senders:
+    """The provider calls of a pass, HUB_SEND_CONCURRENCY at a time. The
+    threads only call providers; every database write stays in the
+    dispatcher's own thread and connection."""
+
+    def __enter__(self) -> "Senders":
+        workers = max(1, settings.HUB_SEND_CONCURRENCY)
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hub-send") if workers > 1 else None
+        self.channels: dict[str, object] = {}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+
+    def channel(self, name: str):
+        if name not in self.channels:
+            self.channels[name] = channel_for(name)
+        return self.channels[name]
+
+    def send(self, messages: list[Message]):
+        """Yields (message, provider id or the exception) as each call ends."""
+        calls = [(message, self.channel(message.channel)) for message in messages]
+        if self.pool is None:
+            for message, channel in calls:
+                yield message, _call(channel, message)
+            return
+        futures = {self.pool.submit(_call, channel, message): message for message, channel in calls}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
 
 
-def _deliver(message: Message) -> str:
+class NotSent(Exception):
+    """The worker was asked to stop before this message's provider call."""
+
+
+def _call(channel, message: Message):
+    # In a sender thread: the provider call only, and what it raised.
+    if stopping.is_set():
+        return NotSent()
+    try:
+        return channel.send(message)
+    except Exception as error:  # returned, classified by the dispatcher's thread
+        return error
+
+
+def deliver(batch: list[Message], senders: Senders) -> list[str]:
+    """Re-checks, resolves, renders and sends a claimed batch; returns the outcome of each."""
     now = timezone.now()
-    appointment = (
-        Appointment.objects.select_related("patient", "professional__clinic", "service")
-        .filter(pk=message.appointment_id)
-        .first()
+    appointments = Appointment.objects.select_related("patient", "professional__clinic", "service").in_bulk(
+        [message.appointment_id for message in batch if message.appointment_id]
     )
-    current = facts_of(appointment) if appointment else None
+    opted_out = opted_out_numbers([message.patient for message in batch] + [a.patient for a in appointments.values()])
+    outcomes, ready = [], []
+    for message in batch:
+        outcome = _prepare(message, appointments.get(message.appointment_id), opted_out, now)
+        if outcome is None:
+            ready.append(message)
+        else:
+            outcomes.append(outcome)
+    if ready:
+        # Saved before any provider is called: what was attempted is on
+        # record even if the worker dies during the call.
+        Message.objects.bulk_update(ready, ["channel", "to", "subject", "content", "html", "language", "attempts"])
+    for message, result in senders.send(ready):
+        outcomes.append(_outcome(message, result, now))
+    return outcomes
+
+
+def _prepare(message: Message, appointment: Appointment | None, opted_out: set[str], now) -> str | None:
+    """D4, D9, R12, R14, R20 for one claimed message: fills in what it will
+    say and to whom, or settles it (withdrawn, failed, postponed)."""
+    current = facts_of(appointment, opted_out=opted_out) if appointment else None
     due = rules.Due(message.kind, message.planned_start, message.patient_id)
     reason = rules.recheck(due, current, now)
     if reason:
         return _withdraw(message, reason)
 
-    contact = contact_for(message.patient, skip=message.skip_contacts)
+    contact = contact_for(message.patient, skip=message.skip_contacts, opted_out=opted_out)
     if contact is None:
         return mark_failed(message, _("no usable contact in the patient record (R19, D9)"))
     if contact.channel == VOICE:
@@ -182,25 +253,30 @@ def _deliver(message: Message) -> str:
     message.channel, message.to = contact.channel, contact.to
     message.subject, message.content, message.html = rendered.subject, rendered.text, rendered.html
     message.attempts += 1
-    # Saved before the provider is called: what was attempted is on record
-    # even if the worker dies during the call.
-    message.save(update_fields=["channel", "to", "subject", "content", "html", "language", "attempts"])
+    return None
 
-    try:
-        provider_id = channel_for(contact.channel).send(message)
-    except TransportError as error:
-        return durably(partial(_settle_failure, message, error, now))
-    except Exception as error:
+
+def _outcome(message: Message, result, now) -> str:
+    """Records what the provider call did (its own short transaction)."""
+    if isinstance(result, NotSent):
+        # Never handed to a provider: back to pending for the next worker.
+        _move(message, state=Message.State.PENDING, attempts=message.attempts - 1)
+        return POSTPONED
+    if isinstance(result, TransportError):
+        return durably(partial(_settle_failure, message, result, now))
+    if isinstance(result, Exception):
         # Not a classified provider error: we cannot know whether it went
         # out, and at most once means not trying again.
-        log.exception("channel %s raised while sending message %s", contact.channel, message.public_id)
-        reason = _("unexpected error (%(error)s)") % {"error": type(error).__name__}
+        log.error("channel %s raised while sending message %s", message.channel, message.public_id, exc_info=result)
+        reason = _("unexpected error (%(error)s)") % {"error": type(result).__name__}
         return durably(partial(mark_unknown, message, reason))
-    durably(partial(record_sent, message, now, provider_id))
+    durably(partial(record_sent, message, now, result))
     return SENT
 
 
 def _settle_failure(message: Message, error: TransportError, now) -> str:
+    if error.opted_out:
+        OptOut.objects.get_or_create(number=message.to)
     if error.outcome == BAD_ADDRESS:
         with transaction.atomic():  # failed and its resend elsewhere, or neither
             outcome = mark_failed(message, error.reason)
@@ -290,23 +366,24 @@ def resend_elsewhere(message: Message, reason: str) -> Message | None:
 def _note_sent(message: Message) -> None:
     """R29: the status says a confirmation went out; the note says when and where.
 
-    The appointment is read again, locked, and only its status and note are
-    written: staff may have changed it while the provider was called, and
-    their change must stand."""
+    One conditional UPDATE writes only the status and the note, so that a
+    change staff made while the provider was called stands."""
     date, time = stamp(message.sent_at, message.snapshot.get("time_zone", settings.TIME_ZONE), settings.LANGUAGE_CODE)
     note = _("Sent on %(date)s at %(time)s to %(to)s") % {"date": date, "time": time, "to": message.to}
     history = _("%(kind)s: %(note)s") % {"kind": _kind(message), "note": note}
-    with transaction.atomic():
-        appointment = Appointment.objects.select_for_update().filter(pk=message.appointment_id).first()
-        if appointment is None or appointment.patient_id != message.patient_id:
-            # A deleted appointment, or the former patient of D13: history only.
-            _history(message, history, appointment=appointment)
-            return
-        if message.kind != rules.CANCELLATION and appointment.status == Appointment.Status.BOOKED:
-            appointment.status = SENT_STATUS[message.channel]
-        appointment.status_note = note
-        appointment.history_note = history
-        appointment.save(update_fields=["status", "status_note", "updated_at"])
+    sent_status = SENT_STATUS[message.channel] if message.kind != rules.CANCELLATION else None
+    status = (
+        Appointment.note_communication(message.appointment_id, message.patient_id, note, sent_status)
+        if message.appointment_id
+        else None
+    )
+    if status is None:
+        # A deleted appointment, or the former patient of D13: history only.
+        _history(message, history)
+        return
+    StatusChange.record(
+        message.appointment_ref, message.clinic_id, status, history, HUB, appointment_id=message.appointment_id
+    )
 
 
 def _move(message: Message, **changes) -> bool:

@@ -31,6 +31,8 @@ class TransportError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.outcome = outcome
+        # The number replied STOP to the provider: remembered as an OptOut.
+        self.opted_out = False
 
     def __repr__(self) -> str:
         return f"TransportError({self.reason!r}, {self.outcome!r})"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.signals import post_save, pre_delete, pre_save
 from django.dispatch import receiver
 from django.utils import timezone, translation
@@ -31,11 +31,11 @@ from schedules.models import Appointment, StatusChange
 log = logging.getLogger(__name__)
 
 
-def facts_of(appointment: Appointment, stored: bool = False) -> rules.Facts:
+def facts_of(appointment: Appointment, stored: bool = False, opted_out: set[str] | None = None) -> rules.Facts:
     """What the rules need to know of `appointment`; with `stored`, its
     scope is the decision recorded at its last save (`hub_reason`)."""
     clinic = appointment.professional.clinic
-    contact = contact_for(appointment.patient)
+    contact = contact_for(appointment.patient, opted_out=opted_out)
     return rules.Facts(
         start=appointment.start,
         patient=appointment.patient_id,
@@ -172,23 +172,27 @@ def _apply(plan: rules.Plan, appointment: Appointment | None, before: Appointmen
         )
     if plan.reset_confirmation:
         notes.append(_("Modified: the patient will be told, and must confirm again (D5)."))
+    messages = []
     for send in plan.send:
         source = before if (send.to_former_patient or send.kind == rules.CANCELLATION) else appointment
-        message = Message.objects.create(
-            appointment=appointment,
-            appointment_ref=target.public_id,
-            clinic=source.professional.clinic,
-            patient=source.patient,
-            kind=send.kind,
-            language=source.language,
-            due_at=send.due_at,
-            planned_start=source.start,
-            snapshot=snapshot_of(source),
+        messages.append(
+            Message(
+                appointment=appointment,
+                appointment_ref=target.public_id,
+                clinic=source.professional.clinic,
+                patient=source.patient,
+                kind=send.kind,
+                language=source.language,
+                due_at=send.due_at,
+                planned_start=source.start,
+                snapshot=snapshot_of(source),
+            )
         )
-        notes.append(_planned_note(message, now))
+    Message.objects.bulk_create(messages)  # one INSERT for the plan
+    notes += [_planned_note(message, now) for message in messages]
     notes += plan.notes
     if any(send.due_at <= now for send in plan.send):
-        transaction.on_commit(dispatch_soon)
+        wake_the_worker_after_commit()
     return notes
 
 
@@ -198,6 +202,32 @@ def _planned_note(message: Message, now: datetime) -> str:
         return _("%(kind)s: sending planned now.") % {"kind": kind}
     date, time = stamp(message.due_at, message.snapshot["time_zone"], translation.get_language())
     return _("%(kind)s: sending planned on %(date)s at %(time)s.") % {"kind": kind, "date": date, "time": time}
+
+
+def wake_the_worker_after_commit() -> None:
+    """Asks the worker for a pass once the change commits: once per
+    transaction, however many changes in it have something to send now (a
+    slot series, a day closed, a batch of cancellations).
+
+    With django-q2's database broker (the default), the task row is written
+    inside the change's own transaction: the worker sees it exactly when the
+    outbox rows commit, and never without them, at no extra round trip.
+    With Redis, it is queued after the commit."""
+    if any(callback in (dispatch_soon, _woken) for _sids, callback, _robust in connection.run_on_commit):
+        return
+    if "orm" in settings.Q_CLUSTER and connection.in_atomic_block:
+        from django_q.tasks import async_task
+
+        # Not through queue(): a failed INSERT here leaves the transaction
+        # unusable, so it must fail the change (the database is failing).
+        async_task("confirmations.tasks.send_due_messages")
+        transaction.on_commit(_woken)  # marks this transaction as done
+    else:
+        transaction.on_commit(dispatch_soon)
+
+
+def _woken() -> None:
+    """Marker: this transaction already woke the worker."""
 
 
 def dispatch_soon() -> None:

@@ -94,12 +94,19 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "hubsite.wsgi.application"
 
+# Connections are kept between requests and tasks (opening one costs more
+# than a booking), and checked before reuse so a restarted database is no
+# error. Behind PgBouncer in transaction mode, set DATABASE_PGBOUNCER=1: no
+# server-side cursors (they need one server session across statements).
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "300")),
+        conn_health_checks=True,
     )
 }
+if env_bool("DATABASE_PGBOUNCER"):
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker share one SQLite file: wait for the
     # other's write lock instead of failing at once, and take the write lock
@@ -209,6 +216,11 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
 # server may scan a message before it answers DATA: it gets a little longer.
 HUB_PROVIDER_TIMEOUT = int(os.environ.get("HUB_PROVIDER_TIMEOUT", "10"))
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "20"))
+# The dispatcher claims up to HUB_SEND_BATCH due messages at once and calls
+# the providers for HUB_SEND_CONCURRENCY of them at a time (threads that
+# only wait on the network; every database write stays in the dispatcher).
+HUB_SEND_CONCURRENCY = int(os.environ.get("HUB_SEND_CONCURRENCY", "32"))
+HUB_SEND_BATCH = int(os.environ.get("HUB_SEND_BATCH", str(2 * HUB_SEND_CONCURRENCY)))
 # A Hub that only pretends to send (console email, SMS and calls recorded
 # locally) is for development and tests. In production it would mark
 # messages "sent" that never left, and print patients' emails to the logs:

@@ -408,21 +408,49 @@ class Appointment(models.Model):
             raise
         self._stored_slot_id = self.slot_id
 
+    @classmethod
+    def note_communication(cls, pk: int, patient_id: int, note: str, sent_status: str | None) -> str | None:
+        """R29, for the dispatcher, in one UPDATE: the status note says when
+        and where the latest message went, and a booked appointment's status
+        becomes `sent_status` ("Confirmation sent by …"; None leaves it).
+        Only while the appointment is the patient's the message went to. No
+        planning: nothing the patient is told changes. The version moves on
+        (D17). Returns the status after, or None when the appointment is gone
+        or now someone else's."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {cls._meta.db_table} SET status = CASE WHEN status = %s THEN %s ELSE status END, "
+                "status_note = %s, version = version + 1, updated_at = %s WHERE id = %s AND patient_id = %s "
+                "RETURNING status",
+                [cls.Status.BOOKED, sent_status or cls.Status.BOOKED, note, timezone.now(), pk, patient_id],
+            )
+            row = cursor.fetchone()
+        return row[0] if row else None
+
     def _take_turns(self, update_fields) -> None:
         """D16 under concurrency: changes that may make a professional's
         appointments overlap take turns on the professional's row. PostgreSQL
         checks its exclusion constraint against rows not yet committed, and
         two overlapping bookings checked at once deadlock (an error, not a
-        clean refusal); in turn, the second sees the first and is refused."""
-        if connection.vendor != "postgresql" or not self.professional_id or not self.is_active:
-            return  # a cancelled appointment overlaps nothing
+        clean refusal); in turn, the second sees the first and is refused.
+
+        The same read brings the professional and the clinic the planning
+        needs: one query for both."""
+        if not self.professional_id:
+            return
         if update_fields is not None and not {"start", "end", "professional", "slot"} & set(update_fields):
-            return  # a status or note: the times do not move
-        if self.pk is not None:
+            return  # a status or a note: the times do not move, nothing is planned
+        lock = connection.vendor == "postgresql" and self.is_active  # a cancelled appointment overlaps nothing
+        if lock and self.pk is not None:
             # Always the appointment first, then its professional: the order
             # every other change of it takes (patient pages, dispatcher).
             list(Appointment.objects.select_for_update().filter(pk=self.pk).values_list("pk"))
-        list(Professional.objects.select_for_update().filter(pk=self.professional_id).values_list("pk"))
+        cached = Appointment.professional.is_cached(self) and Professional.clinic.is_cached(self.professional)
+        if lock or not cached:
+            rows = Professional.objects.select_related("clinic")
+            if lock:
+                rows = rows.select_for_update(of=("self",))
+            self.professional = rows.get(pk=self.professional_id)
 
     def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
         """D17, optimistic concurrency: the UPDATE applies only to the version
@@ -483,10 +511,12 @@ class Appointment(models.Model):
             return
         slot = self.slot
         moved = not self._state.adding and self.slot_id != getattr(self, "_stored_slot_id", self.slot_id)
+        # The slot's professional and service, without reading them when the
+        # slot does not hold them already (save() reads what planning needs).
         if moved or not self.professional_id:
-            self.professional = slot.professional
+            _copy_relation(slot, self, "professional")
         if not self.service_id:
-            self.service = slot.service
+            _copy_relation(slot, self, "service")
         if moved or self.start is None:
             self.start = slot.start
         if moved or self.end is None:
@@ -540,6 +570,15 @@ class Appointment(models.Model):
         )
 
 
+def _copy_relation(source: models.Model, target: models.Model, name: str) -> None:
+    """target.<name> = source.<name>: the object if source holds it, else its id."""
+    field = type(source)._meta.get_field(name)
+    if field.is_cached(source):
+        setattr(target, name, getattr(source, name))
+    else:
+        setattr(target, field.attname, getattr(source, field.attname))
+
+
 class StatusChange(models.Model):
     """One line of an appointment's status history (R29).
 
@@ -586,11 +625,13 @@ class StatusChange(models.Model):
         return f"{timezone.localtime(self.at):%Y-%m-%d %H:%M} · {self.get_status_display()}"
 
     @classmethod
-    def record(cls, appointment_ref, clinic_id: int, status: str, note: str, actor, appointment=None):
+    def record(
+        cls, appointment_ref, clinic_id: int, status: str, note: str, actor, appointment=None, appointment_id=None
+    ):
         """Adds a line to an appointment's history; `appointment` is None
         once it is deleted, the reference and clinic remain (D7)."""
         return cls.objects.create(
-            appointment=appointment,
+            appointment_id=appointment.pk if appointment is not None else appointment_id,
             appointment_ref=appointment_ref,
             clinic_id=clinic_id,
             status=status,

@@ -24,8 +24,9 @@ from conftest import book, postgres_only
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_four_dispatchers_send_each_of_1000_due_messages_exactly_once(slot, patient, channel_calls):
+def test_four_dispatchers_send_each_of_1000_due_messages_exactly_once(slot, patient, channel_calls, settings):
     postgres_only(connection)
+    settings.HUB_SEND_CONCURRENCY = 4  # and each sends four at a time
     appointment = book(slot, patient)
     Message.objects.all().delete()
     Message.objects.bulk_create(
@@ -103,3 +104,49 @@ def test_a_real_worker_sends_the_confirmation_within_seconds(slot, patient):
             os.killpg(worker.pid, signal.SIGKILL)
             output, _ = worker.communicate()
     assert "jean@example.com" in output  # the console email backend printed the mail
+
+
+class SlowChannel:
+    """A provider that takes 50 ms per call and counts how many calls overlap."""
+
+    lock = threading.Lock()
+    in_flight = 0
+    most = 0
+    calls: list = []
+
+    def send(self, message) -> str:
+        with self.lock:
+            SlowChannel.in_flight += 1
+            SlowChannel.most = max(SlowChannel.most, SlowChannel.in_flight)
+        time.sleep(0.05)
+        with self.lock:
+            SlowChannel.in_flight -= 1
+            SlowChannel.calls.append(message.pk)
+        return f"slow-{message.pk}"
+
+
+def test_one_dispatcher_calls_the_provider_for_several_messages_at_once(slot, patient, settings):
+    postgres_only(connection)
+    settings.HUB_SEND_CONCURRENCY = 8
+    settings.HUB_CHANNELS = dict.fromkeys(("email", "sms", "voice"), "confirmations.tests.test_concurrency.SlowChannel")
+    SlowChannel.most, SlowChannel.calls = 0, []
+    appointment = book(slot, patient)
+    Message.objects.all().delete()
+    Message.objects.bulk_create(
+        Message(
+            appointment=appointment,
+            appointment_ref=appointment.public_id,
+            clinic=slot.professional.clinic,
+            patient=patient,
+            kind="reminder",
+            language="fr",
+            due_at=appointment.created_at,
+            planned_start=appointment.start,
+            snapshot=snapshot_of(appointment),
+        )
+        for _ in range(40)
+    )
+    assert send_due_messages()["sent"] == 40
+    assert sorted(SlowChannel.calls) == sorted(Message.objects.values_list("pk", flat=True))  # each once
+    assert SlowChannel.most > 1
+    assert set(Message.objects.values_list("state", flat=True)) == {"sent"}

@@ -100,6 +100,13 @@ def by_message(messages: list[Message], arrivals: Counter) -> Counter:
     return Counter({rows[key]: times for key, times in arrivals.items() if key in rows})
 
 
+@pytest.fixture
+def concurrent_sends(settings):
+    # As in production: several provider calls at once (sender threads).
+    settings.HUB_SEND_CONCURRENCY = 8
+
+
+@pytest.mark.usefixtures("concurrent_sends")
 class TestEmailServerFaults:
     def test_greylisting_delays_mail_and_loses_none(self, mail_server, clinic, professional, service, clock):
         mail_server.greylist = True
@@ -300,6 +307,7 @@ class TestDoubleBooking:
         )
 
 
+@pytest.mark.usefixtures("concurrent_sends")
 class TestTwilioFaults:
     """Twilio at its HTTP boundary: the real client runs, `responses` answers."""
 

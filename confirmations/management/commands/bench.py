@@ -1,99 +1,327 @@
-"""Figures for the speed targets (./hub bench): never run by the tests.
+"""Speed figures (./hub bench), each beside its baseline from the same run.
 
-Builds a throwaway clinic in the configured database, then measures
-- the dispatcher: messages sent per second with the local channels;
-- the admin change lists: queries and milliseconds per page as the tables
-  grow (the query count must not grow with them).
+Never run by the tests; never a timed assertion. On PostgreSQL (./hub bench
+makes a throwaway database) it prints, medians of --runs runs:
+
+- dispatch, instant provider: messages/s of the Hub's pass, beside a raw
+  psycopg loop doing the essential database work of one message (claim one
+  due row with SKIP LOCKED and mark it sending, commit; mark it sent and
+  insert one history row, commit), and database round trips per message;
+- dispatch, a provider answering in 100 ms: the Hub, beside one call at a
+  time (10/s);
+- one booking: milliseconds, queries and new connections, beside the same
+  save with the planning signals disconnected;
+- the admin's appointment list and search at --rows appointments, beside
+  the same pages at 1,000.
+
+This machine has two shared cores: trust the ratios, not the absolute times.
 """
 
 import logging
+import statistics
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import connection
+from django.db.backends.signals import connection_created
+from django.db.models.signals import post_save, pre_save
 from django.test import Client
 from django.test.utils import override_settings
 from django.utils import timezone
 
+from confirmations import planning
 from confirmations.content import snapshot_of
 from confirmations.dispatch import send_due_messages
 from confirmations.models import Message
 from patients.models import Patient
-from schedules.models import Appointment, Clinic, Professional, Service, Slot
+from schedules.models import Appointment, Clinic, Professional, Service, Slot, StatusChange
 
-LOCAL = dict.fromkeys(("email", "sms", "voice"), "confirmations.channels.LocalRecorder")
+INSTANT = dict.fromkeys(("email", "sms", "voice"), "confirmations.channels.LocalRecorder")
+SLOW = dict.fromkeys(("email", "sms", "voice"), "confirmations.management.commands.bench.SlowProvider")
+
+
+class SlowProvider:
+    """A provider that answers in 100 ms."""
+
+    def send(self, message) -> str:
+        time.sleep(0.1)
+        return f"slow-{message.public_id}"
 
 
 class Command(BaseCommand):
-    help = "Prints speed figures for the dispatcher and the admin change lists."
+    help = "Prints speed figures beside their baselines (dispatch, booking, admin lists)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--messages", type=int, default=1000)
-        parser.add_argument("--sizes", default="100,1000,3000")
+        parser.add_argument("--messages", type=int, default=2000, help="messages per dispatch run")
+        parser.add_argument("--runs", type=int, default=3)
+        parser.add_argument("--rows", type=int, default=1_000_000, help="appointments for the admin figures")
+        parser.add_argument("--only", default="dispatch,slow,booking,admin")
 
     def handle(self, *args, **options):
-        logging.getLogger("django-q").setLevel(logging.WARNING)  # one "Enqueued" line per booking
-        clinic = Clinic.objects.create(name=f"Bench {timezone.now():%H%M%S}", phone="+15145550100", hub_connected=True)
-        professional = Professional.objects.create(clinic=clinic, first_name="B", last_name="Bench", kind="gp")
-        service = Service.objects.create(clinic=clinic, name_fr="Bench", name_en="Bench", category="in_person")
-        patient = Patient.objects.create(clinic=clinic, first_name="P", last_name="Bench", email="bench@example.com")
-        start = timezone.now() + timedelta(days=60)
+        logging.getLogger("django-q").setLevel(logging.WARNING)
+        self.runs = options["runs"]
+        self.world = World.build()
+        only = options["only"].split(",")
+        self.stdout.write(f"database: {connection.vendor}; medians of {self.runs} runs\n")
+        self.stdout.write(f"{'what':<44} {'the Hub':>16} {'baseline':>16} {'ratio':>8}")
+        if "dispatch" in only:
+            self.dispatch(options["messages"])
+        if "slow" in only:
+            self.slow(min(options["messages"], 600))
+        if "booking" in only:
+            self.booking(200)
+        if "admin" in only:
+            self.admin(options["rows"])
 
-        slot = Slot.objects.create(
-            professional=professional, service=service, start=start, end=start + timedelta(minutes=30)
+    def row(self, what: str, hub: float, baseline: float, unit: str, higher_is_better: bool = True) -> None:
+        ratio = (hub / baseline if higher_is_better else baseline / hub) if hub and baseline else 0
+        self.stdout.write(f"{what:<44} {hub:>10.1f} {unit:<5} {baseline:>10.1f} {unit:<5} {ratio:>7.0%}")
+
+    # --- dispatch -------------------------------------------------------------
+
+    def dispatch(self, count: int) -> None:
+        hub, trips, raw = [], [], []
+        for _ in range(self.runs):
+            self.world.due_messages(count)
+            with override_settings(HUB_CHANNELS=INSTANT), counting() as counts:
+                began = time.perf_counter()
+                sent = send_due_messages()["sent"]
+                hub.append(sent / (time.perf_counter() - began))
+            trips.append(counts.round_trips / max(sent, 1))
+            if connection.vendor == "postgresql":
+                self.world.due_messages(count)
+                raw.append(self.world.raw_loop(count))
+        self.row("dispatch, instant provider (msg/s)", statistics.median(hub), statistics.median(raw or [0]), "msg/s")
+        self.stdout.write(f"{'  round trips per message':<44} {statistics.median(trips):>10.1f} {'':<5} {8:>10.1f}")
+
+    def slow(self, count: int) -> None:
+        hub, one = [], []
+        for _ in range(self.runs):
+            self.world.due_messages(count)
+            with override_settings(HUB_CHANNELS=SLOW):
+                began = time.perf_counter()
+                sent = send_due_messages()["sent"]
+                hub.append(sent / (time.perf_counter() - began))
+            self.world.due_messages(20)
+            with override_settings(HUB_CHANNELS=SLOW, HUB_SEND_CONCURRENCY=1):
+                began = time.perf_counter()
+                sent = send_due_messages()["sent"]
+                one.append(sent / (time.perf_counter() - began))
+        self.row(
+            f"dispatch, 100 ms provider, {settings.HUB_SEND_CONCURRENCY} at once",
+            statistics.median(hub),
+            statistics.median(one),
+            "msg/s",
         )
-        appointment = Appointment.objects.create(slot=slot, patient=patient)
-        Message.objects.filter(appointment=appointment).delete()
+
+    # --- booking ----------------------------------------------------------------
+
+    def booking(self, count: int) -> None:
+        planned, plain, queries, connections = [], [], [], []
+        for _ in range(self.runs):
+            slots = self.world.free_slots(2 * count)
+            with counting() as counts:
+                began = time.perf_counter()
+                for slot in slots[:count]:
+                    Appointment.objects.create(slot=slot, patient=self.world.patient)
+                planned.append((time.perf_counter() - began) * 1000 / count)
+            queries.append(counts.statements / count)
+            connections.append(counts.connections / count)
+            with without_planning():
+                began = time.perf_counter()
+                for slot in slots[count:]:
+                    Appointment.objects.create(slot=slot, patient=self.world.patient)
+                plain.append((time.perf_counter() - began) * 1000 / count)
+        self.row("one booking (ms)", statistics.median(planned), statistics.median(plain), "ms", higher_is_better=False)
+        self.stdout.write(
+            f"{'  queries, new connections per booking':<44} {statistics.median(queries):>10.1f} "
+            f"{statistics.median(connections):>10.1f}"
+        )
+
+    # --- admin lists ------------------------------------------------------------
+
+    def admin(self, rows: int) -> None:
+        user = get_user_model().objects.create_superuser(f"bench{timezone.now():%H%M%S%f}", password="x")
+        client = Client()
+        client.force_login(user)
+        small = World.build(appointments=1000)
+        large = World.build(appointments=rows)
+        for what, path in (("list", "/admin/schedules/appointment/"), ("search", "/admin/schedules/appointment/?q=")):
+            figures = {}
+            for world in (small, large):
+                suffix = f"&professional__clinic__id__exact={world.clinic.pk}" if "?" in path else ""
+                url = (
+                    (path + "Bench" + suffix)
+                    if "?" in path
+                    else f"{path}?professional__clinic__id__exact={world.clinic.pk}"
+                )
+                times = []
+                for _ in range(self.runs):
+                    with override_settings(ALLOWED_HOSTS=["*"]):
+                        began = time.perf_counter()
+                        status = client.get(url, HTTP_HOST="localhost").status_code
+                        times.append((time.perf_counter() - began) * 1000)
+                    assert status == 200, status
+                figures[world] = statistics.median(times)
+            self.row(
+                f"admin appointment {what} at {rows:,} (ms)",
+                figures[large],
+                figures[small],
+                "ms",
+                higher_is_better=False,
+            )
+
+
+class World:
+    """A throwaway clinic for the figures."""
+
+    @classmethod
+    def build(cls, appointments: int = 0) -> "World":
+        world = cls()
+        stamp = f"{timezone.now():%H%M%S%f}"
+        world.clinic = Clinic.objects.create(name=f"Bench {stamp}", phone="+15145550100", hub_connected=True)
+        world.professional = Professional.objects.create(
+            clinic=world.clinic, first_name="B", last_name=f"Bench{stamp}", kind="gp"
+        )
+        world.service = Service.objects.create(
+            clinic=world.clinic, name_fr="Bench", name_en="Bench", category="in_person"
+        )
+        world.patient = Patient.objects.create(
+            clinic=world.clinic, first_name="P", last_name="Bench", email="bench@example.com"
+        )
+        world.start = timezone.now() + timedelta(days=60)
+        world.next_slot = 0
+        slot = world.free_slots(1)[0]
+        world.appointment = Appointment.objects.create(slot=slot, patient=world.patient)
+        if appointments > 1:
+            world.fill(appointments - 1)
+        return world
+
+    def free_slots(self, count: int) -> list[Slot]:
+        slots = []
+        for _ in range(count):
+            at = self.start + timedelta(minutes=30 * self.next_slot)
+            self.next_slot += 1
+            slots.append(
+                Slot(professional=self.professional, service=self.service, start=at, end=at + timedelta(minutes=30))
+            )
+        Slot.objects.bulk_create(slots)
+        return list(Slot.objects.filter(professional=self.professional).order_by("-start")[:count])[::-1]
+
+    def due_messages(self, count: int) -> None:
+        Message.objects.filter(state="pending").update(state="withdrawn")
         Message.objects.bulk_create(
             Message(
-                appointment=appointment,
-                appointment_ref=appointment.public_id,
-                clinic=clinic,
-                patient=patient,
+                appointment=self.appointment,
+                appointment_ref=self.appointment.public_id,
+                clinic=self.clinic,
+                patient=self.patient,
                 kind="reminder",
                 language="fr",
-                due_at=timezone.now(),
-                planned_start=appointment.start,
-                snapshot=snapshot_of(appointment),
+                due_at=timezone.now() - timedelta(seconds=1),
+                planned_start=self.appointment.start,
+                snapshot=snapshot_of(self.appointment),
+            )
+            for _ in range(count)
+        )
+
+    def fill(self, count: int) -> None:
+        """`count` more appointments in one statement (PostgreSQL), 30 minutes apart."""
+        if connection.vendor != "postgresql":
+            for slot in self.free_slots(count):
+                Appointment.objects.create(slot=slot, patient=self.patient)
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                INSERT INTO schedules_appointment (public_id, patient_id, professional_id, service_id, start, "end",
+                    source, status, status_note, hub_reason, notes, created_at, updated_at, version)
+                SELECT gen_random_uuid(), %s, %s, %s, %s + n * interval '30 minutes',
+                    %s + n * interval '30 minutes' + interval '20 minutes', 'staff', 'booked', '', 'outside_slot', '',
+                    now(), now(), 1
+                FROM generate_series(1, %s) AS n
+                """,
+                [self.patient.pk, self.professional.pk, self.service.pk, self.start + timedelta(days=3650),
+                 self.start + timedelta(days=3650), count],
             )  # fmt: skip
-            for _ in range(options["messages"])
-        )
-        with override_settings(HUB_CHANNELS=LOCAL):
+            cursor.execute("ANALYZE schedules_appointment")
+
+    def raw_loop(self, count: int) -> float:
+        """The essential database work of one message, `count` times, in psycopg."""
+        import psycopg
+
+        params = connection.get_connection_params()
+        with psycopg.connect(**params) as raw, raw.cursor() as cursor:
             began = time.perf_counter()
-            summary = send_due_messages()
-            elapsed = time.perf_counter() - began
-        self.stdout.write(
-            f"dispatcher: {summary['sent']} messages in {elapsed:.2f} s = {summary['sent'] / elapsed:.0f} messages/s "
-            f"({connection.vendor})"
-        )
-
-        admin = get_user_model().objects.create_superuser(f"bench{timezone.now():%H%M%S%f}", password="x")
-        client = Client()
-        client.force_login(admin)
-        made = 1
-        for size in [int(size) for size in options["sizes"].split(",")]:
-            while made < size:
-                at = start + timedelta(minutes=30 * made)
-                slot = Slot.objects.create(
-                    professional=professional, service=service, start=at, end=at + timedelta(minutes=30)
+            for _ in range(count):
+                cursor.execute(
+                    "SELECT id FROM confirmations_message WHERE state = 'pending' AND due_at <= now() "
+                    "ORDER BY due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
                 )
-                Appointment.objects.create(slot=slot, patient=patient)
-                made += 1
-            for path in ("/admin/schedules/appointment/", "/admin/confirmations/message/"):
-                queries = []
-                with override_settings(ALLOWED_HOSTS=["*"]), connection.execute_wrapper(counting(queries)):
-                    began = time.perf_counter()
-                    status = client.get(path, HTTP_HOST="localhost").status_code
-                    elapsed = time.perf_counter() - began
-                figures = f"{len(queries):>2} queries, {elapsed * 1000:4.0f} ms (HTTP {status})"
-                self.stdout.write(f"{path:<32} {size:>5} appointments: {figures}")
+                (pk,) = cursor.fetchone()
+                cursor.execute(
+                    "UPDATE confirmations_message SET state = 'sending', claimed_at = now() WHERE id = %s", [pk]
+                )
+                raw.commit()
+                cursor.execute("UPDATE confirmations_message SET state = 'sent', sent_at = now() WHERE id = %s", [pk])
+                cursor.execute(
+                    "INSERT INTO schedules_statuschange (appointment_id, appointment_ref, clinic_id, at, status, "
+                    "note, actor) VALUES (%s, %s, %s, now(), 'sent_email', 'bench', 'hub')",
+                    [self.appointment.pk, self.appointment.public_id, self.clinic.pk],
+                )
+                raw.commit()
+            return count / (time.perf_counter() - began)
 
 
-def counting(queries: list):
-    def wrapper(execute, sql, params, many, context):
-        queries.append(sql)
+class Counts:
+    statements = commits = connections = 0
+
+    @property
+    def round_trips(self) -> int:
+        # psycopg opens each transaction with its own BEGIN; COMMIT is one more.
+        return self.statements + 2 * self.commits
+
+
+@contextmanager
+def counting():
+    counts = Counts()
+
+    def statement(execute, sql, params, many, context):
+        counts.statements += 1
         return execute(sql, params, many, context)
 
-    return wrapper
+    def created(sender, **kwargs):
+        counts.connections += 1
+
+    commit = connection.commit
+
+    def counted_commit():
+        counts.commits += 1
+        return commit()
+
+    connection_created.connect(created)
+    connection.commit = counted_commit
+    try:
+        with connection.execute_wrapper(statement):
+            yield counts
+    finally:
+        del connection.commit
+        connection_created.disconnect(created)
+
+
+@contextmanager
+def without_planning():
+    pre_save.disconnect(planning.plan_change, sender=Appointment)
+    post_save.disconnect(planning.write_change, sender=Appointment)
+    try:
+        yield
+    finally:
+        pre_save.connect(planning.plan_change, sender=Appointment)
+        post_save.connect(planning.write_change, sender=Appointment)
+
+
+__all__ = ["Command", "SlowProvider", "StatusChange"]
