@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.contrib.admin import DateFieldListFilter
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -39,9 +40,9 @@ def may_send_again(user, message: Message) -> bool:
 @admin.register(Message)
 class MessageAdmin(ReadOnlyAdmin):
     list_display = ["due_at", "kind", "channel", "to", "state", "sent_at", "attempts", "error", "clinic"]
-    list_filter = ["state", "kind", "channel", "clinic"]
+    # No date hierarchy: it reads every row's date to draw its links.
+    list_filter = [("due_at", DateFieldListFilter), "state", "kind", "channel", "clinic"]
     search_fields = ["to", "provider_id"]
-    date_hierarchy = "due_at"
     list_select_related = ["clinic"]
     paginator = CappedPaginator
     show_full_result_count = False
@@ -87,9 +88,8 @@ class MessageAdmin(ReadOnlyAdmin):
 @admin.register(Reply)
 class ReplyAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "channel", "number", "body", "outcome", "message", "clinic"]
-    list_filter = ["outcome", "channel", "clinic"]
+    list_filter = [("received_at", DateFieldListFilter), "outcome", "channel", "clinic"]
     search_fields = ["number", "body"]
-    date_hierarchy = "received_at"
     list_select_related = ["clinic", "message"]
     paginator = CappedPaginator
     show_full_result_count = False

@@ -15,7 +15,13 @@ STAFF_GROUP = "clinic staff"
 def is_support(user: AbstractBaseUser | AnonymousUser) -> bool:
     if not user.is_active or not user.is_staff:
         return False
-    return user.is_superuser or user.groups.filter(name=SUPPORT_GROUP).exists()
+    if user.is_superuser:
+        return True
+    # Asked many times per request (every list, filter and choice): the
+    # answer is kept on the request's user object, so once per request.
+    if not hasattr(user, "_hub_is_support"):
+        user._hub_is_support = user.groups.filter(name=SUPPORT_GROUP).exists()
+    return user._hub_is_support
 
 
 def visible_to(queryset: QuerySet, user: AbstractBaseUser | AnonymousUser) -> QuerySet:

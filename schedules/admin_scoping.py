@@ -65,7 +65,10 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[: self.CAP + 1].count()
+        rows = self.object_list
+        if hasattr(rows, "order_by"):
+            rows = rows.order_by()  # counting needs no order: no sort of the whole table first
+        return rows[: self.CAP + 1].count()
 
 
 class ClinicScopedAdmin(admin.ModelAdmin):

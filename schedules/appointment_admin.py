@@ -5,7 +5,7 @@ communications, and the cancel, copy and move actions (R17, R18)."""
 from django.contrib import admin, messages
 from django.contrib.admin import DateFieldListFilter
 from django.db import IntegrityError
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -14,10 +14,11 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from confirmations.models import Message
+from patients.models import Patient
 from schedules.access import visible_to
 from schedules.admin_forms import STALE_FORM, AppointmentForm, SlotChoiceForm
 from schedules.admin_scoping import CappedPaginator, ClinicScopedAdmin, ReadOnlyInline, row_id
-from schedules.models import Appointment, Slot, StaleAppointment, StatusChange
+from schedules.models import Appointment, Professional, Slot, StaleAppointment, StatusChange
 
 TAKEN_MEANWHILE = _(
     "Not saved: this slot, or the professional at that time, was booked meanwhile. Choose another slot or time."
@@ -36,6 +37,16 @@ class MessageInline(ReadOnlyInline):
     fields = ["kind", "channel", "to", "due_at", "state", "sent_at", "error"]
     readonly_fields = fields
     verbose_name_plural = _("communications")
+
+
+SEARCH_IDS = 500
+
+
+def few(rows):
+    """The ids of `rows` as a list when there are few (the database then
+    reads their appointments by index), else as a subquery."""
+    ids = list(rows.values_list("pk", flat=True)[: SEARCH_IDS + 1])
+    return ids if len(ids) <= SEARCH_IDS else rows.values("pk")
 
 
 def free_slots(request, clinic_id: int):
@@ -63,7 +74,6 @@ class AppointmentAdmin(ClinicScopedAdmin):
     list_display = ["start", "patient", "professional", "service", "status", "status_note"]
     list_filter = [("start", DateFieldListFilter), "professional", "status", "source", "professional__clinic"]
     search_fields = ["patient__last_name", "patient__first_name", "professional__last_name"]
-    date_hierarchy = "start"
     list_select_related = ["patient", "professional__clinic", "service"]
     autocomplete_fields = ["patient", "professional", "slot", "service"]
     readonly_fields = ["status", "status_note", "hub_reason_display", "public_id", "created_at", "updated_at"]
@@ -72,6 +82,21 @@ class AppointmentAdmin(ClinicScopedAdmin):
     paginator = CappedPaginator
     show_full_result_count = False
     change_form_template = "admin/schedules/appointment/change_form.html"
+
+    def get_search_results(self, request, queryset, search_term):
+        """Each word names the patient (last or first name) or the
+        professional (last name), as Django's own search would; but the few
+        matching patients and professionals are found first (small tables,
+        trigram indexes on PostgreSQL), then their appointments by index,
+        instead of testing every appointment's joined names."""
+        words = search_term.split()
+        if not words:
+            return queryset, False
+        for word in words:
+            patients = few(Patient.objects.filter(Q(last_name__icontains=word) | Q(first_name__icontains=word)))
+            professionals = few(Professional.objects.filter(last_name__icontains=word))
+            queryset = queryset.filter(Q(patient_id__in=patients) | Q(professional_id__in=professionals))
+        return queryset, False
 
     @admin.display(description=_("communications by the Hub"))
     def hub_reason_display(self, appointment: Appointment) -> str:

@@ -150,15 +150,12 @@ class Command(BaseCommand):
         client.force_login(user)
         small = World.build(appointments=1000)
         large = World.build(appointments=rows)
-        for what, path in (("list", "/admin/schedules/appointment/"), ("search", "/admin/schedules/appointment/?q=")):
+        for what in ("list", "search"):
             figures = {}
             for world in (small, large):
-                suffix = f"&professional__clinic__id__exact={world.clinic.pk}" if "?" in path else ""
-                url = (
-                    (path + "Bench" + suffix)
-                    if "?" in path
-                    else f"{path}?professional__clinic__id__exact={world.clinic.pk}"
-                )
+                url = f"/admin/schedules/appointment/?professional__clinic__id__exact={world.clinic.pk}"
+                if what == "search":
+                    url += f"&q={world.rare.last_name}"  # one patient among many
                 times = []
                 for _ in range(self.runs):
                     with override_settings(ALLOWED_HOSTS=["*"]):
@@ -195,8 +192,12 @@ class World:
         )
         world.start = timezone.now() + timedelta(days=60)
         world.next_slot = 0
-        slot = world.free_slots(1)[0]
+        slot, other = world.free_slots(2)
         world.appointment = Appointment.objects.create(slot=slot, patient=world.patient)
+        world.rare = Patient.objects.create(
+            clinic=world.clinic, first_name="Zoé", last_name=f"Quintal{stamp}", email="zoe@example.com"
+        )
+        Appointment.objects.create(slot=other, patient=world.rare)
         if appointments > 1:
             world.fill(appointments - 1)
         return world
