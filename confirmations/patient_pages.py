@@ -172,10 +172,15 @@ def _open(request, token: str, action: str):
     except links.BadLink:
         return None, _language(request, "fr")
     language = _language(request, link.language)
-    appointment = (
-        Appointment.objects.select_related("patient", "professional__clinic", "service")
-        .filter(public_id=link.appointment, patient__public_id=link.patient)
-        .first()
+    # One row by its unique public id: no ordering, and only the relations
+    # the page shows (this query is most of a page's cost).
+    appointment = next(
+        iter(
+            Appointment.objects.select_related("professional__clinic", "service")
+            .filter(public_id=link.appointment, patient__public_id=link.patient)
+            .order_by()[:1]
+        ),
+        None,
     )
     if appointment is None or appointment.start <= timezone.now():
         # D11: links stop working once the appointment has started; D13: a

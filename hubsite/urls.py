@@ -1,6 +1,8 @@
+import os
+
 from django.conf import settings
 from django.contrib import admin
-from django.http import HttpResponseForbidden
+from django.http import HttpResponse, HttpResponseForbidden
 from django.urls import include, path, re_path, resolve
 from django.views.decorators.csrf import csrf_exempt
 
@@ -21,6 +23,10 @@ urlpatterns = [
 ]
 
 urlpatterns.append(re_path(r"^anymail/(?P<rest>.*)$", email_tracking))
+
+if os.environ.get("HUB_BENCH_URLS"):
+    # ./hub bench only: the bare Django view the patient pages are measured against.
+    urlpatterns.append(path("bench/bare/", lambda request: HttpResponse("ok")))
 
 # The local message page answers only in DEBUG (confirmations/local_outbox.py).
 urlpatterns.append(path("dev/", include("confirmations.dev_urls")))

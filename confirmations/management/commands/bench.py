@@ -59,7 +59,7 @@ class Command(BaseCommand):
         parser.add_argument("--messages", type=int, default=2000, help="messages per dispatch run")
         parser.add_argument("--runs", type=int, default=3)
         parser.add_argument("--rows", type=int, default=1_000_000, help="appointments for the admin figures")
-        parser.add_argument("--only", default="dispatch,slow,booking,admin")
+        parser.add_argument("--only", default="dispatch,slow,booking,pages,admin")
 
     def handle(self, *args, **options):
         logging.getLogger("django-q").setLevel(logging.WARNING)
@@ -74,6 +74,8 @@ class Command(BaseCommand):
             self.slow(min(options["messages"], 600))
         if "booking" in only:
             self.booking(200)
+        if "pages" in only:
+            self.pages()
         if "admin" in only:
             self.admin(options["rows"])
 
@@ -141,6 +143,23 @@ class Command(BaseCommand):
             f"{'  queries, new connections per booking':<44} {statistics.median(queries):>10.1f} "
             f"{statistics.median(connections):>10.1f}"
         )
+
+    # --- patient pages under gunicorn -------------------------------------------
+
+    def pages(self) -> None:
+        """The cancel page, beside a bare Django view, both served by the same
+        gunicorn (2 workers, DEBUG off), each request from its own client
+        address (so that the rate limit counts, and never refuses)."""
+        from confirmations import links
+
+        slot = self.world.free_slots(1)[0]
+        appointment = Appointment.objects.create(slot=slot, patient=self.world.patient)
+        cancel = links.url_for(appointment.public_id, self.world.patient.public_id, links.CANCEL, "fr")
+        cancel = "/" + cancel.split("/", 3)[3]
+        with gunicorn() as port:
+            hub = [load(port, cancel) for _ in range(self.runs)]
+            bare = [load(port, "/bench/bare/") for _ in range(self.runs)]
+        self.row("cancel page, gunicorn 2 workers (req/s)", statistics.median(hub), statistics.median(bare), "req/s")
 
     # --- admin lists ------------------------------------------------------------
 
@@ -276,6 +295,80 @@ class World:
                 )
                 raw.commit()
             return count / (time.perf_counter() - began)
+
+
+@contextmanager
+def gunicorn():
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": settings.SECRET_KEY,  # the links signed here must read there
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "HUB_LOCAL_CHANNELS": "1",
+        "SECURE_SSL_REDIRECT": "0",
+        "TRUSTED_PROXIES": "1",
+        "HUB_BENCH_URLS": "1",
+        "DATABASE_URL": os.environ["DATABASE_URL"],
+    }
+    # DEBUG off serves hashed static files: collect them first (staticfiles/).
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=settings.BASE_DIR, env=env)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "hubsite.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{port}",
+         "--log-level", "warning"],
+        cwd=settings.BASE_DIR, env=env,
+    )  # fmt: skip
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        load(port, "/bench/bare/", seconds=1)  # warm both workers
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def load(port: int, path: str, seconds: float = 5, clients: int = 8) -> float:
+    """Requests per second that `clients` threads get answered (200) in `seconds`."""
+    import http.client
+    import itertools
+    import threading
+
+    numbers = itertools.count()
+    done = []
+    stop = time.monotonic() + seconds
+
+    def client():
+        answered = 0
+        while time.monotonic() < stop:
+            number = next(numbers)
+            address = f"10.{number >> 16 & 255}.{number >> 8 & 255}.{number & 255}"
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request("GET", path, headers={"X-Forwarded-For": address})
+            response = connection.getresponse()
+            response.read()
+            connection.close()
+            answered += response.status == 200
+        done.append(answered)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    began = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(done) / (time.monotonic() - began)
 
 
 class Counts:
