@@ -11,9 +11,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 
 import pytest
 from django.conf import settings
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection
 
 from confirmations.content import snapshot_of
@@ -149,4 +151,55 @@ def test_one_dispatcher_calls_the_provider_for_several_messages_at_once(slot, pa
     assert send_due_messages()["sent"] == 40
     assert sorted(SlowChannel.calls) == sorted(Message.objects.values_list("pk", flat=True))  # each once
     assert SlowChannel.most > 1
+    assert set(Message.objects.values_list("state", flat=True)) == {"sent"}
+
+
+class FileBackend(BaseEmailBackend):
+    """An email provider shared by several processes: one line per message
+    received, appended to the file named by HUB_TEST_OUTBOX."""
+
+    def send_messages(self, email_messages) -> int:
+        with open(os.environ["HUB_TEST_OUTBOX"], "a") as outbox:
+            for mail in email_messages:
+                outbox.write(f"{mail.metadata['hub_message']}\n")  # one short write: atomic with O_APPEND
+        return len(email_messages)
+
+
+def test_several_worker_machines_on_one_database_send_each_message_once(slot, patient, tmp_path):
+    """Scale-out: three dispatcher processes (as on three machines) share
+    one PostgreSQL; SKIP LOCKED hands each due message to exactly one."""
+    postgres_only(connection)
+    appointment = book(slot, patient)
+    Message.objects.all().delete()
+    Message.objects.bulk_create(
+        Message(
+            appointment=appointment,
+            appointment_ref=appointment.public_id,
+            clinic=slot.professional.clinic,
+            patient=patient,
+            kind="reminder",
+            language="fr",
+            due_at=appointment.created_at,
+            planned_start=appointment.start,
+            snapshot=snapshot_of(appointment),
+        )
+        for _ in range(600)
+    )
+    outbox = tmp_path / "outbox"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "EMAIL_BACKEND": f"{__name__}.FileBackend",
+        "HUB_TEST_OUTBOX": str(outbox),
+        "HUB_SEND_BATCH": "20",
+    }
+    machines = [
+        subprocess.Popen([sys.executable, "manage.py", "send_due_messages"], cwd=settings.BASE_DIR, env=env)
+        for _ in range(3)
+    ]
+    assert [machine.wait(timeout=120) for machine in machines] == [0, 0, 0]
+    received = Counter(outbox.read_text().split())
+    public_ids = {str(public_id) for public_id in Message.objects.values_list("public_id", flat=True)}
+    assert set(received) == public_ids  # none left
+    assert set(received.values()) == {1}  # none twice
     assert set(Message.objects.values_list("state", flat=True)) == {"sent"}
