@@ -103,7 +103,8 @@ def snapshot_of(appointment, patient=None) -> dict:
         "professional": appointment.professional.full_name,
         "clinic": clinic.name,
         "clinic_address": clinic.address,
-        "clinic_phone": clinic.phone.as_e164 if clinic.phone else "",
+        # `is not None`, not truth: a PhoneNumber's truth validates it again.
+        "clinic_phone": clinic.phone.as_e164 if clinic.phone is not None else "",
         "clinic_email": clinic.email,
         "category": appointment.service.category,
         "online_cancellation": appointment.service.cancellation_delay is not None,

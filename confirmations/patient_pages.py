@@ -191,7 +191,7 @@ def _open(request, token: str, action: str):
 
 def details(appointment: Appointment, language: str) -> dict:
     clinic = appointment.professional.clinic
-    phone = spoken_phone(clinic.phone.as_e164 if clinic.phone else "")
+    phone = spoken_phone(clinic.phone.as_e164 if clinic.phone is not None else "")
     return {
         "date": long_date(appointment.start, clinic.timezone, language),
         "professional": appointment.professional.full_name,

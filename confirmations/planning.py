@@ -172,9 +172,11 @@ def _apply(plan: rules.Plan, appointment: Appointment | None, before: Appointmen
         )
     if plan.reset_confirmation:
         notes.append(_("Modified: the patient will be told, and must confirm again (D5)."))
-    messages = []
+    messages, snapshots = [], {}
     for send in plan.send:
         source = before if (send.to_former_patient or send.kind == rules.CANCELLATION) else appointment
+        if id(source) not in snapshots:
+            snapshots[id(source)] = snapshot_of(source)
         messages.append(
             Message(
                 appointment=appointment,
@@ -185,7 +187,7 @@ def _apply(plan: rules.Plan, appointment: Appointment | None, before: Appointmen
                 language=source.language,
                 due_at=send.due_at,
                 planned_start=source.start,
-                snapshot=snapshot_of(source),
+                snapshot=snapshots[id(source)],
             )
         )
     Message.objects.bulk_create(messages)  # one INSERT for the plan
