@@ -11,6 +11,7 @@ from datetime import datetime
 import phonenumbers
 from django.template.loader import render_to_string
 from django.utils import translation
+from phonenumber_field.phonenumber import PhoneNumber
 
 from confirmations import links, sms
 from confirmations.dates import long_date
@@ -103,8 +104,8 @@ def snapshot_of(appointment, patient=None) -> dict:
         "professional": appointment.professional.full_name,
         "clinic": clinic.name,
         "clinic_address": clinic.address,
-        # `is not None`, not truth: a PhoneNumber's truth validates it again.
-        "clinic_phone": clinic.phone.as_e164 if clinic.phone is not None else "",
+        # Not the number's truth, which validates it again; "" when there is none.
+        "clinic_phone": clinic.phone.as_e164 if isinstance(clinic.phone, PhoneNumber) else "",
         "clinic_email": clinic.email,
         "category": appointment.service.category,
         "online_cancellation": appointment.service.cancellation_delay is not None,

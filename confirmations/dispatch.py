@@ -95,25 +95,32 @@ def backoff(attempts: int) -> timedelta:
 def send_due_messages(budget: timedelta | None = None) -> Summary:
     """One pass: everything due now, then return what happened.
 
-    Claims up to BATCH due messages at a time, prepares them together (a
-    constant number of queries per batch), sends them concurrently
-    (HUB_SEND_CONCURRENCY provider calls at once) and records each outcome
-    in its own short transaction as it comes back.
+    Claims up to HUB_SEND_CONCURRENCY due messages at a time (one wave of
+    provider calls), prepares them together (a constant number of queries
+    per batch), sends them concurrently and records each outcome in its own
+    short transaction as it comes back.
 
-    With a `budget`, stops claiming once it is spent: a django-q2 task is
-    killed after its timeout, and a message killed mid-send would end as
-    "outcome unknown". The next pass, a minute later, goes on."""
+    With a `budget`, no provider call starts once it is spent (the rest of
+    the batch goes back to pending): a django-q2 task is killed after its
+    timeout, and a message killed mid-send would end as "outcome unknown".
+    The next pass, a minute later, goes on."""
     summary = Summary()
     summary[UNKNOWN] += expire_leases()
     deadline = None if budget is None else time.monotonic() + budget.total_seconds()
-    with acting_as(HUB), translation.override(settings.LANGUAGE_CODE), Senders() as senders:
+    with acting_as(HUB), translation.override(settings.LANGUAGE_CODE), Senders(deadline) as senders:
         while (deadline is None or time.monotonic() < deadline) and not stopping.is_set():
-            batch = claim_due(settings.HUB_SEND_BATCH)
+            batch = claim_due(batch_size())
             if not batch:
                 break
             for outcome in deliver(batch, senders):
                 summary[outcome] += 1
     return summary
+
+
+def batch_size() -> int:
+    # One wave: as many as are sent at once, so that every message of a
+    # batch is re-checked and called within moments of each other.
+    return max(1, min(settings.HUB_SEND_BATCH, settings.HUB_SEND_CONCURRENCY))
 
 
 def claim_due(limit: int) -> list[Message]:
@@ -122,15 +129,21 @@ def claim_due(limit: int) -> list[Message]:
 
     The UPDATE is the claim: rows another worker holds are skipped (SKIP
     LOCKED on PostgreSQL; SQLite runs one writer at a time), and a row is
-    only claimed if it is still pending."""
+    only claimed if it is still pending. On PostgreSQL the ids are picked
+    first, into an array: a LIMIT … SKIP LOCKED subquery joined to the
+    UPDATE may be run again for each row and slide past its limit."""
     table = Message._meta.db_table
-    skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     now = timezone.now()
+    if connection.vendor == "postgresql":
+        picked = (
+            f"id = ANY(ARRAY(SELECT id FROM {table} WHERE state = %s AND due_at <= %s "
+            "ORDER BY due_at, id LIMIT %s FOR UPDATE SKIP LOCKED))"
+        )
+    else:
+        picked = f"id IN (SELECT id FROM {table} WHERE state = %s AND due_at <= %s ORDER BY due_at, id LIMIT %s)"
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET state = %s, claimed_at = %s WHERE state = %s AND id IN ("
-            f"SELECT id FROM {table} WHERE state = %s AND due_at <= %s ORDER BY due_at, id LIMIT %s{skip_locked}"
-            ") RETURNING id",
+            f"UPDATE {table} SET state = %s, claimed_at = %s WHERE state = %s AND {picked} RETURNING id",
             [Message.State.SENDING, now, Message.State.PENDING, Message.State.PENDING, now, limit],
         )
         claimed = [row[0] for row in cursor.fetchall()]
@@ -150,73 +163,121 @@ def expire_leases() -> int:
     return expired
 
 
+class NotSent(Exception):
+    """This message's provider call never started (the worker is stopping,
+    the pass's time is up, or the batch was abandoned)."""
+
+
 class Senders:
     """The provider calls of a pass, HUB_SEND_CONCURRENCY at a time. The
     threads only call providers; every database write stays in the
-    dispatcher's own thread and connection."""
+    dispatcher's own thread and connection. A call starts only while the
+    pass may still start one (its deadline, the stop flag, the batch not
+    abandoned); `started` says which did."""
+
+    def __init__(self, deadline: float | None):
+        self.deadline = deadline
 
     def __enter__(self) -> "Senders":
+        # Each sender thread keeps its own channel objects for the pass:
+        # provider clients are not shared between threads (Twilio's keeps
+        # the last response on itself).
+        self.local = threading.local()
         workers = max(1, settings.HUB_SEND_CONCURRENCY)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hub-send") if workers > 1 else None
-        self.channels: dict[str, object] = {}
         return self
 
     def __exit__(self, *exc) -> None:
         if self.pool is not None:
-            self.pool.shutdown(wait=True)
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
     def channel(self, name: str):
-        if name not in self.channels:
-            self.channels[name] = channel_for(name)
-        return self.channels[name]
+        channels = self.local.__dict__.setdefault("channels", {})
+        if name not in channels:
+            channels[name] = channel_for(name)
+        return channels[name]
 
-    def send(self, messages: list[Message]):
-        """Yields (message, provider id or the exception) as each call ends."""
-        calls = [(message, self.channel(message.channel)) for message in messages]
+    def send(self, messages: list[Message], started: set, abandoned: threading.Event):
+        """Yields (message, provider id, or what the call raised, or NotSent) as each call ends."""
+
+        def call(message: Message):
+            # In a sender thread: the provider call only.
+            if abandoned.is_set() or stopping.is_set() or (self.deadline and time.monotonic() >= self.deadline):
+                return NotSent()
+            started.add(message.pk)
+            try:
+                return self.channel(message.channel).send(message)
+            except Exception as error:  # returned, classified by the dispatcher's thread
+                return error
+
         if self.pool is None:
-            for message, channel in calls:
-                yield message, _call(channel, message)
+            for message in messages:
+                yield message, call(message)
             return
-        futures = {self.pool.submit(_call, channel, message): message for message, channel in calls}
+        futures = {self.pool.submit(call, message): message for message in messages}
         for future in as_completed(futures):
             yield futures[future], future.result()
 
 
-class NotSent(Exception):
-    """The worker was asked to stop before this message's provider call."""
-
-
-def _call(channel, message: Message):
-    # In a sender thread: the provider call only, and what it raised.
-    if stopping.is_set():
-        return NotSent()
-    try:
-        return channel.send(message)
-    except Exception as error:  # returned, classified by the dispatcher's thread
-        return error
-
-
 def deliver(batch: list[Message], senders: Senders) -> list[str]:
-    """Re-checks, resolves, renders and sends a claimed batch; returns the outcome of each."""
-    now = timezone.now()
-    appointments = Appointment.objects.select_related("patient", "professional__clinic", "service").in_bulk(
-        [message.appointment_id for message in batch if message.appointment_id]
-    )
-    opted_out = opted_out_numbers([message.patient for message in batch] + [a.patient for a in appointments.values()])
-    outcomes, ready = [], []
-    for message in batch:
-        outcome = _prepare(message, appointments.get(message.appointment_id), opted_out, now)
-        if outcome is None:
-            ready.append(message)
-        else:
-            outcomes.append(outcome)
-    if ready:
-        # Saved before any provider is called: what was attempted is on
-        # record even if the worker dies during the call.
-        Message.objects.bulk_update(ready, ["channel", "to", "subject", "content", "html", "language", "attempts"])
-    for message, result in senders.send(ready):
-        outcomes.append(_outcome(message, result, now))
+    """Re-checks, resolves, renders and sends a claimed batch; returns the
+    outcome of each. Whatever goes wrong, no claimed message is left in
+    `sending` unless its provider call started (that one is for the lease:
+    the provider may have it)."""
+    outcomes, ready, started, abandoned, counted = [], [], set(), threading.Event(), False
+    try:
+        now = timezone.now()
+        appointments = Appointment.objects.select_related("patient", "professional__clinic", "service").in_bulk(
+            [message.appointment_id for message in batch if message.appointment_id]
+        )
+        patients = [message.patient for message in batch] + [a.patient for a in appointments.values()]
+        opted_out = opted_out_numbers(patients)
+        seen = set()
+        for message in batch:
+            if message.appointment_ref in seen:
+                # One message per appointment and wave, in order: a
+                # confirmation and its reminder due together arrive in turn.
+                outcomes.append(_release(message))
+                continue
+            outcome = _prepare_one(message, appointments.get(message.appointment_id), opted_out, now)
+            if outcome is None:
+                seen.add(message.appointment_ref)
+                ready.append(message)
+            else:
+                outcomes.append(outcome)
+        if ready:
+            # Saved before any provider is called: what was attempted is on
+            # record even if the worker dies during the call.
+            Message.objects.bulk_update(ready, ["channel", "to", "subject", "content", "html", "language", "attempts"])
+            counted = True
+        for message, result in senders.send(ready, started, abandoned):
+            outcomes.append(_outcome(message, result))
+    finally:
+        abandoned.set()
+        for message in batch:
+            if message.pk not in started:
+                _release(message, attempt_counted=counted and message in ready)
     return outcomes
+
+
+def _release(message: Message, attempt_counted: bool = False) -> str:
+    """A claimed message whose provider call never started: pending again,
+    as it was (the attempt saved for it undone). A no-op once settled."""
+    changes = {"state": Message.State.PENDING}
+    if attempt_counted:
+        changes["attempts"] = message.attempts - 1
+    Message.objects.filter(pk=message.pk, state=Message.State.SENDING).update(**changes)
+    return POSTPONED
+
+
+def _prepare_one(message: Message, appointment: Appointment | None, opted_out: set[str], now) -> str | None:
+    try:
+        return _prepare(message, appointment, opted_out, now)
+    except Exception as error:
+        # A fault of the Hub's own (a template, a bad record): this message
+        # fails, with why, and the rest of the batch goes on. Nothing left.
+        log.exception("preparing message %s failed", message.public_id)
+        return mark_failed(message, _("unexpected error (%(error)s)") % {"error": type(error).__name__})
 
 
 def _prepare(message: Message, appointment: Appointment | None, opted_out: set[str], now) -> str | None:
@@ -256,12 +317,11 @@ def _prepare(message: Message, appointment: Appointment | None, opted_out: set[s
     return None
 
 
-def _outcome(message: Message, result, now) -> str:
+def _outcome(message: Message, result) -> str:
     """Records what the provider call did (its own short transaction)."""
+    now = timezone.now()
     if isinstance(result, NotSent):
-        # Never handed to a provider: back to pending for the next worker.
-        _move(message, state=Message.State.PENDING, attempts=message.attempts - 1)
-        return POSTPONED
+        return _release(message, attempt_counted=True)  # never handed to a provider
     if isinstance(result, TransportError):
         return durably(partial(_settle_failure, message, result, now))
     if isinstance(result, Exception):

@@ -25,6 +25,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 from django_ratelimit.exceptions import Ratelimited
+from phonenumber_field.phonenumber import PhoneNumber
 from redis.exceptions import RedisError
 
 from confirmations import links
@@ -191,7 +192,7 @@ def _open(request, token: str, action: str):
 
 def details(appointment: Appointment, language: str) -> dict:
     clinic = appointment.professional.clinic
-    phone = spoken_phone(clinic.phone.as_e164 if clinic.phone is not None else "")
+    phone = spoken_phone(clinic.phone.as_e164 if isinstance(clinic.phone, PhoneNumber) else "")
     return {
         "date": long_date(appointment.start, clinic.timezone, language),
         "professional": appointment.professional.full_name,

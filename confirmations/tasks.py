@@ -12,7 +12,7 @@ def send_due_messages() -> str:
 
     understand_waiting()
     # Well inside the task timeout (60 s): see send_due_messages.
-    return str(dispatch.send_due_messages(budget=timedelta(seconds=30)))
+    return str(dispatch.send_due_messages(budget=timedelta(seconds=25)))
 
 
 def understand_reply(reply_id: int) -> str:

@@ -212,15 +212,16 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
 # Provider calls give up after this many seconds of silence (each network
 # read or write): a hung provider must not hold a message past the worker's
-# budget (tasks.py, 30 s) and task timeout (Q_CLUSTER below, 60 s). An SMTP
+# budget (tasks.py, 25 s) and task timeout (Q_CLUSTER below, 60 s). An SMTP
 # server may scan a message before it answers DATA: it gets a little longer.
 HUB_PROVIDER_TIMEOUT = int(os.environ.get("HUB_PROVIDER_TIMEOUT", "10"))
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "20"))
-# The dispatcher claims up to HUB_SEND_BATCH due messages at once and calls
-# the providers for HUB_SEND_CONCURRENCY of them at a time (threads that
-# only wait on the network; every database write stays in the dispatcher).
+# The dispatcher calls the providers for HUB_SEND_CONCURRENCY messages at a
+# time (threads that only wait on the network; every database write stays
+# in the dispatcher), and claims that many at once (HUB_SEND_BATCH may
+# lower it): one wave per batch.
 HUB_SEND_CONCURRENCY = int(os.environ.get("HUB_SEND_CONCURRENCY", "32"))
-HUB_SEND_BATCH = int(os.environ.get("HUB_SEND_BATCH", str(2 * HUB_SEND_CONCURRENCY)))
+HUB_SEND_BATCH = int(os.environ.get("HUB_SEND_BATCH", str(HUB_SEND_CONCURRENCY)))
 # A Hub that only pretends to send (console email, SMS and calls recorded
 # locally) is for development and tests. In production it would mark
 # messages "sent" that never left, and print patients' emails to the logs:

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -45,7 +46,7 @@ SEARCH_IDS = 500
 def few(rows):
     """The ids of `rows` as a list when there are few (the database then
     reads their appointments by index), else as a subquery."""
-    ids = list(rows.values_list("pk", flat=True)[: SEARCH_IDS + 1])
+    ids = list(rows.order_by().values_list("pk", flat=True)[: SEARCH_IDS + 1])
     return ids if len(ids) <= SEARCH_IDS else rows.values("pk")
 
 
@@ -89,7 +90,10 @@ class AppointmentAdmin(ClinicScopedAdmin):
         matching patients and professionals are found first (small tables,
         trigram indexes on PostgreSQL), then their appointments by index,
         instead of testing every appointment's joined names."""
-        words = search_term.split()
+        words = [  # as Django's own search reads them: "Da Silva" is one word
+            unescape_string_literal(word) if word[:1] in "\"'" and len(word) > 1 and word[0] == word[-1] else word
+            for word in smart_split(search_term)
+        ]
         if not words:
             return queryset, False
         for word in words:

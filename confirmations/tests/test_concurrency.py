@@ -203,3 +203,36 @@ def test_several_worker_machines_on_one_database_send_each_message_once(slot, pa
     assert set(received) == public_ids  # none left
     assert set(received.values()) == {1}  # none twice
     assert set(Message.objects.values_list("state", flat=True)) == {"sent"}
+
+
+def due_reminders(appointment, count: int) -> None:
+    Message.objects.bulk_create(
+        Message(
+            appointment=appointment,
+            appointment_ref=appointment.public_id,
+            clinic=appointment.professional.clinic,
+            patient=appointment.patient,
+            kind="reminder",
+            language="fr",
+            due_at=appointment.created_at,
+            planned_start=appointment.start,
+            snapshot=snapshot_of(appointment),
+        )
+        for _ in range(count)
+    )
+
+
+def test_a_claim_takes_no_more_than_its_limit_even_on_stale_statistics(slot, patient):
+    """Found in review: with statistics from an empty table, a LIMIT … SKIP
+    LOCKED subquery inside the UPDATE can be run again per row and slide past
+    its limit; the whole backlog was claimed as one batch."""
+    from confirmations.dispatch import claim_due
+
+    postgres_only(connection)
+    appointment = book(slot, patient)
+    Message.objects.all().delete()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE confirmations_message")  # statistics of an empty table
+    due_reminders(appointment, 300)
+    assert len(claim_due(64)) == 64
+    assert Message.objects.filter(state="sending").count() == 64

@@ -320,3 +320,76 @@ class TestRacesWithStaff:
         book(slot, patient)
         assert send_due_messages(budget=timedelta(0))["sent"] == 0
         assert sent("confirmation").state == "pending"
+
+
+class TestBatches:
+    """A batch of claimed messages: whatever goes wrong with one, none of
+    the others is left claimed without having been sent."""
+
+    def test_a_message_that_cannot_be_prepared_fails_alone(
+        self, slot, patient, clinic, professional, service, channel_calls, clock, monkeypatch
+    ):
+        from confirmations import dispatch
+
+        book(slot, patient)
+        other = book(
+            make_slot(professional, service, slot.start + timedelta(hours=2)),
+            make_patient(clinic, first_name="Anne", email="anne@example.com"),
+        )
+        real_render = dispatch.render
+
+        def broken_for_anne(kind, channel, language, snapshot, ref):
+            if ref == other.public_id:
+                raise KeyError("template")
+            return real_render(kind, channel, language, snapshot, ref)
+
+        monkeypatch.setattr(dispatch, "render", broken_for_anne)
+        summary = send_due_messages()
+        assert (summary["sent"], summary["failed"]) == (1, 1)
+        assert Message.objects.get(appointment=other, kind="confirmation").error == "erreur imprévue (KeyError)"
+        assert not Message.objects.filter(state="sending").exists()
+
+    def test_if_recording_fails_the_messages_never_called_go_back_to_pending(
+        self, slot, patient, clinic, professional, service, channel_calls, clock, monkeypatch
+    ):
+        from confirmations import dispatch
+
+        for hours in range(3):
+            book(
+                make_slot(professional, service, slot.start + timedelta(hours=hours + 1)),
+                make_patient(clinic, first_name=f"P{hours}"),
+            )
+
+        def database_gone(message, now, provider_id):
+            raise RuntimeError("database gone")
+
+        monkeypatch.setattr(dispatch, "record_sent", database_gone)
+        with pytest.raises(RuntimeError):
+            send_due_messages()
+        # The one whose call started may have reached the provider: it waits
+        # for the lease (outcome unknown). The others never left: pending.
+        states = sorted(Message.objects.filter(kind="confirmation").values_list("state", flat=True))
+        assert states == ["pending", "pending", "sending"]
+        assert len(channel_calls) == 1
+
+    def test_a_confirmation_and_its_reminder_due_together_go_out_in_that_order(
+        self, professional, service, patient, channel_calls, clock
+    ):
+        soon = make_slot(professional, service, BOOKED_AT + timedelta(hours=30))  # under 48 h: both due now (R11)
+        book(soon, patient)
+        assert send_due_messages()["sent"] == 2
+        kinds = [Message.objects.get(pk=call[0]).kind for call in channel_calls]
+        assert kinds == ["confirmation", "reminder"]
+
+    def test_no_provider_call_starts_once_the_pass_time_is_spent(self, slot, patient, channel_calls, clock):
+        import time
+
+        from confirmations.dispatch import Senders, claim_due, deliver, translation
+
+        book(slot, patient)
+        batch = claim_due(10)
+        with translation.override("fr"), Senders(deadline=time.monotonic() - 1) as senders:
+            assert deliver(batch, senders) == ["postponed"]
+        message = Message.objects.get(kind="confirmation")
+        assert (message.state, message.attempts) == ("pending", 0)  # as it was: it never left
+        assert channel_calls == []

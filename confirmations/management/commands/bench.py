@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.db.backends.signals import connection_created
 from django.db.models.signals import post_save, pre_save
@@ -62,6 +62,11 @@ class Command(BaseCommand):
         parser.add_argument("--only", default="dispatch,slow,booking,pages,admin")
 
     def handle(self, *args, **options):
+        name = str(connection.settings_dict["NAME"])
+        if not (name.startswith("hub_bench") or name.endswith("bench.sqlite3")):
+            # It sends every due message of the database with local channels
+            # and withdraws pending ones: never on a real Hub's data.
+            raise CommandError(f"bench runs only on a throwaway database (hub_bench_*), not {name!r}: use ./hub bench")
         logging.getLogger("django-q").setLevel(logging.WARNING)
         self.runs = options["runs"]
         self.world = World.build()
@@ -233,7 +238,7 @@ class World:
         return list(Slot.objects.filter(professional=self.professional).order_by("-start")[:count])[::-1]
 
     def due_messages(self, count: int) -> None:
-        Message.objects.filter(state="pending").update(state="withdrawn")
+        Message.objects.filter(state="pending", clinic=self.clinic).update(state="withdrawn")
         Message.objects.bulk_create(
             Message(
                 appointment=self.appointment,
