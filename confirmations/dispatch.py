@@ -120,7 +120,8 @@ def send_due_messages(budget: timedelta | None = None) -> Summary:
 def batch_size() -> int:
     # One wave: as many as are sent at once, so that every message of a
     # batch is re-checked and called within moments of each other.
-    return max(1, min(settings.HUB_SEND_BATCH, settings.HUB_SEND_CONCURRENCY))
+    concurrency = max(1, settings.HUB_SEND_CONCURRENCY)
+    return max(1, min(settings.HUB_SEND_BATCH or concurrency, concurrency))
 
 
 def claim_due(limit: int) -> list[Message]:

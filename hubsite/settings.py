@@ -221,7 +221,7 @@ EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "20"))
 # in the dispatcher), and claims that many at once (HUB_SEND_BATCH may
 # lower it): one wave per batch.
 HUB_SEND_CONCURRENCY = int(os.environ.get("HUB_SEND_CONCURRENCY", "32"))
-HUB_SEND_BATCH = int(os.environ.get("HUB_SEND_BATCH", str(HUB_SEND_CONCURRENCY)))
+HUB_SEND_BATCH = int(os.environ.get("HUB_SEND_BATCH", "0"))  # 0: the concurrency
 # A Hub that only pretends to send (console email, SMS and calls recorded
 # locally) is for development and tests. In production it would mark
 # messages "sent" that never left, and print patients' emails to the logs:

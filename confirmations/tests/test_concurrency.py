@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 
 import pytest
@@ -34,7 +35,7 @@ def test_four_dispatchers_send_each_of_1000_due_messages_exactly_once(slot, pati
     Message.objects.bulk_create(
         Message(
             appointment=appointment,
-            appointment_ref=appointment.public_id,
+            appointment_ref=uuid.uuid4(),  # as if of as many appointments: one per wave each
             clinic=slot.professional.clinic,
             patient=patient,
             kind="reminder",
@@ -137,7 +138,7 @@ def test_one_dispatcher_calls_the_provider_for_several_messages_at_once(slot, pa
     Message.objects.bulk_create(
         Message(
             appointment=appointment,
-            appointment_ref=appointment.public_id,
+            appointment_ref=uuid.uuid4(),  # as if of as many appointments: one per wave each
             clinic=slot.professional.clinic,
             patient=patient,
             kind="reminder",
@@ -174,7 +175,7 @@ def test_several_worker_machines_on_one_database_send_each_message_once(slot, pa
     Message.objects.bulk_create(
         Message(
             appointment=appointment,
-            appointment_ref=appointment.public_id,
+            appointment_ref=uuid.uuid4(),  # as if of as many appointments: one per wave each
             clinic=slot.professional.clinic,
             patient=patient,
             kind="reminder",
@@ -209,7 +210,7 @@ def due_reminders(appointment, count: int) -> None:
     Message.objects.bulk_create(
         Message(
             appointment=appointment,
-            appointment_ref=appointment.public_id,
+            appointment_ref=uuid.uuid4(),  # as if of as many appointments: one per wave each
             clinic=appointment.professional.clinic,
             patient=appointment.patient,
             kind="reminder",
