@@ -26,6 +26,8 @@ from conftest import book, postgres_only
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+REDIS = "redis://127.0.0.1:6379/0"
+
 
 def test_four_dispatchers_send_each_of_1000_due_messages_exactly_once(slot, patient, channel_calls, settings):
     postgres_only(connection)
@@ -237,3 +239,52 @@ def test_a_claim_takes_no_more_than_its_limit_even_on_stale_statistics(slot, pat
     due_reminders(appointment, 300)
     assert len(claim_due(64)) == 64
     assert Message.objects.filter(state="sending").count() == 64
+
+
+def test_a_worker_with_redis_as_its_broker_sends_the_confirmation(slot, patient):
+    """Scale-out with Redis as django-q2's broker (REDIS_URL): the worker
+    takes the pass from Redis and sends through the shared database."""
+    postgres_only(connection)
+    import redis
+    from django_q.brokers.redis_broker import Redis
+    from django_q.tasks import async_task
+
+    try:
+        redis.Redis.from_url(REDIS).ping()
+    except redis.RedisError as error:
+        if os.environ.get("HUB_REQUIRE_REDIS"):
+            pytest.fail(f"Redis is not reachable at {REDIS}: {error}")
+        pytest.skip(f"needs Redis at {REDIS}")
+    broker = Redis()
+    broker.connection = redis.Redis.from_url(REDIS)
+    broker.purge_queue()
+    appointment = book(slot, patient)
+    # This test process's own broker is the database; the worker's is Redis.
+    async_task("confirmations.tasks.send_due_messages", broker=broker)
+    assert broker.queue_size() == 1
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "DATABASE_URL": database_url(), "HUB_WORKERS": "1", "REDIS_URL": REDIS},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        confirmation = Message.objects.get(appointment=appointment, kind="confirmation")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            confirmation.refresh_from_db()
+            if confirmation.state not in ("pending", "sending"):
+                break
+            time.sleep(0.2)
+        assert (confirmation.state, confirmation.to) == ("sent", "jean@example.com")
+        assert broker.queue_size() == 0  # the worker took the pass from Redis
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.communicate()
