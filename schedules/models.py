@@ -434,8 +434,9 @@ class Appointment(models.Model):
         two overlapping bookings checked at once deadlock (an error, not a
         clean refusal); in turn, the second sees the first and is refused.
 
-        The same read brings the professional and the clinic the planning
-        needs: one query for both."""
+        The same read brings what the planning needs: the professional and
+        the clinic, and, for a booking in its slot, the slot and its service
+        (one query: the slot's row, its professional's row locked)."""
         if not self.professional_id:
             return
         if update_fields is not None and not {"start", "end", "professional", "slot"} & set(update_fields):
@@ -446,11 +447,22 @@ class Appointment(models.Model):
             # every other change of it takes (patient pages, dispatcher).
             list(Appointment.objects.select_for_update().filter(pk=self.pk).values_list("pk"))
         cached = Appointment.professional.is_cached(self) and Professional.clinic.is_cached(self.professional)
-        if lock or not cached:
-            rows = Professional.objects.select_related("clinic")
+        if not lock and cached:
+            return
+        if self.slot_id and not Appointment.service.is_cached(self):
+            slots = Slot.objects.select_related("professional__clinic", "service")
             if lock:
-                rows = rows.select_for_update(of=("self",))
-            self.professional = rows.get(pk=self.professional_id)
+                slots = slots.select_for_update(of=("professional",))
+            slot = slots.filter(pk=self.slot_id, professional_id=self.professional_id).first()
+            if slot is not None:
+                self.slot, self.professional = slot, slot.professional
+                if slot.service_id == self.service_id:
+                    self.service = slot.service
+                return
+        rows = Professional.objects.select_related("clinic")
+        if lock:
+            rows = rows.select_for_update(of=("self",))
+        self.professional = rows.get(pk=self.professional_id)
 
     def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
         """D17, optimistic concurrency: the UPDATE applies only to the version
