@@ -25,16 +25,8 @@ class ReadOnlyAdmin(ClinicScopedAdmin):
 
 
 def may_send_again(user, message: Message) -> bool:
-    """D15: a failed or outcome-unknown message, not yet sent again, nor
-    already resent to the patient's next contact (R19: that resend is the
-    one to send again if it failed too), by staff who may change
-    appointments."""
-    return (
-        message.state in Message.SENDABLE_AGAIN
-        and not Message.objects.filter(resend_of=message).exists()
-        and not Message.objects.filter(fallback_of=message).exists()
-        and user.has_perm("schedules.change_appointment")
-    )
+    """D15, by staff who may change appointments."""
+    return message.can_be_sent_again and user.has_perm("schedules.change_appointment")
 
 
 @admin.register(Message)

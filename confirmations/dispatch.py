@@ -45,7 +45,7 @@ from confirmations.dates import stamp
 from confirmations.models import Message, OptOut
 from confirmations.outcomes import BAD_ADDRESS, REFUSED, TransportError
 from confirmations.outcomes import UNKNOWN as UNKNOWN_OUTCOME
-from confirmations.planning import dispatch_soon, facts_of
+from confirmations.planning import facts_of, wake_the_worker_after_commit
 from schedules.actors import HUB, Actor, acting_as
 from schedules.models import Appointment, StatusChange
 
@@ -400,19 +400,7 @@ def resend_elsewhere(message: Message, reason: str) -> Message | None:
     if message.fallback_of_id is not None or Message.objects.filter(fallback_of=message).exists():
         return None  # once
     with translation.override(settings.LANGUAGE_CODE):
-        resend = Message.objects.create(
-            appointment_id=message.appointment_id,
-            appointment_ref=message.appointment_ref,
-            clinic_id=message.clinic_id,
-            patient_id=message.patient_id,
-            kind=message.kind,
-            language=message.language,
-            due_at=timezone.now(),
-            planned_start=message.planned_start,
-            snapshot=message.snapshot,
-            fallback_of=message,
-            skip_contacts=[*message.skip_contacts, message.to],
-        )
+        resend = message.again(fallback_of=message, skip_contacts=[*message.skip_contacts, message.to])
         note = _("%(kind)s: %(to)s failed for good (%(reason)s); sent once more to the next contact method.") % {
             "kind": _kind(message),
             "to": message.to,
@@ -420,7 +408,7 @@ def resend_elsewhere(message: Message, reason: str) -> Message | None:
         }
         with acting_as(HUB):
             _history(message, note)
-    transaction.on_commit(dispatch_soon)
+    wake_the_worker_after_commit()
     return resend
 
 
@@ -493,19 +481,7 @@ def send_again(message: Message, user) -> Message | None:
         return None
     try:
         with transaction.atomic():
-            again = Message.objects.create(
-                appointment_id=message.appointment_id,
-                appointment_ref=message.appointment_ref,
-                clinic_id=message.clinic_id,
-                patient_id=message.patient_id,
-                kind=message.kind,
-                language=message.language,
-                due_at=timezone.now(),
-                planned_start=message.planned_start,
-                snapshot=message.snapshot,
-                resend_of=message,
-                resent_by=user,
-            )
+            again = message.again(resend_of=message, resent_by=user)
             with translation.override(settings.LANGUAGE_CODE):
                 note = _("%(kind)s: sent again by hand (it had %(state)s).") % {
                     "kind": _kind(message),
@@ -514,7 +490,7 @@ def send_again(message: Message, user) -> Message | None:
                 _history(message, note, actor=Actor("staff", user))
     except IntegrityError:
         return None  # already sent again
-    transaction.on_commit(dispatch_soon)
+    wake_the_worker_after_commit()
     return again
 
 

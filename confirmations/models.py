@@ -10,6 +10,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -131,6 +132,34 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.get_state_display()}"
+
+    def again(self, **links) -> "Message":
+        """The same communication once more, due now, as a new message; its
+        contact and content are resolved when it is sent (D9, D4). `links`
+        say why: fallback_of (R19) or resend_of (D15)."""
+        return Message.objects.create(
+            appointment_id=self.appointment_id,
+            appointment_ref=self.appointment_ref,
+            clinic_id=self.clinic_id,
+            patient_id=self.patient_id,
+            kind=self.kind,
+            language=self.language,
+            due_at=timezone.now(),
+            planned_start=self.planned_start,
+            snapshot=self.snapshot,
+            **links,
+        )
+
+    @property
+    def can_be_sent_again(self) -> bool:
+        """D15: failed or outcome unknown, not sent again yet, nor already
+        resent to the next contact (R19: that resend is the one to send
+        again if it failed too)."""
+        return (
+            self.state in self.SENDABLE_AGAIN
+            and not Message.objects.filter(resend_of=self).exists()
+            and not Message.objects.filter(fallback_of=self).exists()
+        )
 
 
 class OptOut(models.Model):

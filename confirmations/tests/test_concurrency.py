@@ -29,25 +29,30 @@ pytestmark = pytest.mark.django_db(transaction=True)
 REDIS = "redis://127.0.0.1:6379/0"
 
 
-def test_four_dispatchers_send_each_of_1000_due_messages_exactly_once(slot, patient, channel_calls, settings):
-    postgres_only(connection)
-    settings.HUB_SEND_CONCURRENCY = 4  # and each sends four at a time
-    appointment = book(slot, patient)
-    Message.objects.all().delete()
+def due_reminders(appointment, count: int) -> None:
+    """`count` reminders due now, as if of as many appointments (one per wave each)."""
     Message.objects.bulk_create(
         Message(
             appointment=appointment,
-            appointment_ref=uuid.uuid4(),  # as if of as many appointments: one per wave each
-            clinic=slot.professional.clinic,
-            patient=patient,
+            appointment_ref=uuid.uuid4(),
+            clinic=appointment.professional.clinic,
+            patient=appointment.patient,
             kind="reminder",
             language="fr",
             due_at=appointment.created_at,
             planned_start=appointment.start,
             snapshot=snapshot_of(appointment),
         )
-        for _ in range(1000)
+        for _ in range(count)
     )
+
+
+def test_four_dispatchers_send_each_of_1000_due_messages_exactly_once(slot, patient, channel_calls, settings):
+    postgres_only(connection)
+    settings.HUB_SEND_CONCURRENCY = 4  # and each sends four at a time
+    appointment = book(slot, patient)
+    Message.objects.all().delete()
+    due_reminders(appointment, 1000)
     start_together = threading.Barrier(4)
     errors = []
 
@@ -137,20 +142,7 @@ def test_one_dispatcher_calls_the_provider_for_several_messages_at_once(slot, pa
     SlowChannel.most, SlowChannel.calls = 0, []
     appointment = book(slot, patient)
     Message.objects.all().delete()
-    Message.objects.bulk_create(
-        Message(
-            appointment=appointment,
-            appointment_ref=uuid.uuid4(),  # as if of as many appointments: one per wave each
-            clinic=slot.professional.clinic,
-            patient=patient,
-            kind="reminder",
-            language="fr",
-            due_at=appointment.created_at,
-            planned_start=appointment.start,
-            snapshot=snapshot_of(appointment),
-        )
-        for _ in range(40)
-    )
+    due_reminders(appointment, 40)
     assert send_due_messages()["sent"] == 40
     assert sorted(SlowChannel.calls) == sorted(Message.objects.values_list("pk", flat=True))  # each once
     assert SlowChannel.most > 1
@@ -174,20 +166,7 @@ def test_several_worker_machines_on_one_database_send_each_message_once(slot, pa
     postgres_only(connection)
     appointment = book(slot, patient)
     Message.objects.all().delete()
-    Message.objects.bulk_create(
-        Message(
-            appointment=appointment,
-            appointment_ref=uuid.uuid4(),  # as if of as many appointments: one per wave each
-            clinic=slot.professional.clinic,
-            patient=patient,
-            kind="reminder",
-            language="fr",
-            due_at=appointment.created_at,
-            planned_start=appointment.start,
-            snapshot=snapshot_of(appointment),
-        )
-        for _ in range(600)
-    )
+    due_reminders(appointment, 600)
     outbox = tmp_path / "outbox"
     env = {
         **os.environ,
@@ -206,23 +185,6 @@ def test_several_worker_machines_on_one_database_send_each_message_once(slot, pa
     assert set(received) == public_ids  # none left
     assert set(received.values()) == {1}  # none twice
     assert set(Message.objects.values_list("state", flat=True)) == {"sent"}
-
-
-def due_reminders(appointment, count: int) -> None:
-    Message.objects.bulk_create(
-        Message(
-            appointment=appointment,
-            appointment_ref=uuid.uuid4(),  # as if of as many appointments: one per wave each
-            clinic=appointment.professional.clinic,
-            patient=appointment.patient,
-            kind="reminder",
-            language="fr",
-            due_at=appointment.created_at,
-            planned_start=appointment.start,
-            snapshot=snapshot_of(appointment),
-        )
-        for _ in range(count)
-    )
 
 
 def test_a_claim_takes_no_more_than_its_limit_even_on_stale_statistics(slot, patient):

@@ -24,6 +24,7 @@ from django.db import IntegrityError, connection
 from confirmations import links
 from confirmations.dispatch import send_due_messages
 from confirmations.models import Message
+from confirmations.tests import test_providers as providers
 from confirmations.tests.test_concurrency import database_url
 from conftest import TORONTO, RecordingChannel, book, fault_row, make_patient, make_slot, postgres_only
 from schedules.models import Appointment, StaleAppointment
@@ -33,20 +34,8 @@ pytestmark = [pytest.mark.faults, pytest.mark.django_db]
 BOOKED_AT = datetime(2026, 11, 23, 10, 0, tzinfo=TORONTO)
 
 
-TWILIO_SID = "AC" + "0" * 32
-TWILIO_API = f"https://api.twilio.com/2010-04-01/Accounts/{TWILIO_SID}"
-
-
-@pytest.fixture
-def twilio(settings):
-    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = TWILIO_SID, "twilio-auth-token"
-    settings.TWILIO_FROM_NUMBER, settings.TWILIO_MESSAGING_SERVICE_SID = "+15145550199", ""
-    settings.HUB_CHANNELS = {**settings.HUB_CHANNELS, "sms": "confirmations.channels.TwilioSMS"}
-    with (
-        responses.RequestsMock(assert_all_requests_are_fired=False) as mock,
-        time_machine.travel(BOOKED_AT, tick=False),
-    ):
-        yield mock
+# Twilio at its HTTP boundary, as the provider tests have it (same instant).
+twilio = providers.twilio
 
 
 @pytest.fixture
@@ -312,7 +301,7 @@ class TestTwilioFaults:
     """Twilio at its HTTP boundary: the real client runs, `responses` answers."""
 
     def test_twilio_unreachable_then_hanging_then_back(self, twilio, clinic, professional, service):
-        sms = f"{TWILIO_API}/Messages.json"
+        sms = f"{providers.API}/Messages.json"
         refused = urllib3.exceptions.NewConnectionError(None, "Connection refused")
         twilio.post(sms, body=requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/", refused)))
         appointments = book_many(

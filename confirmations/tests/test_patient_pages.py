@@ -4,7 +4,6 @@ from datetime import datetime, timedelta
 
 import pytest
 import time_machine
-from django.core.cache import cache
 
 from confirmations import links
 from confirmations.models import Message
@@ -15,11 +14,6 @@ pytestmark = pytest.mark.django_db
 
 START = datetime(2026, 12, 3, 14, 30, tzinfo=TORONTO)  # the slot fixture
 DELAY = timedelta(hours=24)  # the service fixture's cancellation delay
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    cache.clear()
 
 
 @pytest.fixture

@@ -6,44 +6,23 @@ import logging
 import os
 import socket
 import uuid
-from datetime import datetime, timedelta
 
 import pytest
 import redis
-import time_machine
 from django.core import checks
 from django.test import override_settings
 
 from confirmations import links
-from conftest import TORONTO, book
+from confirmations.tests import test_patient_pages as pages
+from confirmations.tests.test_patient_pages import path, status_of
 from hubsite.checks import rate_limit_cache_is_shared
 
-START = datetime(2026, 12, 3, 14, 30, tzinfo=TORONTO)  # the slot fixture
+# The patient pages' own fixtures: an appointment five days ahead, booked then.
+clock, appointment = pages.clock, pages.appointment
+
 REDIS = "redis://127.0.0.1:6379"
 REDIS_TEST_DB = 14  # never the Hub's own (0), nor test_settings' (3)
 LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(START - timedelta(days=5), tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def appointment(slot, patient, clock):
-    return book(slot, patient)
-
-
-def path(appointment, action, language="fr") -> str:
-    return links.url_for(appointment.public_id, appointment.patient.public_id, action, language).removeprefix(
-        "https://hub.example.org"
-    )
-
-
-def status_of(appointment) -> str:
-    appointment.refresh_from_db()
-    return appointment.status
 
 
 def closed_port() -> int:

@@ -121,6 +121,15 @@ class TestSendAgain:
         assert not Message.objects.filter(resend_of=unknown).exists()
 
 
+def new_booking(slot, patient) -> dict:
+    """The add form's data for `patient` at `slot`'s professional, service and times."""
+    return form_data(
+        Appointment(
+            patient=patient, professional=slot.professional, service=slot.service, start=slot.start, end=slot.end
+        )
+    )
+
+
 def patient_cancels(client, appointment) -> None:
     """The patient clicks Cancel in the email, on the real page."""
     url = links.url_for(appointment.public_id, appointment.patient.public_id, links.CANCEL, "fr")
@@ -284,15 +293,7 @@ class TestTimesAndSlots:
         response = staff.post(
             "/admin/schedules/appointment/add/",
             {
-                **form_data(
-                    Appointment(
-                        patient=patient,
-                        professional=slot.professional,
-                        service=slot.service,
-                        start=slot.start,
-                        end=slot.end,
-                    )
-                ),
+                **new_booking(slot, patient),
                 "slot": "",
                 "start_1": (local + timedelta(minutes=15)).strftime("%H:%M"),
                 "end_1": (local + timedelta(minutes=45)).strftime("%H:%M"),
@@ -388,15 +389,7 @@ class TestBookingWithinSlots:
     def test_d16_a_new_booking_past_its_slots_times_is_a_form_error(self, staff, slot, patient):
         local = slot.start.astimezone(TORONTO)
         data = {
-            **form_data(
-                Appointment(
-                    patient=patient,
-                    professional=slot.professional,
-                    service=slot.service,
-                    start=slot.start,
-                    end=slot.end,
-                )
-            ),
+            **new_booking(slot, patient),
             "slot": slot.pk,
             "end_1": (local + timedelta(minutes=45)).strftime("%H:%M"),
         }
