@@ -146,7 +146,7 @@ def browser():
     """Debian's Chromium, headless; skipped locally when absent, a failure in
     CI (HUB_REQUIRE_BROWSER). Never a browser downloaded by a test tool."""
     if not CHROMIUM.exists():
-        why = f"Chromium (Debian package chromium) is not installed: {CHROMIUM} is missing; run .ci/install-chromium"
+        why = f"Chromium (Debian package chromium) is not installed: {CHROMIUM} is missing; run .ci/install-packages"
         if os.environ.get("HUB_REQUIRE_BROWSER"):
             pytest.fail(why)
         pytest.skip(why)

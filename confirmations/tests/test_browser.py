@@ -1,6 +1,6 @@
 """The patient pages in a real browser (issue 5, "Browser tests"; R25, R26, D11).
 
-Headless Chromium from Debian's `chromium` package (`.ci/install-chromium`),
+Headless Chromium from Debian's `chromium` package (`.ci/install-packages`),
 driven by Playwright's sync API against pytest-django's live server. Every
 link comes from an email the Hub actually sent (`send_due_messages`, Django's
 locmem mail backend), built on HUB_PUBLIC_URL pointed at the live server.
