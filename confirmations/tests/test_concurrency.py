@@ -229,7 +229,9 @@ def run_dispatchers(processes: int, env: dict) -> list[int]:
 
 
 @pytest.mark.parametrize("through", ["database", "pgbouncer"])
-def test_four_worker_machines_on_one_database_send_each_of_2000_messages_once(slot, patient, tmp_path, through, request):
+def test_four_worker_machines_on_one_database_send_each_of_2000_messages_once(
+    slot, patient, tmp_path, through, request
+):
     """Scale-out: four dispatcher processes (as on four machines) share one
     PostgreSQL, directly or through PgBouncer in transaction mode; SKIP
     LOCKED hands each due message to exactly one. None twice, none left."""
