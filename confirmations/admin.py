@@ -1,9 +1,11 @@
 from django.contrib import admin, messages
 from django.contrib.admin import DateFieldListFilter
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
+from phonenumber_field.phonenumber import to_python
 
 from confirmations.dispatch import send_again
 from confirmations.models import Message, OptOut, Reply
@@ -34,12 +36,26 @@ class MessageAdmin(ReadOnlyAdmin):
     list_display = ["due_at", "kind", "channel", "to", "state", "sent_at", "attempts", "error", "clinic"]
     # No date hierarchy: it reads every row's date to draw its links.
     list_filter = [("due_at", DateFieldListFilter), "state", "kind", "channel", "clinic"]
-    search_fields = ["to", "provider_id"]
+    search_fields = ["to", "provider_id"]  # read by get_search_results
     list_select_related = ["clinic"]
     paginator = CappedPaginator
     show_full_result_count = False
     readonly_fields = [field.name for field in Message._meta.fields]
     change_form_template = "admin/confirmations/message/change_form.html"
+
+    def get_search_results(self, request, queryset, search_term):
+        """Staff look a message up by its recipient or its provider's id:
+        a phone number however it is typed ("514 555-0204"), the start of an
+        address, or the whole id. Each is an index lookup (a prefix, not
+        "contains"), however many messages the Hub keeps."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        found = Q(to__istartswith=term) | Q(provider_id=term)
+        number = to_python(term, region="CA")
+        if number is not None and number.is_valid():
+            found |= Q(to__istartswith=number.as_e164)  # the same index
+        return queryset.filter(found), False
 
     def get_urls(self):
         send_again = self.admin_site.admin_view(self.send_again_view)

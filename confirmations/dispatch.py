@@ -220,6 +220,21 @@ class Senders:
             yield futures[future], future.result()
 
 
+PREPARED = ["channel", "to", "subject", "content", "html", "language", "attempts"]
+
+
+def save_prepared(messages: list[Message]) -> None:
+    """Writes what each message is about to send, in one pipelined round of
+    UPDATEs (psycopg sends them together). Django's bulk_update would build
+    one CASE per field and row: a tenth of a second per batch to compile."""
+    columns = ", ".join(f"{connection.ops.quote_name(name)} = %s" for name in PREPARED)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {Message._meta.db_table} SET {columns} WHERE id = %s",
+            [[getattr(message, name) for name in PREPARED] + [message.pk] for message in messages],
+        )
+
+
 def deliver(batch: list[Message], senders: Senders) -> list[str]:
     """Re-checks, resolves, renders and sends a claimed batch; returns the
     outcome of each. Whatever goes wrong, no claimed message is left in
@@ -249,7 +264,7 @@ def deliver(batch: list[Message], senders: Senders) -> list[str]:
         if ready:
             # Saved before any provider is called: what was attempted is on
             # record even if the worker dies during the call.
-            Message.objects.bulk_update(ready, ["channel", "to", "subject", "content", "html", "language", "attempts"])
+            save_prepared(ready)
             counted = True
         for message, result in senders.send(ready, started, abandoned):
             outcomes.append(_outcome(message, result))

@@ -53,7 +53,10 @@ class Message(models.Model):
         related_name="messages",
     )
     appointment_ref = models.UUIDField(_("appointment reference"), db_index=True)
-    clinic = models.ForeignKey("schedules.Clinic", verbose_name=_("clinic"), on_delete=models.PROTECT, related_name="+")
+    # Indexed by `message_by_clinic_due`, which also serves the staff's list.
+    clinic = models.ForeignKey(
+        "schedules.Clinic", verbose_name=_("clinic"), on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     # The recipient: usually the appointment's patient, but the former patient
     # for the cancellation of D13.
     patient = models.ForeignKey(
@@ -128,6 +131,10 @@ class Message(models.Model):
             models.Index(fields=["to", "-sent_at"], condition=Q(channel="sms"), name="message_sms_by_recipient"),
             # An appointment's communications log, newest first.
             models.Index(fields=["appointment", "-due_at"], name="message_by_appointment"),
+            # The admin's lists, newest first, of one clinic (staff) or all (support),
+            # a page at a time however many messages the Hub keeps.
+            models.Index(fields=["clinic", "-due_at", "-id"], name="message_by_clinic_due"),
+            models.Index(fields=["-due_at", "-id"], name="message_by_due"),
         ]
 
     def __str__(self) -> str:

@@ -57,6 +57,38 @@ class TestSearch:
         assert f"/{booked[0].pk}/change/" not in client.get("/admin/schedules/appointment/?q=roy").content.decode()
 
 
+class TestMessageSearch:
+    """Staff find a message by its recipient, however the number is typed,
+    or by the provider's id; each an index lookup (a prefix, never "contains")."""
+
+    @pytest.fixture
+    def sent(self, booked):
+        from confirmations.models import Message
+
+        messages = list(Message.objects.filter(appointment__in=booked[:2], kind="confirmation").order_by("pk"))
+        Message.objects.filter(pk=messages[0].pk).update(channel="sms", to="+15145550204", provider_id="SM0a1b2c")
+        Message.objects.filter(pk=messages[1].pk).update(channel="email", to="anne.cote@example.com")
+        return messages
+
+    @pytest.mark.parametrize("typed", ["514 555-0204", "(514) 555-0204", "+1 514 555 0204", "+15145550204", "+1514"])
+    def test_a_number_however_typed(self, admin_client, sent, typed):
+        page = admin_client.get("/admin/confirmations/message/", {"q": typed}).content.decode()
+        assert f"/{sent[0].pk}/change/" in page and f"/{sent[1].pk}/change/" not in page
+
+    @pytest.mark.parametrize("typed", ["anne.cote@example.com", "ANNE.C", "anne"])
+    def test_the_start_of_an_address(self, admin_client, sent, typed):
+        page = admin_client.get("/admin/confirmations/message/", {"q": typed}).content.decode()
+        assert f"/{sent[1].pk}/change/" in page and f"/{sent[0].pk}/change/" not in page
+
+    def test_the_providers_id(self, admin_client, sent):
+        page = admin_client.get("/admin/confirmations/message/", {"q": "SM0a1b2c"}).content.decode()
+        assert f"/{sent[0].pk}/change/" in page and f"/{sent[1].pk}/change/" not in page
+
+    def test_not_the_middle_of_an_address(self, admin_client, sent):
+        page = admin_client.get("/admin/confirmations/message/", {"q": "example.com"}).content.decode()
+        assert f"/{sent[1].pk}/change/" not in page
+
+
 @pytest.mark.parametrize(
     "path", ["/admin/schedules/appointment/", "/admin/confirmations/message/", "/admin/schedules/statuschange/",
              "/admin/schedules/slot/", "/admin/confirmations/reply/"]
