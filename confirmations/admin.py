@@ -33,7 +33,7 @@ def may_send_again(user, message: Message) -> bool:
 
 @admin.register(Message)
 class MessageAdmin(ReadOnlyAdmin):
-    list_display = ["due_at", "kind", "channel", "to", "state", "sent_at", "attempts", "error", "clinic"]
+    list_display = ["due_at", "kind", "channel", "recipient", "state", "sent_at", "attempts", "why", "clinic"]
     # No date hierarchy: it reads every row's date to draw its links.
     list_filter = [("due_at", DateFieldListFilter), "state", "kind", "channel", "clinic"]
     search_fields = ["to", "provider_id"]  # read by get_search_results
@@ -42,6 +42,14 @@ class MessageAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     readonly_fields = [field.name for field in Message._meta.fields]
     change_form_template = "admin/confirmations/message/change_form.html"
+
+    @admin.display(description=_("to"), ordering="to")
+    def recipient(self, message: Message) -> str:
+        return message.readable_to
+
+    @admin.display(description=_("reason"))
+    def why(self, message: Message) -> str:
+        return message.why
 
     def get_search_results(self, request, queryset, search_term):
         """Staff look a message up by its recipient or its provider's id:

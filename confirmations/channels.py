@@ -79,40 +79,35 @@ def email_failure(error: Exception, handed_over: bool) -> TransportError:
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         # One recipient per message: its own code says why.
         code, text = next(iter(error.recipients.values()))
-        reason = f"mail server refused the address: {smtp_reply(code, text)}"
-        return TransportError(reason, smtp_refusal(code, text, at_recipient=True))
+        return TransportError(f"SMTP RCPT {smtp_reply(code, text)}", smtp_refusal(code, text, at_recipient=True))
     if isinstance(error, smtplib.SMTPDataError) and (400 <= error.smtp_code < 600 or not handed_over):
         # An answer to the message itself, even after the body: not taken.
         reply = smtp_reply(error.smtp_code, error.smtp_error)
         outcome = smtp_refusal(error.smtp_code, error.smtp_error, at_recipient=False)
-        return TransportError(
-            f"mail server refused the message: {reply}", outcome if error.smtp_code >= 400 else TEMPORARY
-        )
+        return TransportError(f"SMTP DATA {reply}", outcome if error.smtp_code >= 400 else TEMPORARY)
     if isinstance(error, smtplib.SMTPSenderRefused) and error.smtp_code >= 500:
         reply = smtp_reply(error.smtp_code, error.smtp_error)
-        return TransportError(f"mail server refused the sender: {reply}", REFUSED)
+        return TransportError(f"SMTP MAIL FROM {reply}", REFUSED)
     if isinstance(error, smtplib.SMTPResponseException) and not isinstance(error, smtplib.SMTPDataError):
         # Before the message: the greeting, EHLO, STARTTLS, the Hub's login,
         # a 4xx sender refusal. The server's state or the Hub's settings,
         # not this message: tried again while it is still true.
-        return TransportError(f"mail server: {smtp_reply(error.smtp_code, error.smtp_error)}")
+        return TransportError(f"SMTP {smtp_reply(error.smtp_code, error.smtp_error)}")
     if isinstance(error, AnymailRecipientsRefused | AnymailInvalidAddress):
-        return TransportError(f"email address refused by the provider: {error}", BAD_ADDRESS)
+        return TransportError(f"{type(error).__name__}: {error}", BAD_ADDRESS)
     if isinstance(error, AnymailAPIError) and error.status_code is not None:
-        return http_status(error.status_code, "email provider", (error.response.reason or "") if error.response else "")
+        return http_status(error.status_code, "anymail", (error.response.reason or "") if error.response else "")
     if isinstance(error, requests.RequestException):
         # anymail's requests errors wrap the one that caused them.
         return http_failure(
-            error.__cause__ if isinstance(error.__cause__, requests.RequestException) else error, "email provider"
+            error.__cause__ if isinstance(error.__cause__, requests.RequestException) else error, "anymail"
         )
     if isinstance(error, AnymailError):
-        return TransportError(f"email provider not usable: {type(error).__name__}")
+        return TransportError(f"anymail {type(error).__name__}")
     if handed_over:
-        return TransportError(
-            f"mail server did not confirm after receiving the message ({type(error).__name__}); it may have it",
-            UNKNOWN,
-        )
-    return TransportError(f"mail server unreachable ({type(error).__name__}: {error})")
+        # After the server's 354: it has the message, and never said whether it keeps it.
+        return TransportError(f"SMTP {type(error).__name__} after 354", UNKNOWN)
+    return TransportError(f"SMTP {type(error).__name__}: {error}")
 
 
 class LocalRecorder(Channel):
@@ -145,10 +140,10 @@ TOO_MANY_REQUESTS_CODE = 20429
 
 def twilio_error(error: TwilioRestException) -> TransportError:
     if error.code in BAD_NUMBER_CODES:
-        return TransportError(f"Twilio error {error.code}: number unusable", BAD_ADDRESS)
+        return TransportError(f"Twilio {error.code}", BAD_ADDRESS)
     if error.code == TOO_MANY_REQUESTS_CODE:
-        return TransportError(f"Twilio error {error.code}: too many requests", TEMPORARY)
-    return http_status(error.status, "Twilio", f"error {error.code}" if error.code else "")
+        return TransportError(f"Twilio {error.code}", TEMPORARY)
+    return http_status(error.status, "Twilio", str(error.code) if error.code else "")
 
 
 class Twilio(Channel):

@@ -46,3 +46,13 @@ def stamp(instant: datetime, time_zone: str, language: str) -> tuple[str, str]:
     moment = instant.astimezone(ZoneInfo(time_zone))
     time = f"{moment.hour:02d} h {moment.minute:02d}" if language == "fr" else clock(moment, "en")
     return moment.strftime("%Y-%m-%d"), time
+
+
+def staff_moment(instant: datetime, time_zone: str, language: str) -> str:
+    """An instant in a sentence staff read: "3 décembre 2026 à 14 h 30"
+    (after "le") / "December 3, 2026 at 2:30 PM" (after "on")."""
+    moment = instant.astimezone(ZoneInfo(time_zone))
+    if language == "fr":
+        number = "1er" if moment.day == 1 else str(moment.day)
+        return f"{number} {FRENCH_MONTHS[moment.month - 1]} {moment.year} à {clock(moment, 'fr')}"
+    return f"{ENGLISH_MONTHS[moment.month - 1]} {moment.day}, {moment.year} at {clock(moment, 'en')}"

@@ -34,14 +34,13 @@ from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils import timezone
 
 from confirmations import rules
 from confirmations.channels import channel_for
 from confirmations.contacts import VOICE, contact_for, opted_out_numbers
 from confirmations.content import render, snapshot_of
-from confirmations.dates import stamp
+from confirmations.events import Reason, event
 from confirmations.models import Message, OptOut
 from confirmations.outcomes import BAD_ADDRESS, REFUSED, TransportError
 from confirmations.outcomes import UNKNOWN as UNKNOWN_OUTCOME
@@ -107,7 +106,7 @@ def send_due_messages(budget: timedelta | None = None) -> Summary:
     summary = Summary()
     summary[UNKNOWN] += expire_leases()
     deadline = None if budget is None else time.monotonic() + budget.total_seconds()
-    with acting_as(HUB), translation.override(settings.LANGUAGE_CODE), Senders(deadline) as senders:
+    with acting_as(HUB), Senders(deadline) as senders:
         while (deadline is None or time.monotonic() < deadline) and not stopping.is_set():
             batch = claim_due(batch_size())
             if not batch:
@@ -158,9 +157,8 @@ def expire_leases() -> int:
     expired = 0
     stale = Message.objects.filter(state=Message.State.SENDING, claimed_at__lt=timezone.now() - LEASE)
     for message in stale.select_related("appointment__professional"):
-        with translation.override(settings.LANGUAGE_CODE):
-            if mark_unknown(message, _("the worker stopped while sending")) == UNKNOWN:
-                expired += 1
+        if mark_unknown(message, Reason.WORKER_STOPPED) == UNKNOWN:
+            expired += 1
     return expired
 
 
@@ -293,7 +291,7 @@ def _prepare_one(message: Message, appointment: Appointment | None, opted_out: s
         # A fault of the Hub's own (a template, a bad record): this message
         # fails, with why, and the rest of the batch goes on. Nothing left.
         log.exception("preparing message %s failed", message.public_id)
-        return mark_failed(message, _("unexpected error (%(error)s)") % {"error": type(error).__name__})
+        return mark_failed(message, Reason.UNEXPECTED, type(error).__name__)
 
 
 def _prepare(message: Message, appointment: Appointment | None, opted_out: set[str], now) -> str | None:
@@ -307,14 +305,14 @@ def _prepare(message: Message, appointment: Appointment | None, opted_out: set[s
 
     contact = contact_for(message.patient, skip=message.skip_contacts, opted_out=opted_out)
     if contact is None:
-        return mark_failed(message, _("no usable contact in the patient record (R19, D9)"))
+        return mark_failed(message, Reason.NO_CONTACT)  # R19, D9
     if contact.channel == VOICE:
         if message.kind == rules.CONFIRMATION and message.planned_start - now < rules.REMINDER_LEAD:
             # The patient can now only be called: no confirmation call under 48 h.
-            return _withdraw(message, _("no confirmation call under 48 hours (R12)"))
+            return _withdraw(message, Reason.NO_CONFIRMATION_CALL)  # R12
         placed = rules.call_time(now, message.snapshot.get("time_zone", settings.TIME_ZONE))
         if placed >= message.planned_start:
-            return _withdraw(message, _("no call window before the appointment (R14, D3)"))
+            return _withdraw(message, Reason.NO_CALL_WINDOW)  # R14, D3
         if placed > now:
             _move(message, state=Message.State.PENDING, due_at=placed)
             return POSTPONED
@@ -344,8 +342,7 @@ def _outcome(message: Message, result) -> str:
         # Not a classified provider error: we cannot know whether it went
         # out, and at most once means not trying again.
         log.error("channel %s raised while sending message %s", message.channel, message.public_id, exc_info=result)
-        reason = _("unexpected error (%(error)s)") % {"error": type(result).__name__}
-        return durably(partial(mark_unknown, message, reason))
+        return durably(partial(mark_unknown, message, Reason.UNEXPECTED, type(result).__name__))
     durably(partial(record_sent, message, now, result))
     return SENT
 
@@ -355,16 +352,17 @@ def _settle_failure(message: Message, error: TransportError, now) -> str:
         OptOut.objects.get_or_create(number=message.to)
     if error.outcome == BAD_ADDRESS:
         with transaction.atomic():  # failed and its resend elsewhere, or neither
-            outcome = mark_failed(message, error.reason)
-            resend_elsewhere(message, error.reason)
+            outcome = mark_failed(message, Reason.BAD_ADDRESS, error.reason)
+            resend_elsewhere(message, Reason.BAD_ADDRESS, error.reason)
         return outcome
     if error.outcome == REFUSED:
-        return mark_failed(message, error.reason)
+        return mark_failed(message, Reason.REFUSED, error.reason)
     if error.outcome == UNKNOWN_OUTCOME:
-        return mark_unknown(message, error.reason)
+        return mark_unknown(message, Reason.NO_ANSWER, error.reason)
     # Temporary: the provider did not take it. Tried again while it is
     # still true; the re-check withdraws it once it is not (D4).
-    _move(message, state=Message.State.PENDING, due_at=now + backoff(message.attempts), error=error.reason)
+    due_at = now + backoff(message.attempts)
+    _move(message, state=Message.State.PENDING, due_at=due_at, reason=Reason.TEMPORARY, error=error.reason)
     return RETRYING
 
 
@@ -378,7 +376,7 @@ def record_sent(message: Message, now, provider_id: str) -> None:
     acknowledgement was lost (`durably`)."""
     with transaction.atomic():
         moved = Message.objects.filter(pk=message.pk, state=Message.State.SENDING).update(
-            state=Message.State.SENT, error="", sent_at=now, provider_id=provider_id
+            state=Message.State.SENT, reason="", error="", sent_at=now, provider_id=provider_id
         )
         if not moved:
             # Settled meanwhile (delivered, by the provider's report): states
@@ -408,21 +406,15 @@ def durably(write: Callable[[], str | None]) -> str | None:
     return None
 
 
-def resend_elsewhere(message: Message, reason: str) -> Message | None:
+def resend_elsewhere(message: Message, reason: str, detail: str = "") -> Message | None:
     """After a permanent failure on a contact (hard bounce, invalid or
     opted-out number), the same communication goes once to the patient's
     next contact method; the history says so."""
     if message.fallback_of_id is not None or Message.objects.filter(fallback_of=message).exists():
         return None  # once
-    with translation.override(settings.LANGUAGE_CODE):
-        resend = message.again(fallback_of=message, skip_contacts=[*message.skip_contacts, message.to])
-        note = _("%(kind)s: %(to)s failed for good (%(reason)s); sent once more to the next contact method.") % {
-            "kind": _kind(message),
-            "to": message.to,
-            "reason": reason,
-        }
-        with acting_as(HUB):
-            _history(message, note)
+    resend = message.again(fallback_of=message, skip_contacts=[*message.skip_contacts, message.to])
+    with acting_as(HUB):
+        _history(message, event("fallback", message=message.kind, to=message.to, reason=reason, detail=detail))
     wake_the_worker_after_commit()
     return resend
 
@@ -432,9 +424,8 @@ def _note_sent(message: Message) -> None:
 
     One conditional UPDATE writes only the status and the note, so that a
     change staff made while the provider was called stands."""
-    date, time = stamp(message.sent_at, message.snapshot.get("time_zone", settings.TIME_ZONE), settings.LANGUAGE_CODE)
-    note = _("Sent on %(date)s at %(time)s to %(to)s") % {"date": date, "time": time, "to": message.to}
-    history = _("%(kind)s: %(note)s") % {"kind": _kind(message), "note": note}
+    sent = {"channel": message.channel, "to": message.to, "at": message.sent_at}
+    note, history = event("latest", **sent), event("sent", message=message.kind, **sent)
     sent_status = SENT_STATUS[message.channel] if message.kind != rules.CANCELLATION else None
     status = (
         Appointment.note_communication(message.appointment_id, message.patient_id, note, sent_status)
@@ -446,7 +437,7 @@ def _note_sent(message: Message) -> None:
         _history(message, history)
         return
     StatusChange.record(
-        message.appointment_ref, message.clinic_id, status, history, HUB, appointment_id=message.appointment_id
+        message.appointment_ref, message.clinic_id, status, [history], HUB, appointment_id=message.appointment_id
     )
 
 
@@ -456,31 +447,24 @@ def _move(message: Message, **changes) -> bool:
 
 
 def _withdraw(message: Message, reason: str) -> str:
-    if _move(message, state=Message.State.WITHDRAWN, error=reason):
-        _history(
-            message, _("%(kind)s: sending withdrawn, %(reason)s (D4).") % {"kind": _kind(message), "reason": reason}
-        )
+    """D4: the message no longer tells the truth, or cannot be placed."""
+    if _move(message, state=Message.State.WITHDRAWN, reason=reason, error=""):
+        _history(message, event("send_withdrawn", message=message.kind, reason=reason))
     return WITHDRAWN
 
 
-def mark_failed(message: Message, reason: str) -> str:
-    """Fails a message still in the state it was read in; the history says why."""
-    if _move(message, state=Message.State.FAILED, error=reason):
-        _history(message, _("%(kind)s: sending failed, %(reason)s.") % {"kind": _kind(message), "reason": reason})
+def mark_failed(message: Message, reason: str, detail: str = "") -> str:
+    """Fails a message still in the state it was read in; the history says
+    why (a Reason, and the provider's own words)."""
+    if _move(message, state=Message.State.FAILED, reason=reason, error=detail):
+        _history(message, event("failed", message=message.kind, reason=reason, detail=detail))
     return FAILED
 
 
-def mark_unknown(message: Message, reason: str) -> str | None:
+def mark_unknown(message: Message, reason: str, detail: str = "") -> str | None:
     """D15: the provider may have the message. Never sent again automatically."""
-    if _move(message, state=Message.State.UNKNOWN, error=reason):
-        _history(
-            message,
-            _(
-                "%(kind)s: outcome unknown (%(reason)s). The patient may or may not have received it; "
-                "it will not be sent again automatically."
-            )
-            % {"kind": _kind(message), "reason": reason},
-        )
+    if _move(message, state=Message.State.UNKNOWN, reason=reason, error=detail):
+        _history(message, event("unknown", message=message.kind, reason=reason, detail=detail))
         return UNKNOWN
     return None  # settled meanwhile (a status callback, the lease sweep)
 
@@ -497,25 +481,17 @@ def send_again(message: Message, user) -> Message | None:
     try:
         with transaction.atomic():
             again = message.again(resend_of=message, resent_by=user)
-            with translation.override(settings.LANGUAGE_CODE):
-                note = _("%(kind)s: sent again by hand (it had %(state)s).") % {
-                    "kind": _kind(message),
-                    "state": message.get_state_display(),
-                }
-                _history(message, note, actor=Actor("staff", user))
+            note = event("sent_again", message=message.kind, state=message.state)
+            _history(message, note, actor=Actor("staff", user))
     except IntegrityError:
         return None  # already sent again
     wake_the_worker_after_commit()
     return again
 
 
-def _kind(message: Message) -> str:
-    return rules.kind_label(message.kind).capitalize()
-
-
-def _history(message: Message, note: str, appointment: Appointment | None = None, actor: Actor = HUB) -> None:
+def _history(message: Message, note: dict, appointment: Appointment | None = None, actor: Actor = HUB) -> None:
     appointment = appointment or (
         Appointment.objects.filter(pk=message.appointment_id).first() if message.appointment_id else None
     )
     status = appointment.status if appointment else Appointment.Status.CANCELLED
-    StatusChange.record(message.appointment_ref, message.clinic_id, status, note, actor, appointment=appointment)
+    StatusChange.record(message.appointment_ref, message.clinic_id, status, [note], actor, appointment=appointment)

@@ -13,6 +13,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from confirmations.events import Reason, because, readable_contact
+
 
 class Message(models.Model):
     class Kind(models.TextChoices):
@@ -84,7 +86,10 @@ class Message(models.Model):
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     provider_id = models.CharField(_("provider id"), max_length=100, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    error = models.TextField(_("error or reason"), blank=True)
+    # Why it was withdrawn, failed or may not have arrived (events.Reason),
+    # and the provider's own words about it, as it wrote them.
+    reason = models.CharField(_("reason"), max_length=32, choices=Reason.choices, blank=True)
+    error = models.TextField(_("technical detail"), blank=True)
     subject = models.CharField(_("subject"), max_length=255, blank=True)
     content = models.TextField(_("content as sent"), blank=True)
     html = models.TextField(_("HTML as sent"), blank=True)
@@ -139,6 +144,17 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.get_state_display()}"
+
+    @property
+    def why(self) -> str:
+        """Why it was not sent, or may not have arrived, in the reader's language."""
+        if self.reason:
+            return because(self.reason, self.error)
+        return self.error  # a temporary failure's detail while it is retried
+
+    @property
+    def readable_to(self) -> str:
+        return readable_contact(self.to)
 
     def again(self, **links) -> "Message":
         """The same communication once more, due now, as a new message; its

@@ -104,16 +104,13 @@ def never_left(error: BaseException) -> bool:
 
 def http_failure(error: requests.RequestException, provider: str) -> TransportError:
     if never_left(error):
-        return TransportError(f"{provider} unreachable ({type(error).__name__})", TEMPORARY)
-    return TransportError(
-        f"{provider}: no answer after the request was sent ({type(error).__name__}); it may have been taken",
-        UNKNOWN,
-    )
+        return TransportError(f"{provider} {type(error).__name__}", TEMPORARY)  # never left
+    return TransportError(f"{provider} {type(error).__name__} after sending", UNKNOWN)  # it may have been taken
 
 
 def http_status(status: int | None, provider: str, detail: str = "") -> TransportError:
     """An HTTP error answer, other than a recognised refusal of the address."""
-    reason = f"{provider} answered {status}" + (f": {detail}" if detail else "")
+    reason = f"{provider} HTTP {status}" + (f" {detail}" if detail else "")
     if status in HTTP_TRY_LATER:
         return TransportError(reason, TEMPORARY)
     if status is not None and 400 <= status < 500:

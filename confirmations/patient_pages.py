@@ -16,7 +16,6 @@ the token itself, and with `Referrer-Policy: no-referrer` browsers send
 import logging
 from functools import wraps
 
-from django.conf import settings
 from django.db import transaction
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
@@ -31,6 +30,7 @@ from redis.exceptions import RedisError
 from confirmations import links
 from confirmations.content import TYPE_LABELS, spoken_phone
 from confirmations.dates import long_date
+from confirmations.events import event
 from schedules.actors import PATIENT, acting_as
 from schedules.models import Appointment
 
@@ -231,14 +231,14 @@ def _act(request, appointment: Appointment, language: str, change):
 def _cancel(appointment: Appointment) -> None:
     if appointment.is_active and can_cancel_online(appointment):
         appointment.status = Appointment.Status.CANCELLED
-        appointment.history_note = TEXTS[settings.LANGUAGE_CODE]["title_cancel"] + " (R25)"
+        appointment.history_event = event("cancelled_online")  # R25
         appointment.save()  # frees the slot (D2), plans the notice (D7)
 
 
 def _confirm(appointment: Appointment) -> None:
     if appointment.is_active and not appointment.is_confirmed:
         appointment.status = Appointment.Status.CONFIRMED_EMAIL  # R26
-        appointment.history_note = TEXTS[settings.LANGUAGE_CODE]["title_confirm"] + " (R26)"
+        appointment.history_event = event("confirmed_online")  # R26
         appointment.save(update_fields=["status", "updated_at"])
 
 

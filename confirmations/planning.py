@@ -17,13 +17,12 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models.signals import post_save, pre_delete, pre_save
 from django.dispatch import receiver
-from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils import timezone
 
 from confirmations import rules
 from confirmations.contacts import contact_for
 from confirmations.content import snapshot_of
-from confirmations.dates import stamp
+from confirmations.events import event
 from confirmations.models import Message
 from schedules.actors import current_actor
 from schedules.models import Appointment, StatusChange
@@ -73,7 +72,7 @@ class Change:
 
 # Saves limited to these fields cannot change what the patient is told
 # (the dispatcher's status note, a patient's confirmation): no planning.
-NOT_PLANNED = frozenset({"status", "status_note", "updated_at", "notes", "version"})
+NOT_PLANNED = frozenset({"status", "communication", "updated_at", "notes", "version"})
 
 
 @receiver(pre_save, sender=Appointment)
@@ -97,11 +96,10 @@ def plan_change(sender, instance: Appointment, raw: bool = False, update_fields=
     if before is not None and before.patient_id != instance.patient_id:
         instance.booking_language = None  # R20: the new patient did not book online
     after = facts_of(instance)
-    with translation.override(settings.LANGUAGE_CODE):
-        plan = rules.plan(facts_of(before, stored=True) if before else None, after, now)
+    plan = rules.plan(facts_of(before, stored=True) if before else None, after, now)
     instance.hub_reason = rules.scope_reason(after) or ""
     if plan.reset_status and instance.status != Appointment.Status.CANCELLED:
-        instance.status, instance.status_note = Appointment.Status.BOOKED, ""
+        instance.status, instance.communication = Appointment.Status.BOOKED, {}
     if plan.reset_confirmation and instance.is_confirmed:
         instance.status = Appointment.Status.BOOKED  # D5: the patient confirmed another time
     instance._hub_change = Change(before, plan, now)
@@ -112,21 +110,19 @@ def write_change(sender, instance: Appointment, created: bool, raw: bool = False
     change: Change | None = instance.__dict__.pop("_hub_change", None)
     if raw or change is None:
         return
-    with translation.override(settings.LANGUAGE_CODE):
-        notes = _apply(change.plan, instance, change.before, change.now)
-        before = change.before
-        if created:
-            notes.insert(0, _("Booked."))
-            if instance.hub_reason:
-                notes.append(_("The Hub sends nothing: %(reason)s.") % {"reason": instance.get_hub_reason_display()})
-        history_note = instance.__dict__.pop("history_note", None)
-        if history_note:
-            notes.insert(0, history_note)
-        elif before is not None and before.status_note != instance.status_note and instance.status_note:
-            notes.insert(0, instance.status_note)
-        status_changed = before is None or before.status != instance.status
-        if notes or status_changed:
-            StatusChange.record_for(instance, " ".join(notes), current_actor())
+    events = _apply(change.plan, instance, change.before, change.now)
+    if created:
+        events.insert(0, event("booked"))
+        if instance.hub_reason:
+            events.append(event("not_handled", hub_reason=instance.hub_reason))  # D1
+    # What the person who changed it did, when the change says (a patient's
+    # cancellation from the email, a confirmation by SMS).
+    said = instance.__dict__.pop("history_event", None)
+    if said:
+        events.insert(0, said)
+    status_changed = change.before is None or change.before.status != instance.status
+    if events or status_changed:
+        StatusChange.record_for(instance, events, current_actor())
 
 
 @receiver(pre_delete, sender=Appointment)
@@ -135,22 +131,17 @@ def plan_deletion(sender, instance: Appointment, **kwargs) -> None:
     if before is None:
         return
     now = timezone.now()
-    with translation.override(settings.LANGUAGE_CODE):
-        plan = rules.plan(facts_of(before, stored=True), None, now)
-        # Messages and history of a deleted appointment are kept (D7): the
-        # rows are detached from it and keep its public id and snapshot.
-        notes = _apply(plan, None, before, now)
-        StatusChange.record(
-            before.public_id,
-            before.professional.clinic_id,
-            before.status,
-            " ".join([_("Deleted."), *notes]),
-            current_actor(),
-        )
+    plan = rules.plan(facts_of(before, stored=True), None, now)
+    # Messages and history of a deleted appointment are kept (D7): the
+    # rows are detached from it and keep its public id and snapshot.
+    events = _apply(plan, None, before, now)
+    StatusChange.record(
+        before.public_id, before.professional.clinic_id, before.status, [event("deleted"), *events], current_actor()
+    )
 
 
 def _apply(plan: rules.Plan, appointment: Appointment | None, before: Appointment | None, now: datetime) -> list:
-    """Writes the plan; returns what staff should read about it."""
+    """Writes the plan; returns what staff should read about it (events)."""
     notes = []
     target = appointment or before
     if plan.withdraw:
@@ -160,18 +151,14 @@ def _apply(plan: rules.Plan, appointment: Appointment | None, before: Appointmen
         withdrawn = (
             Message.objects.filter(appointment_ref=target.public_id, state=Message.State.PENDING)
             .exclude(kind=Message.Kind.CANCELLATION)
-            .update(state=Message.State.WITHDRAWN, error=plan.withdraw)
+            .update(state=Message.State.WITHDRAWN, reason=plan.withdraw, error="")
         )
         if withdrawn:
-            notes.append(_("Pending messages withdrawn: %(reason)s.") % {"reason": plan.withdraw})
+            notes.append(event("withdrawn", reason=plan.withdraw))
     if plan.left_hub:
-        reason = Appointment.HubReason(plan.left_hub).label
-        notes.append(
-            _("The Hub will send nothing more for this appointment (%(reason)s); the patient is not told (D12).")
-            % {"reason": reason}
-        )
+        notes.append(event("left_hub", hub_reason=plan.left_hub))  # D12
     if plan.reset_confirmation:
-        notes.append(_("Modified: the patient will be told, and must confirm again (D5)."))
+        notes.append(event("must_confirm_again"))  # D5
     messages, snapshots = [], {}
     for send in plan.send:
         source = before if (send.to_former_patient or send.kind == rules.CANCELLATION) else appointment
@@ -198,12 +185,10 @@ def _apply(plan: rules.Plan, appointment: Appointment | None, before: Appointmen
     return notes
 
 
-def _planned_note(message: Message, now: datetime) -> str:
-    kind = rules.kind_label(message.kind).capitalize()
+def _planned_note(message: Message, now: datetime) -> dict:
     if message.due_at <= now:
-        return _("%(kind)s: sending planned now.") % {"kind": kind}
-    date, time = stamp(message.due_at, message.snapshot["time_zone"], translation.get_language())
-    return _("%(kind)s: sending planned on %(date)s at %(time)s.") % {"kind": kind, "date": date, "time": time}
+        return event("planned_now", message=message.kind)
+    return event("planned", message=message.kind, at=message.due_at)
 
 
 def wake_the_worker_after_commit() -> None:

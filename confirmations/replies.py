@@ -11,11 +11,10 @@ that appointment. Anything else changes nothing and stays for staff to read.
 import re
 import unicodedata
 
-from django.conf import settings
 from django.db import transaction
-from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils import timezone
 
+from confirmations.events import event
 from confirmations.models import Message, OptOut, Reply
 from schedules.actors import PATIENT, acting_as
 from schedules.models import Appointment
@@ -35,7 +34,7 @@ def normalize(body: str) -> str:
 
 def understand(reply_id: int) -> str:
     """Reads one reply (once: a reply already read is left as it is)."""
-    with transaction.atomic(), translation.override(settings.LANGUAGE_CODE):
+    with transaction.atomic():
         reply = Reply.objects.select_for_update().get(pk=reply_id)
         if reply.outcome != Reply.Outcome.RECEIVED:
             return reply.outcome
@@ -91,8 +90,8 @@ def _confirm(reply: Reply, message: Message | None, status: str) -> str:
     if appointment.is_confirmed:
         return Reply.Outcome.ALREADY
     appointment.status = status
-    channel = _("by SMS") if reply.channel == Reply.Channel.SMS else _("by phone (key 1)")
-    appointment.history_note = _("Confirmed by the patient %(channel)s.") % {"channel": channel}
+    by_sms = reply.channel == Reply.Channel.SMS
+    appointment.history_event = event("confirmed_by_sms" if by_sms else "confirmed_by_call")
     with acting_as(PATIENT):
         appointment.save(update_fields=["status", "updated_at"])
     return Reply.Outcome.CONFIRMED

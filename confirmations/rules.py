@@ -17,9 +17,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.utils.translation import gettext as _
-
 from confirmations.contacts import VOICE
+from confirmations.events import Reason, event
 
 CONFIRMATION, REMINDER, MODIFICATION, CANCELLATION = "confirmation", "reminder", "modification", "cancellation"
 
@@ -80,7 +79,8 @@ class Send:
 @dataclass
 class Plan:
     send: list[Send] = field(default_factory=list)
-    # Why pending messages of the appointment are withdrawn; None keeps them.
+    # Why pending messages of the appointment are withdrawn (a Reason);
+    # None keeps them.
     withdraw: str | None = None
     # D5: a modification resets a "Confirmed …" status to "Booked".
     reset_confirmation: bool = False
@@ -90,8 +90,8 @@ class Plan:
     reset_status: bool = False
     # D12: the scope_reason() of an appointment that just left the Hub.
     left_hub: str | None = None
-    # What staff should read in the history about this change.
-    notes: list[str] = field(default_factory=list)
+    # What staff should read in the history about this change (events).
+    notes: list[dict] = field(default_factory=list)
 
 
 def scope_reason(facts: Facts) -> str | None:
@@ -134,10 +134,10 @@ def plan(before: Facts | None, after: Facts | None, now: datetime) -> Plan:
 
     # R18, D7, D8: cancelled or deleted.
     if after is None or (after.cancelled and not (before and before.cancelled)):
-        gone = _("deleted") if after is None else _("cancelled")
+        gone = Reason.DELETED if after is None else Reason.CANCELLED
         if not was_handled:
-            return Plan(withdraw=_("appointment %(gone)s") % {"gone": gone})
-        result = Plan(withdraw=_("appointment %(gone)s") % {"gone": gone})
+            return Plan(withdraw=gone)
+        result = Plan(withdraw=gone)
         _add(result, [Send(CANCELLATION, now)], before, now)
         return result
 
@@ -145,7 +145,7 @@ def plan(before: Facts | None, after: Facts | None, now: datetime) -> Plan:
         if was_handled:
             # D12: it leaves the Hub; the appointment still exists, so no
             # cancellation is sent, and the patient will hear nothing more.
-            return Plan(withdraw=_("the appointment left the Hub"), left_hub=scope_reason(after))
+            return Plan(withdraw=Reason.LEFT_HUB, left_hub=scope_reason(after))
         return Plan()
 
     if not was_handled:
@@ -154,7 +154,7 @@ def plan(before: Facts | None, after: Facts | None, now: datetime) -> Plan:
             # brings the appointment (back) into the Hub's scope; only the
             # reminder, still due, is planned again.
             result = _booking(None, after, now)
-            result.notes.insert(0, _("Service changed: the patient is not told (R16)."))
+            result.notes.insert(0, event("service_changed"))  # R16
             return result
         # A creation, a return into a slot (D12), or an appointment restored
         # after a cancellation: a new booking.
@@ -164,7 +164,7 @@ def plan(before: Facts | None, after: Facts | None, now: datetime) -> Plan:
 
     if after.patient != before.patient:
         # D13: the former patient hears of a cancellation, the new one of a booking.
-        result = Plan(withdraw=_("the patient was changed"), reset_status=True)
+        result = Plan(withdraw=Reason.PATIENT_CHANGED, reset_status=True)
         _add(result, [Send(CANCELLATION, now, to_former_patient=True)], before, now)
         booking = _booking(CONFIRMATION, after, now)
         result.send += booking.send
@@ -174,7 +174,7 @@ def plan(before: Facts | None, after: Facts | None, now: datetime) -> Plan:
     if after.start != before.start or after.professional != before.professional:
         # R15, D5: a modification; the reminder is re-planned from the new time.
         result = _booking(MODIFICATION, after, now)
-        result.withdraw = _("the appointment was modified")
+        result.withdraw = Reason.MODIFIED
         result.reset_confirmation = True
         return result
 
@@ -192,7 +192,7 @@ def _booking(first_kind: str | None, facts: Facts, now: datetime) -> Plan:
     result = Plan()
     lead = facts.start - now
     if lead <= timedelta(0):
-        result.notes.append(_("The appointment is in the past: nothing is sent (R13)."))
+        result.notes.append(event("past"))  # R13
         return result
     sends = []
     if first_kind is None:
@@ -202,14 +202,14 @@ def _booking(first_kind: str | None, facts: Facts, now: datetime) -> Plan:
         and lead < REMINDER_LEAD
         and not (first_kind == MODIFICATION and lead < NO_REMINDER_UNDER)
     ):
-        result.notes.append(_("Phone call under 48 hours ahead: only the reminder call is placed (R12, D3)."))
+        result.notes.append(event("call_only"))  # R12, D3
     else:
         # R10: even minutes away. R15: a modification always tells the
         # patient; by phone under 4 h no reminder call follows, so the
         # modification call is placed.
         sends.append(Send(first_kind, now))
     if lead < NO_REMINDER_UNDER:
-        result.notes.append(_("Under 4 hours ahead: no reminder (R11)."))
+        result.notes.append(event("no_reminder"))  # R11
     else:
         sends.append(Send(REMINDER, max(now, facts.start - REMINDER_LEAD)))  # R9, R11
     _add(result, sends, facts, now)
@@ -220,32 +220,16 @@ def _add(result: Plan, sends: list[Send], facts: Facts, now: datetime) -> None:
     """Adds the sends that can happen; a past appointment or a call that
     cannot be placed before the start is dropped with a note (R13, R14, D3)."""
     if facts.start <= now:
-        result.notes.append(_("The appointment is in the past: nothing is sent (R13)."))
+        result.notes.append(event("past"))  # R13
         return
     for send in sends:
         if facts.channel == VOICE:
             placed = call_time(send.due_at, facts.time_zone)
             if placed >= facts.start:
-                result.notes.append(_dropped_call(send.kind))
+                result.notes.append(event("call_dropped", message=send.kind))  # D3
                 continue
             send = replace(send, due_at=placed)
         result.send.append(send)
-
-
-def _dropped_call(kind: str) -> str:
-    return _(
-        "The %(kind)s call is dropped: calls are placed from 09:00 to 20:00 "
-        "and the next window opens after the appointment (D3)."
-    ) % {"kind": kind_label(kind)}
-
-
-def kind_label(kind: str) -> str:
-    return {
-        CONFIRMATION: _("confirmation"),
-        REMINDER: _("reminder"),
-        MODIFICATION: _("modification"),
-        CANCELLATION: _("cancellation"),
-    }[kind]
 
 
 @dataclass(frozen=True)
@@ -258,23 +242,23 @@ class Due:
 
 
 def recheck(message: Due, current: Facts | None, now: datetime) -> str | None:
-    """D4: why a due message must not be sent any more, or None to send it."""
+    """D4: why a due message must not be sent any more (a Reason), or None to send it."""
     now = now.astimezone(UTC)
     if message.planned_start <= now:
-        return _("the appointment is already past")
+        return Reason.PAST
     if message.kind == CANCELLATION:
         if current is not None and not current.cancelled and current.patient == message.patient:
             if current.start == message.planned_start:
-                return _("the appointment is no longer cancelled")
+                return Reason.NO_LONGER_CANCELLED
         return None
     if current is None:
-        return _("the appointment was deleted")
+        return Reason.DELETED
     if current.cancelled:
-        return _("the appointment was cancelled")
+        return Reason.CANCELLED
     if current.patient != message.patient:
-        return _("the patient was changed")
+        return Reason.PATIENT_CHANGED
     if current.start != message.planned_start:
-        return _("the appointment was moved")
+        return Reason.MOVED
     if scope_reason(current) is not None:
-        return _("the appointment left the Hub")
+        return Reason.LEFT_HUB
     return None

@@ -10,12 +10,11 @@ sends the same communication once to the next contact method.
 import logging
 
 from anymail.signals import tracking
-from django.conf import settings
 from django.db import transaction
 from django.dispatch import receiver
-from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils import timezone
 
+from confirmations.events import Reason
 from confirmations.models import Message
 
 log = logging.getLogger(__name__)
@@ -34,8 +33,9 @@ RANK = {
 UNREACHABLE_SMS_CODES = {"30003", "30005", "30006", "21610", "21614"}
 
 
-def record_outcome(public_id, state: str, reason: str = "", bad_address: bool = False) -> bool:
-    """Moves the message to `state` if that is forward; True if it changed."""
+def record_outcome(public_id, state: str, reason: str = "", bad_address: bool = False, detail: str = "") -> bool:
+    """Moves the message to `state` if that is forward; True if it changed.
+    A failure says why (a Reason, and the provider's code in `detail`)."""
     from confirmations.dispatch import mark_failed, resend_elsewhere
 
     with transaction.atomic():
@@ -43,46 +43,46 @@ def record_outcome(public_id, state: str, reason: str = "", bad_address: bool = 
         if message is None or message.state not in RANK or RANK[state] <= RANK[message.state]:
             return False
         if state == Message.State.FAILED:
-            with translation.override(settings.LANGUAGE_CODE):
-                mark_failed(message, reason)
-                if bad_address:
-                    resend_elsewhere(message, reason)
+            mark_failed(message, reason, detail)
+            if bad_address:
+                resend_elsewhere(message, reason, detail)
         else:
             unconfirmed = message.state in (Message.State.SENDING, Message.State.UNKNOWN)
-            Message.objects.filter(pk=message.pk).update(state=state, error="" if unconfirmed else message.error)
+            kept = {} if not unconfirmed else {"reason": "", "error": ""}
+            Message.objects.filter(pk=message.pk).update(state=state, **kept)
             if unconfirmed and message.sent_at is None:
                 # It did leave: the appointment's status says so (R29).
                 from confirmations.dispatch import record_sent
 
-                with translation.override(settings.LANGUAGE_CODE):
-                    record_sent(message, timezone.now(), message.provider_id)
+                record_sent(message, timezone.now(), message.provider_id)
     return True
 
 
-def twilio_outcome(params) -> tuple[str, str, bool] | None:
-    """(state, reason, bad address) from a Twilio status callback, or None
-    for a status that is not an outcome (queued, ringing…)."""
-    with translation.override(settings.LANGUAGE_CODE):
-        if "CallStatus" in params:
-            status = params["CallStatus"]
-            if status == "completed":
-                return Message.State.DELIVERED, "", False
-            reasons = {
-                "busy": _("the line was busy"),
-                "no-answer": _("nobody answered"),
-                "failed": _("the call could not be placed"),
-                "canceled": _("the call was cancelled"),
-            }
-            if status in reasons:
-                return Message.State.FAILED, reasons[status], False
-            return None
-        status, code = params.get("MessageStatus", ""), params.get("ErrorCode", "")
-        if status in ("delivered", "read"):
-            return Message.State.DELIVERED, "", False
-        if status in ("undelivered", "failed"):
-            reason = _("SMS not delivered (Twilio error %(code)s)") % {"code": code or "?"}
-            return Message.State.FAILED, reason, code in UNREACHABLE_SMS_CODES
+CALL_FAILURES = {
+    "busy": Reason.LINE_BUSY,
+    "no-answer": Reason.NOBODY_ANSWERED,
+    "failed": Reason.CALL_NOT_PLACED,
+    "canceled": Reason.CALL_CANCELLED,
+}
+
+
+def twilio_outcome(params) -> tuple[str, str, bool, str] | None:
+    """(state, reason, bad address, detail) from a Twilio status callback,
+    or None for a status that is not an outcome (queued, ringing…)."""
+    if "CallStatus" in params:
+        status = params["CallStatus"]
+        if status == "completed":
+            return Message.State.DELIVERED, "", False, ""
+        if status in CALL_FAILURES:
+            return Message.State.FAILED, CALL_FAILURES[status], False, ""
         return None
+    status, code = params.get("MessageStatus", ""), params.get("ErrorCode", "")
+    if status in ("delivered", "read"):
+        return Message.State.DELIVERED, "", False, ""
+    if status in ("undelivered", "failed"):
+        detail = f"Twilio {code}" if code else ""
+        return Message.State.FAILED, Reason.SMS_NOT_DELIVERED, code in UNREACHABLE_SMS_CODES, detail
+    return None
 
 
 @receiver(tracking)
@@ -91,14 +91,11 @@ def email_event(sender, event, esp_name: str, **kwargs) -> None:
     public_id = (event.metadata or {}).get("hub_message")
     if not public_id:
         return
-    with translation.override(settings.LANGUAGE_CODE):
-        if event.event_type == "delivered":
-            record_outcome(public_id, Message.State.DELIVERED)
-        elif event.event_type in ("bounced", "rejected"):
-            reason = {
-                "bounced": _("email bounced by the recipient's server"),
-                "rejected": _("email rejected by the provider"),
-            }[event.event_type]
-            record_outcome(public_id, Message.State.FAILED, reason, bad_address=True)
-        elif event.event_type == "complained":
-            log.info("email message %s marked as spam by its recipient", public_id)
+    if event.event_type == "delivered":
+        record_outcome(public_id, Message.State.DELIVERED)
+    elif event.event_type in ("bounced", "rejected"):
+        reason = Reason.EMAIL_BOUNCED if event.event_type == "bounced" else Reason.EMAIL_REJECTED
+        detail = event.description or event.mta_response or ""
+        record_outcome(public_id, Message.State.FAILED, reason, bad_address=True, detail=detail[:500])
+    elif event.event_type == "complained":
+        log.info("email message %s marked as spam by its recipient", public_id)

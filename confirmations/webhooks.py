@@ -65,8 +65,8 @@ def status(request, message_id):
     """Status callback of an SMS or a call placed by the Hub."""
     outcome = tracking.twilio_outcome(request.POST)
     if outcome is not None:
-        state, reason, bad_address = outcome
-        tracking.record_outcome(message_id, state, reason, bad_address)
+        state, reason, bad_address, detail = outcome
+        tracking.record_outcome(message_id, state, reason, bad_address, detail)
     return HttpResponse(status=204)
 
 

@@ -107,6 +107,13 @@ DATABASES = {
 }
 if env_bool("DATABASE_PGBOUNCER"):
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Statements the Hub runs again and again (a patient page's read, the
+    # dispatcher's writes) are prepared on their connection after 5 runs:
+    # PostgreSQL then skips planning them. Needs server-side parameters;
+    # not behind PgBouncer in transaction mode (a statement prepared on one
+    # server connection is unknown to the next).
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker share one SQLite file: wait for the
     # other's write lock instead of failing at once, and take the write lock

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.admin import DateFieldListFilter
+from django.utils.translation import gettext_lazy as _
 
 from schedules.admin_scoping import CappedPaginator, ClinicScopedAdmin
 from schedules.appointment_admin import AppointmentAdmin  # noqa: F401 -- registers
@@ -35,11 +36,15 @@ class ServiceAdmin(ClinicScopedAdmin):
 class StatusChangeAdmin(ClinicScopedAdmin):
     paginator = CappedPaginator
     show_full_result_count = False
-    list_display = ["at", "appointment", "status", "actor", "user", "note"]
+    list_display = ["at", "appointment", "status", "actor", "user", "what_happened"]
     # No date hierarchy: it reads every row's date to draw its links.
     list_filter = [("at", DateFieldListFilter), "status", "actor", "clinic"]
-    search_fields = ["note", "appointment__patient__last_name"]
-    list_select_related = ["appointment__patient", "appointment__professional__clinic", "user"]
+    search_fields = ["appointment__patient__last_name"]
+    list_select_related = ["appointment__patient", "appointment__professional__clinic", "user", "clinic"]
+
+    @admin.display(description=_("what happened"))
+    def what_happened(self, change: StatusChange) -> str:
+        return change.text  # in the reader's language
 
     def has_add_permission(self, request) -> bool:
         return False

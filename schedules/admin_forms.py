@@ -64,13 +64,16 @@ class AppointmentForm(forms.ModelForm):
         data = self.cleaned_data
         found = []
         if data.get("service") and data["service"] != stored.service:
-            found.append(_("D6: the patient will not be told of the service change. To tell them, delete the "
+            # D6
+            found.append(_("The patient will not be told of the service change. To tell them, delete the "
                            "appointment and book it again."))  # fmt: skip
         if stored.slot_id and ("slot" in data and data["slot"] is None or self.leaves_its_slot()):
-            found.append(_("D12: outside any slot, the appointment leaves the Hub: pending messages are withdrawn "
+            # D12
+            found.append(_("Outside any slot, the appointment leaves the Hub: pending messages are withdrawn "
                            "and the patient will hear nothing more (no cancellation is sent)."))  # fmt: skip
         if data.get("patient") and data["patient"] != stored.patient:
-            found.append(_("D13: the former patient will receive a cancellation, and the new patient a confirmation."))
+            # D13
+            found.append(_("The former patient will receive a cancellation, and the new patient a confirmation."))
         return found
 
     def clean_start(self):

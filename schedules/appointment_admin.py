@@ -28,16 +28,31 @@ TAKEN_MEANWHILE = _(
 
 class StatusChangeInline(ReadOnlyInline):
     model = StatusChange
-    fields = ["at", "status", "note", "actor", "user"]
+    fields = ["at", "status", "what_happened", "actor", "user"]
     readonly_fields = fields
     verbose_name_plural = _("status history")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("clinic", "user")
+
+    @admin.display(description=_("what happened"))
+    def what_happened(self, change: StatusChange) -> str:
+        return change.text  # in the reader's language
 
 
 class MessageInline(ReadOnlyInline):
     model = Message
-    fields = ["kind", "channel", "to", "due_at", "state", "sent_at", "error"]
+    fields = ["kind", "channel", "recipient", "due_at", "state", "sent_at", "why"]
     readonly_fields = fields
     verbose_name_plural = _("communications")
+
+    @admin.display(description=_("to"))
+    def recipient(self, message: Message) -> str:
+        return message.readable_to
+
+    @admin.display(description=_("reason"))
+    def why(self, message: Message) -> str:
+        return message.why
 
 
 SEARCH_IDS = 500
@@ -72,12 +87,19 @@ def free_slots(request, clinic_id: int):
 @admin.register(Appointment)
 class AppointmentAdmin(ClinicScopedAdmin):
     form = AppointmentForm
-    list_display = ["start", "patient", "professional", "service", "status", "status_note"]
+    list_display = ["start", "patient", "professional", "service", "status", "latest_communication"]
     list_filter = [("start", DateFieldListFilter), "professional", "status", "source", "professional__clinic"]
     search_fields = ["patient__last_name", "patient__first_name", "professional__last_name"]
     list_select_related = ["patient", "professional__clinic", "service"]
     autocomplete_fields = ["patient", "professional", "slot", "service"]
-    readonly_fields = ["status", "status_note", "hub_reason_display", "public_id", "created_at", "updated_at"]
+    readonly_fields = [
+        "status",
+        "latest_communication",
+        "hub_reason_display",
+        "public_id",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [StatusChangeInline, MessageInline]
     actions = ["cancel_appointments"]
     paginator = CappedPaginator
@@ -101,6 +123,10 @@ class AppointmentAdmin(ClinicScopedAdmin):
             professionals = few(Professional.objects.filter(last_name__icontains=word))
             queryset = queryset.filter(Q(patient_id__in=patients) | Q(professional_id__in=professionals))
         return queryset, False
+
+    @admin.display(description=_("latest communication"))
+    def latest_communication(self, appointment: Appointment) -> str:
+        return appointment.latest_communication or "—"  # R29, in the reader's language
 
     @admin.display(description=_("communications by the Hub"))
     def hub_reason_display(self, appointment: Appointment) -> str:

@@ -19,6 +19,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
+from confirmations.events import write, write_all
+
 
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
@@ -346,8 +348,9 @@ class Appointment(models.Model):
         _("booking language"), max_length=2, choices=Language.choices, null=True, blank=True
     )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.BOOKED)
-    # R29: when and where the latest communication went.
-    status_note = models.TextField(_("status note"), blank=True)
+    # R29: when and where the latest communication went (an event, written
+    # out in the reader's language: `latest_communication`).
+    communication = models.JSONField(_("latest communication"), default=dict, blank=True, editable=False)
     # D1: set on every save; empty when the Hub handles the appointment.
     hub_reason = models.CharField(
         _("why the Hub sends nothing"), max_length=32, choices=HubReason.choices, blank=True, editable=False
@@ -409,7 +412,7 @@ class Appointment(models.Model):
         self._stored_slot_id = self.slot_id
 
     @classmethod
-    def note_communication(cls, pk: int, patient_id: int, note: str, sent_status: str | None) -> str | None:
+    def note_communication(cls, pk: int, patient_id: int, note: dict, sent_status: str | None) -> str | None:
         """R29, for the dispatcher, in one UPDATE: the status note says when
         and where the latest message went, and a booked appointment's status
         becomes `sent_status` ("Confirmation sent by …"; None leaves it).
@@ -420,9 +423,16 @@ class Appointment(models.Model):
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {cls._meta.db_table} SET status = CASE WHEN status = %s THEN %s ELSE status END, "
-                "status_note = %s, version = version + 1, updated_at = %s WHERE id = %s AND patient_id = %s "
+                "communication = %s, version = version + 1, updated_at = %s WHERE id = %s AND patient_id = %s "
                 "RETURNING status",
-                [cls.Status.BOOKED, sent_status or cls.Status.BOOKED, note, timezone.now(), pk, patient_id],
+                [
+                    cls.Status.BOOKED,
+                    sent_status or cls.Status.BOOKED,
+                    cls._meta.get_field("communication").get_db_prep_value(note, connection),
+                    timezone.now(),
+                    pk,
+                    patient_id,
+                ],
             )
             row = cursor.fetchone()
         return row[0] if row else None
@@ -483,6 +493,13 @@ class Appointment(models.Model):
     @property
     def clinic(self) -> Clinic:
         return self.professional.clinic
+
+    @property
+    def latest_communication(self) -> str:
+        """R29: when and where the latest communication went, for staff."""
+        if not self.communication:
+            return ""
+        return write(self.communication, self.clinic.timezone)
 
     @property
     def is_active(self) -> bool:
@@ -617,7 +634,9 @@ class StatusChange(models.Model):
     clinic = models.ForeignKey(Clinic, verbose_name=_("clinic"), on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(_("when"), default=timezone.now)
     status = models.CharField(_("status"), max_length=16, choices=Appointment.Status.choices)
-    note = models.TextField(_("note"), blank=True)
+    # What happened, as events (confirmations/events.py): `text` writes them
+    # out in the reader's language.
+    events = models.JSONField(_("what happened"), default=list, blank=True)
     actor = models.CharField(_("by"), max_length=8, choices=Actor.choices)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -636,9 +655,13 @@ class StatusChange(models.Model):
     def __str__(self) -> str:
         return f"{timezone.localtime(self.at):%Y-%m-%d %H:%M} · {self.get_status_display()}"
 
+    @property
+    def text(self) -> str:
+        return write_all(self.events, self.clinic.timezone)
+
     @classmethod
     def record(
-        cls, appointment_ref, clinic_id: int, status: str, note: str, actor, appointment=None, appointment_id=None
+        cls, appointment_ref, clinic_id: int, status: str, events: list, actor, appointment=None, appointment_id=None
     ):
         """Adds a line to an appointment's history; `appointment` is None
         once it is deleted, the reference and clinic remain (D7)."""
@@ -647,18 +670,18 @@ class StatusChange(models.Model):
             appointment_ref=appointment_ref,
             clinic_id=clinic_id,
             status=status,
-            note=note,
+            events=events,
             actor=actor.kind,
             user=actor.user,
         )
 
     @classmethod
-    def record_for(cls, appointment: Appointment, note: str, actor, status: str | None = None):
+    def record_for(cls, appointment: Appointment, events: list, actor, status: str | None = None):
         return cls.record(
             appointment.public_id,
             appointment.professional.clinic_id,
             status or appointment.status,
-            note,
+            events,
             actor,
             appointment=appointment,
         )

@@ -42,9 +42,12 @@ class TestEmail:
         assert [message.to for message in mail.outbox] == [["jean@example.com"]]
         appointment.refresh_from_db()
         assert appointment.status == Appointment.Status.SENT_EMAIL
-        assert appointment.status_note == "Envoyé le 2026-11-23 à 10 h 00 à jean@example.com"
+        assert (
+            appointment.latest_communication == "Envoyé par courriel le 23 novembre 2026 à 10\u00a0h à jean@example.com"
+        )
         line = appointment.history.last()
         assert (line.actor, line.status) == ("hub", "sent_email")
+        assert line.text == "Confirmation\u00a0: envoi par courriel le 23 novembre 2026 à 10\u00a0h à jean@example.com."
 
     def test_it_renders_the_content_at_send_time_in_the_patients_language(self, slot, clinic, clock):
         book(slot, make_patient(clinic, language="en", email="john@example.com", first_name="John"))
@@ -63,8 +66,9 @@ class TestEmail:
         assert send_due_messages()["sent"] == 1
         appointment.refresh_from_db()
         assert appointment.status == Appointment.Status.SENT_EMAIL
-        assert appointment.status_note == "Envoyé le 2026-12-01 à 14 h 30 à jean@example.com"
-        assert "Rappel" in appointment.history.last().note
+        sent_on = "par courriel le 1er décembre 2026 à 14\u00a0h\u00a030 à jean@example.com"
+        assert appointment.latest_communication == f"Envoyé {sent_on}"
+        assert appointment.history.last().text == f"Rappel\u00a0: envoi {sent_on}."
 
     def test_a_pass_with_nothing_due_sends_nothing(self, slot, patient, clock):
         book(slot, patient)
@@ -98,11 +102,12 @@ class TestContacts:
         )
         assert send_due_messages()["failed"] == 1
         assert channel_calls == []
-        reason = "aucun moyen de contact utilisable dans le dossier du patient (R19, D9)"
-        assert sent("confirmation").error == reason
+        assert sent("confirmation").reason == "no_contact"
         appointment.refresh_from_db()
         assert appointment.status == "booked"
-        assert appointment.history.last().note == f"Confirmation\u00a0: échec de l’envoi, {reason}."
+        assert appointment.history.last().text == (
+            "Confirmation\u00a0: échec de l’envoi, aucun moyen de contact utilisable dans le dossier du patient."
+        )
 
     def test_d9_a_contact_changed_after_booking_receives_the_reminder(self, slot, patient, channel_calls, clock):
         book(slot, patient)
@@ -149,9 +154,9 @@ class TestCalls:
         clock.move_to(datetime(2026, 12, 2, 20, 30, tzinfo=TORONTO))  # the next call window opens at 09:00
         assert send_due_messages()["withdrawn"] == 2
         assert channel_calls == []
-        assert dict(Message.objects.values_list("kind", "error")) == {
-            "confirmation": "aucun appel de confirmation à moins de 48 heures (R12)",
-            "reminder": "aucune plage d’appel avant le rendez-vous (R14, D3)",
+        assert dict(Message.objects.values_list("kind", "reason")) == {
+            "confirmation": "no_confirmation_call",  # R12
+            "reminder": "no_call_window",  # R14, D3
         }
 
 
@@ -172,9 +177,9 @@ class TestRecheck:
         summary = send_due_messages()
         assert (summary["sent"], summary["withdrawn"]) == (1, 2)
         assert [call[2] for call in channel_calls] == ["anne@example.com"]
-        reasons = set(soon.messages.values_list("error", flat=True))
-        assert reasons == {"le rendez-vous est déjà passé"}
-        assert "D4" in soon.history.last().note
+        reasons = set(soon.messages.values_list("reason", flat=True))
+        assert reasons == {"past"}
+        assert soon.history.last().text == "Rappel\u00a0: envoi annulé, le rendez-vous est déjà passé."
 
     def test_d4_a_message_planned_for_another_start_is_withdrawn(self, slot, patient, channel_calls, clock):
         appointment = book(slot, patient)
@@ -182,7 +187,7 @@ class TestRecheck:
         # Simulate a change that bypassed planning: the row still says the old start.
         Message.objects.filter(pk=message.pk).update(planned_start=appointment.start - timedelta(hours=1))
         assert send_due_messages()["withdrawn"] == 1
-        assert sent("confirmation").error == "le rendez-vous a été déplacé"
+        assert sent("confirmation").why == "le rendez-vous a été déplacé"
 
     def test_d7_a_deleted_appointments_cancellation_is_rendered_from_its_snapshot(self, slot, patient, clock):
         appointment = book(slot, patient)
@@ -205,7 +210,7 @@ class TestRecheck:
             ["jean@example.com", "jean@example.com", "anne@example.com"]
         )
         appointment.refresh_from_db()
-        assert appointment.status_note.endswith("anne@example.com")
+        assert appointment.latest_communication.endswith("anne@example.com")
 
 
 class TestFailures:
@@ -244,7 +249,7 @@ class TestFailures:
                 break
             clock.shift(timedelta(minutes=10))
         message = sent("confirmation")
-        assert (message.state, message.error) == ("withdrawn", "le rendez-vous est déjà passé")
+        assert (message.state, message.reason, message.error) == ("withdrawn", "past", "")
         assert message.attempts > 5
         assert channel_calls == []
 
@@ -252,8 +257,10 @@ class TestFailures:
         RecordingChannel.failures = [TransportError("mailbox does not exist", REFUSED)]
         appointment = book(slot, patient)
         assert send_due_messages()["failed"] == 1
-        assert sent("confirmation").error == "mailbox does not exist"
-        assert "mailbox does not exist" in appointment.history.last().note
+        assert sent("confirmation").why == "refusé par le fournisseur (mailbox does not exist)"
+        assert appointment.history.last().text == (
+            "Confirmation\u00a0: échec de l’envoi, refusé par le fournisseur (mailbox does not exist)."
+        )
 
     def test_an_unexpected_error_is_never_retried(self, slot, patient, channel_calls, clock, monkeypatch):
         def explode(self, message):
@@ -274,7 +281,7 @@ class TestFailures:
         clock.shift(timedelta(seconds=2))
         assert send_due_messages()["outcome unknown"] == 1
         message = sent("confirmation")
-        assert (message.state, message.error) == ("unknown", "le programme d’envoi s’est arrêté pendant l’envoi")
+        assert (message.state, message.why) == ("unknown", "l’envoi a été interrompu")
         assert channel_calls == []
 
 
@@ -346,7 +353,10 @@ class TestBatches:
         monkeypatch.setattr(dispatch, "render", broken_for_anne)
         summary = send_due_messages()
         assert (summary["sent"], summary["failed"]) == (1, 1)
-        assert Message.objects.get(appointment=other, kind="confirmation").error == "erreur imprévue (KeyError)"
+        assert (
+            Message.objects.get(appointment=other, kind="confirmation").why
+            == "erreur inattendue dans le Hub (KeyError)"
+        )
         assert not Message.objects.filter(state="sending").exists()
 
     def test_if_recording_fails_the_messages_never_called_go_back_to_pending(
@@ -384,11 +394,11 @@ class TestBatches:
     def test_no_provider_call_starts_once_the_pass_time_is_spent(self, slot, patient, channel_calls, clock):
         import time
 
-        from confirmations.dispatch import Senders, claim_due, deliver, translation
+        from confirmations.dispatch import Senders, claim_due, deliver
 
         book(slot, patient)
         batch = claim_due(10)
-        with translation.override("fr"), Senders(deadline=time.monotonic() - 1) as senders:
+        with Senders(deadline=time.monotonic() - 1) as senders:
             assert deliver(batch, senders) == ["postponed"]
         message = Message.objects.get(kind="confirmation")
         assert (message.state, message.attempts) == ("pending", 0)  # as it was: it never left

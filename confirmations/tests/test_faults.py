@@ -103,7 +103,7 @@ class TestEmailServerFaults:
         first = send_due_messages()
         assert first["retrying"] == 20
         assert {message.error for message in confirmations_of(appointments)} == {
-            "mail server refused the address: 451 4.7.1 Greylisted, please try again later"
+            "SMTP RCPT 451 4.7.1 Greylisted, please try again later"
         }
         clock.shift(timedelta(minutes=1))
         assert send_due_messages()["sent"] == 20
@@ -125,7 +125,10 @@ class TestEmailServerFaults:
             send_due_messages()
         messages = confirmations_of(appointments)
         assert {message.state for message in messages} == {"unknown"}
-        assert messages[0].error.startswith("mail server did not confirm after receiving the message")
+        assert (
+            messages[0].why
+            == "le fournisseur n’a pas répondu après l’avoir reçu (SMTP SMTPServerDisconnected after 354)"
+        )
         deliveries = mail_server.deliveries()
         assert sorted(deliveries.values()) == [1] * 3
         assert record("SMTP acknowledges after the timeout", messages, by_message(messages, deliveries)) == (0, 0)
@@ -142,10 +145,12 @@ class TestEmailServerFaults:
         )
         send_due_messages()
         email, sms = Message.objects.filter(kind="confirmation").order_by("id")
-        assert (email.state, email.error) == ("failed", f"mail server refused the message: {reply}")
+        assert (email.state, email.reason, email.error) == ("failed", "bad_address", f"SMTP DATA {reply}")
         assert (sms.state, sms.channel, sms.fallback_of) == ("sent", "sms", email)
         assert [call[2] for call in channel_calls] == ["+15145550111"]
-        assert reply in appointment.history.filter(actor="hub").first().note
+        assert appointment.history.filter(actor="hub").first().text == (
+            "Confirmation\u00a0: échec de l’envoi, l’adresse ou le numéro ne fonctionne pas (SMTP DATA " + reply + ")."
+        )
 
     def test_a_policy_refusal_fails_with_the_reason_and_no_fallback(
         self, mail_server, channel_calls, clinic, professional, service, clock
@@ -154,9 +159,10 @@ class TestEmailServerFaults:
         book_many(professional, service, clinic, 1, BOOKED_AT + timedelta(days=10), mobile="+15145550111")
         send_due_messages()
         [email] = Message.objects.filter(kind="confirmation")
-        assert (email.state, email.error) == (
+        assert (email.state, email.reason, email.error) == (
             "failed",
-            "mail server refused the message: 554 5.7.1 Message rejected as spam",
+            "refused",
+            "SMTP DATA 554 5.7.1 Message rejected as spam",
         )
         assert channel_calls == []
 
@@ -181,7 +187,7 @@ class TestEmailServerFaults:
             clock.shift(timedelta(minutes=10))
         # Still true: waiting. Past during the outage: withdrawn, with why.
         assert {message.state for message in confirmations_of(later)} == {"pending"}
-        assert {(message.state, message.error) for message in confirmations_of(soon)} == {
+        assert {(message.state, message.why) for message in confirmations_of(soon)} == {
             ("withdrawn", "le rendez-vous est déjà passé")
         }
         mail_server.start()

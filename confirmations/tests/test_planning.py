@@ -7,6 +7,7 @@ import pytest
 import time_machine
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils import translation
 from django_q.models import OrmQ
 
 from confirmations.models import Message
@@ -59,7 +60,9 @@ class TestBooking:
         assert appointment.hub_reason == "professional_not_covered"
         assert appointment.get_hub_reason_display() == "type de professionnel non pris en charge par le Hub"
         assert Message.objects.count() == 0
-        assert "type de professionnel" in appointment.history.get().note
+        assert appointment.history.get().text == (
+            "Réservé. Le Hub n’envoie rien\u00a0: type de professionnel non pris en charge par le Hub."
+        )
 
     def test_r3_outside_a_slot_nothing_is_planned(self, slot, patient):
         appointment = book(None, patient, professional=slot.professional, service=slot.service,
@@ -77,9 +80,14 @@ class TestBooking:
             appointment = book(slot, patient)
         line = appointment.history.get()
         assert (line.status, line.actor, line.user) == ("booked", "staff", user)
-        assert line.note == (
-            "Réservé. Confirmation\u00a0: envoi prévu maintenant. Rappel\u00a0: envoi prévu le 2026-12-01 à 14 h 30."
+        assert line.text == (
+            "Réservé. Confirmation\u00a0: envoi prévu maintenant. "
+            "Rappel\u00a0: envoi prévu le 1er décembre 2026 à 14\u00a0h\u00a030."
         )
+        with translation.override("en"):
+            assert line.text == (
+                "Booked. Confirmation: to be sent now. Reminder: to be sent on December 1, 2026 at 2:30 PM."
+            )
 
     def test_due_sends_are_queued_for_the_worker_when_the_change_commits(
         self, slot, patient, django_capture_on_commit_callbacks
@@ -114,7 +122,10 @@ class TestModification:
         appointment.save()
         appointment.refresh_from_db()
         assert appointment.status == "booked"
-        assert "D5" in appointment.history.last().note
+        assert appointment.history.last().text.startswith(
+            "Messages en attente retirés\u00a0: le rendez-vous a été modifié. "
+            "Modifié\u00a0: le patient en sera avisé et devra confirmer de nouveau."
+        )
 
     def test_d5_editing_internal_notes_sends_nothing(self, slot, patient):
         appointment = book(slot, patient)
@@ -168,7 +179,11 @@ class TestCancellation:
         ]
         assert not log.exclude(appointment=None).exists()
         history = StatusChange.objects.filter(appointment_ref=ref)
-        assert history.count() == 2 and "Supprimé" in history.last().note
+        assert history.count() == 2
+        assert history.last().text == (
+            "Supprimé. Messages en attente retirés\u00a0: le rendez-vous a été supprimé. "
+            "Annulation\u00a0: envoi prévu maintenant."
+        )
 
     def test_a_bulk_delete_plans_each_cancellation(self, slot, patient):
         book(slot, patient)
@@ -189,7 +204,11 @@ class TestFaq:
         assert pending(appointment) == []
         assert not Message.objects.filter(kind="cancellation").exists()
         assert Message.objects.get(kind="reminder").state == "withdrawn"
-        assert "D12" in appointment.history.last().note
+        assert appointment.history.last().text == (
+            "Messages en attente retirés\u00a0: le rendez-vous n’est plus traité par le Hub. "
+            "Le Hub n’enverra plus rien pour ce rendez-vous (réservé hors de toute plage horaire)\u00a0; "
+            "le patient n’en est pas avisé."
+        )
         assert appointment.hub_reason == "outside_slot"
 
     def test_d12_moving_back_into_a_slot_is_a_new_booking(self, slot, patient):
@@ -209,7 +228,7 @@ class TestFaq:
         assert sorted(mine.filter(patient=patient).values_list("kind", flat=True)) == ["cancellation"]
         assert sorted(mine.filter(patient=newcomer).values_list("kind", flat=True)) == ["confirmation", "reminder"]
         assert Message.objects.get(kind="cancellation").snapshot["patient"] == "Jean Roy"
-        assert "Annulation" in appointment.history.last().note
+        assert "Annulation\u00a0: envoi prévu maintenant." in appointment.history.last().text
 
 
 class TestFoundInReview:

@@ -96,7 +96,12 @@ class TestSms:
         assert (first.state, first.channel, first.to) == ("failed", "sms", "+15145550111")
         assert (second.state, second.channel, second.to) == ("sent", "voice", "+14505550111")
         assert second.fallback_of == first
-        assert appointment.history.filter(note__contains="+15145550111", actor="hub").exists()
+        said = [change.text for change in appointment.history.filter(actor="hub")]
+        assert said[:2] == [
+            "Confirmation\u00a0: échec de l’envoi, l’adresse ou le numéro ne fonctionne pas (Twilio 21211).",
+            "Confirmation\u00a0: échec définitif vers (514) 555-0111 (l’adresse ou le numéro ne fonctionne pas "
+            "(Twilio 21211))\u00a0; envoi refait une fois au moyen de contact suivant.",
+        ]
 
     def test_the_next_contact_is_tried_only_once(self, twilio, clinic, slot):
         twilio_error(twilio, "Messages", 21211)
@@ -128,7 +133,7 @@ class TestSms:
         assert send_due_messages()["outcome unknown"] == 1
         message = Message.objects.get(kind="confirmation")
         assert message.state == "unknown"
-        assert message.error.startswith("Twilio: no answer after the request was sent (ReadTimeout)")
+        assert (message.reason, message.error) == ("no_answer", "Twilio ReadTimeout after sending")
         with time_machine.travel(BOOKED_AT + timedelta(hours=2), tick=False):
             send_due_messages()
         assert len(twilio.calls) == 1
@@ -141,7 +146,10 @@ class TestSms:
         )
         book(slot, make_patient(clinic, email="", mobile="+15145550111"))
         assert send_due_messages()["retrying"] == 1
-        assert Message.objects.get(kind="confirmation").error == "Twilio unreachable (ConnectionError)"
+        assert (
+            Message.objects.get(kind="confirmation").why
+            == "le fournisseur n’a pas pu le prendre en charge (Twilio ConnectionError)"
+        )
 
     def test_a_connect_timeout_is_retried(self, twilio, clinic, slot):
         twilio.post(f"{API}/Messages.json", body=requests.exceptions.ConnectTimeout("connect timed out"))
@@ -157,7 +165,7 @@ class TestSms:
         twilio_error(twilio, "Messages", 21602, status=400)  # message body is required
         book(slot, make_patient(clinic, email="", mobile="+15145550111"))
         assert send_due_messages()["failed"] == 1
-        assert Message.objects.get(kind="confirmation").error == "Twilio answered 400: error 21602"
+        assert Message.objects.get(kind="confirmation").why == "refusé par le fournisseur (Twilio HTTP 400 21602)"
 
     def test_a_provider_outage_is_retried(self, twilio, clinic, slot):
         twilio_error(twilio, "Messages", 20500, status=503)
@@ -283,7 +291,7 @@ class TestEmailProviderOverHttp:
         postmark.post(self.POSTMARK, body=error)
         book(slot, patient)
         assert send_due_messages()["retrying"] == 1
-        assert Message.objects.get(kind="confirmation").error == "email provider unreachable (ConnectionError)"
+        assert Message.objects.get(kind="confirmation").error == "anymail ConnectionError"
 
     def test_no_answer_after_the_request_left_is_outcome_unknown(self, postmark, slot, patient):
         postmark.post(self.POSTMARK, body=requests.exceptions.ReadTimeout("read timed out"))

@@ -96,13 +96,15 @@ class TestStatusCallbacks:
     ):
         # The worker died (or its connection dropped) after Twilio took the SMS.
         message = sms_message(texted)
-        Message.objects.filter(pk=message.pk).update(state=state, sent_at=None, error="lost")
+        Message.objects.filter(pk=message.pk).update(
+            state=state, sent_at=None, reason="no_answer", error="Twilio ReadTimeout after sending"
+        )
         texted.refresh_from_db()
-        texted.status, texted.status_note = "booked", ""
-        texted.save(update_fields=["status", "status_note"])
+        texted.status, texted.communication = "booked", {}
+        texted.save(update_fields=["status", "communication"])
         callback(client, message, MessageStatus="delivered")
         message.refresh_from_db()
-        assert (message.state, message.error, message.sent_at is not None) == ("delivered", "", True)
+        assert (message.state, message.why, message.sent_at is not None) == ("delivered", "", True)
         texted.refresh_from_db()
         assert texted.status == "sent_sms"
 
@@ -127,18 +129,19 @@ class TestStatusCallbacks:
         assert [(call[1], call[2]) for call in channel_calls] == [("sms", MOBILE), ("voice", PHONE)]
 
     @pytest.mark.parametrize(
-        ("status", "state", "error"),
+        ("status", "state", "why"),
         [
             ("completed", "delivered", ""),
             ("busy", "failed", "la ligne était occupée"),
             ("no-answer", "failed", "personne n’a répondu"),
+            ("failed", "failed", "l’appel n’a pas pu être effectué"),
         ],
     )
-    def test_call_outcomes(self, client, twilio_settings, called, status, state, error):
+    def test_call_outcomes(self, client, twilio_settings, called, status, state, why):
         reminder = called.messages.get(kind="reminder")
         callback(client, reminder, CallSid="CA1", CallStatus=status)
         reminder.refresh_from_db()
-        assert (reminder.state, reminder.error) == (state, error)
+        assert (reminder.state, reminder.why) == (state, why)
 
     @pytest.mark.parametrize("state", ["pending", "withdrawn", "failed"])
     def test_a_callback_for_a_message_not_out_changes_nothing(self, client, twilio_settings, texted, state):

@@ -18,6 +18,7 @@ def settings_in_fresh_process(code: str, **env: str) -> subprocess.CompletedProc
         "EMAIL_BACKEND",
         "TWILIO_ACCOUNT_SID",
         "TWILIO_AUTH_TOKEN",
+        "DATABASE_PGBOUNCER",
     }
     clean = {k: v for k, v in os.environ.items() if k not in ours and not k.startswith("TWILIO_")}
     return subprocess.run(
@@ -113,3 +114,28 @@ class TestLanguagesAndTime:
 
     def test_times_are_time_zone_aware(self):
         assert settings.USE_TZ is True
+
+
+class TestPreparedStatements:
+    """Prepared on PostgreSQL, except behind PgBouncer in transaction mode,
+    where the next transaction may run on a server connection that never
+    saw the statement."""
+
+    PG = "postgres://postgres@127.0.0.1:5432/hub"
+    SHOW = (
+        "o = s.DATABASES['default'].get('OPTIONS', {}); print(o.get('server_side_binding'), o.get('prepare_threshold'))"
+    )
+
+    def test_postgresql_prepares_repeated_statements(self):
+        assert settings_in_fresh_process(self.SHOW, DEBUG="1", DATABASE_URL=self.PG).stdout.split() == ["True", "5"]
+
+    def test_not_behind_pgbouncer(self):
+        result = settings_in_fresh_process(self.SHOW, DEBUG="1", DATABASE_URL=self.PG, DATABASE_PGBOUNCER="1")
+        assert result.stdout.split() == ["None", "None"]
+        result = settings_in_fresh_process(
+            "print(s.DATABASES['default']['DISABLE_SERVER_SIDE_CURSORS'])",
+            DEBUG="1",
+            DATABASE_URL=self.PG,
+            DATABASE_PGBOUNCER="1",
+        )
+        assert result.stdout.strip() == "True"

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from conftest import TORONTO, book, make_clinic, make_patient, make_professional, make_service, make_slot
 from schedules.access import STAFF_GROUP, visible_to
-from schedules.models import Slot
+from schedules.models import Appointment, Slot
 
 pytestmark = pytest.mark.django_db
 
@@ -46,12 +46,16 @@ def test_each_model_has_a_working_list_for_the_superuser(admin_client, two_clini
     assert response.status_code == 200
 
 
-def test_the_appointment_list_shows_status_and_note(admin_client, two_clinics):
+def test_the_appointment_list_shows_status_and_the_latest_communication_in_the_readers_language(
+    admin_client, two_clinics
+):
     mine, _theirs = two_clinics
-    mine.status_note = "Envoyé le 2026-12-01 à 09 h 00"
-    mine.save()
-    response = admin_client.get(reverse("admin:schedules_appointment_changelist"))
-    assert "Envoyé le 2026-12-01 à 09 h 00" in response.content.decode()
+    sent = {"kind": "latest", "channel": "sms", "to": "+15145550204", "at": "2026-12-01T14:00:00+00:00"}
+    Appointment.note_communication(mine.pk, mine.patient_id, sent, "sent_sms")
+    page = admin_client.get(reverse("admin:schedules_appointment_changelist")).content.decode()
+    assert "Envoyé par texto le 1er décembre 2026 à 9\u00a0h à (514) 555-0204" in page
+    page = admin_client.get(reverse("admin:schedules_appointment_changelist"), HTTP_ACCEPT_LANGUAGE="en").content
+    assert "Sent by SMS on December 1, 2026 at 9:00 AM to (514) 555-0204" in page.decode()
 
 
 def test_staff_see_only_their_clinics_appointments(client, two_clinics):

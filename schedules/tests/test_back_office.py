@@ -103,7 +103,7 @@ class TestWarningsBeforeSaving:
             f"/admin/schedules/appointment/{appointment.pk}/change/", form_data(appointment, service=phone.pk)
         )
         assert response.status_code == 200
-        assert "D6" in response.content.decode()
+        assert "Le patient ne sera pas avisé du changement de service." in response.content.decode()
         appointment.refresh_from_db()
         assert appointment.service != phone
         confirmed = staff.post(
@@ -116,7 +116,7 @@ class TestWarningsBeforeSaving:
 
     def test_d12_moving_out_of_the_slot_warns_that_the_patient_will_hear_nothing(self, staff, appointment):
         response = staff.post(f"/admin/schedules/appointment/{appointment.pk}/change/", form_data(appointment, slot=""))
-        assert "D12" in response.content.decode()
+        assert "le patient ne recevra plus rien (aucune annulation n’est envoyée)" in response.content.decode()
         assert Appointment.objects.get().slot_id is not None
 
     def test_d13_changing_the_patient_warns_of_the_cancellation(self, staff, appointment, clinic):
@@ -124,7 +124,10 @@ class TestWarningsBeforeSaving:
         response = staff.post(
             f"/admin/schedules/appointment/{appointment.pk}/change/", form_data(appointment, patient=anne.pk)
         )
-        assert "D13" in response.content.decode()
+        assert (
+            "L’ancien patient recevra une annulation, et le nouveau patient une confirmation."
+            in response.content.decode()
+        )
         staff.post(
             f"/admin/schedules/appointment/{appointment.pk}/change/",
             form_data(appointment, patient=anne.pk, acknowledge="on"),

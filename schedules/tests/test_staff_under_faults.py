@@ -78,7 +78,7 @@ class TestSendAgain:
         assert (again.kind, again.state, again.resent_by.username) == ("confirmation", "pending", "accueil")
         line = unknown.appointment.history.last()
         assert (line.actor, line.user.username) == ("staff", "accueil")
-        assert line.note == "Confirmation : renvoyé à la main (état précédent : résultat inconnu)."
+        assert line.text == "Confirmation\u00a0: nouvel envoi à la main (état précédent\u00a0: résultat inconnu)."
         send_due_messages()
         again.refresh_from_db()
         assert again.state == "sent"
@@ -279,7 +279,7 @@ class TestTimesAndSlots:
         )
         response = staff.post(f"/admin/schedules/appointment/{appointment.pk}/change/", data)
         assert response.status_code == 200
-        assert "hors de toute plage" in response.content.decode()
+        assert "Hors de toute plage horaire, le rendez-vous n’est plus traité par le Hub" in response.content.decode()
         appointment.refresh_from_db()
         assert appointment.slot == slot
         response = staff.post(f"/admin/schedules/appointment/{appointment.pk}/change/", {**data, "acknowledge": "on"})
