@@ -163,8 +163,8 @@ def browser():
         chromium.close()
 
 
-def open_tab(browser, width: int, height: int):
-    context = browser.new_context(viewport={"width": width, "height": height}, locale="fr-CA")
+def open_tab(browser, width: int, height: int, locale: str = "fr-CA"):
+    context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
     tab = context.new_page()
     tab.set_default_timeout(10_000)
     return context, tab

@@ -10,8 +10,18 @@ class HubAdminSite(admin.AdminSite):
     site_title = _("The Hub")
     index_title = _("Start page")
     index_template = "admin/hub_index.html"
+    # No public site behind the back office: no "View site" link to a 404.
+    site_url = None
     # The change lists need the width: the app list is one click away.
     enable_nav_sidebar = False
+
+    def get_urls(self):
+        from django.urls import path
+
+        from schedules.agenda import agenda_view
+
+        agenda = self.admin_view(lambda request: agenda_view(request, self))
+        return [path("schedules/agenda/", agenda, name="schedules_agenda"), *super().get_urls()]
 
     def index(self, request, extra_context=None):
         from schedules.start_page import start_page

@@ -123,16 +123,6 @@ class SlotForm(forms.ModelForm):
         return within_schedule(self.cleaned_data.get("end"))
 
 
-class SlotChoiceForm(forms.Form):
-    """Copy or move an appointment to another slot (R17)."""
-
-    slot = forms.ModelChoiceField(queryset=Slot.objects.none(), label=_("slot"))
-
-    def __init__(self, *args, slots=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["slot"].queryset = slots
-
-
 # Days a clinic schedules in. Outside them a date is a typing mistake, and
 # near the ends of the calendar a day plus a time zone overflows.
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2199, 12, 31)

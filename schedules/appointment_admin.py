@@ -3,7 +3,6 @@ a change the patient will not hear of (D6, D12, D13), the status history and
 communications, and the cancel, copy and move actions (R17, R18)."""
 
 from django.contrib import admin, messages
-from django.contrib.admin import DateFieldListFilter
 from django.db import IntegrityError
 from django.db.models import Exists, OuterRef, Q
 from django.shortcuts import get_object_or_404, redirect
@@ -14,11 +13,14 @@ from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from confirmations.contacts import contact_for
 from confirmations.models import Message
 from patients.models import Patient
 from schedules.access import visible_to
-from schedules.admin_forms import STALE_FORM, AppointmentForm, SlotChoiceForm
+from schedules.admin_filters import ForwardDateFilter
+from schedules.admin_forms import STALE_FORM, AppointmentForm
 from schedules.admin_scoping import CappedPaginator, ClinicScopedAdmin, ReadOnlyInline, row_id
+from schedules.agenda import agenda_url
 from schedules.models import Appointment, Professional, Slot, StaleAppointment, StatusChange
 
 TAKEN_MEANWHILE = _(
@@ -42,9 +44,12 @@ class StatusChangeInline(ReadOnlyInline):
 
 class MessageInline(ReadOnlyInline):
     model = Message
-    fields = ["kind", "channel", "recipient", "due_at", "state", "sent_at", "why"]
+    fields = ["kind", "channel_now", "recipient", "due_at", "state", "sent_at", "why"]
     readonly_fields = fields
     verbose_name_plural = _("communications")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("patient")
 
     @admin.display(description=_("to"))
     def recipient(self, message: Message) -> str:
@@ -53,6 +58,18 @@ class MessageInline(ReadOnlyInline):
     @admin.display(description=_("reason"))
     def why(self, message: Message) -> str:
         return message.why
+
+    @admin.display(description=_("channel"))
+    def channel_now(self, message: Message) -> str:
+        """A message not sent yet has no channel: the one it would use now (D9)."""
+        if message.channel:
+            return message.get_channel_display()
+        if message.state != Message.State.PENDING or message.patient is None:
+            return "—"
+        contact = contact_for(message.patient, skip=message.skip_contacts)
+        if contact is None:
+            return _("none usable")
+        return _("%(channel)s, if sent now") % {"channel": Message.Channel(contact.channel).label}
 
 
 SEARCH_IDS = 500
@@ -66,6 +83,10 @@ def few(rows):
 
 
 def free_slots(request, clinic_id: int):
+    return free_slots_of(request.user, clinic_id)
+
+
+def free_slots_of(user, clinic_id: int):
     """Future slots of the clinic that hold no active appointment, and that
     no active appointment of their professional overlaps (D16: one outside
     any slot, say)."""
@@ -75,7 +96,7 @@ def free_slots(request, clinic_id: int):
         professional=OuterRef("professional"), start__lt=OuterRef("end"), end__gt=OuterRef("start")
     )
     return (
-        visible_to(Slot.objects.all(), request.user)
+        visible_to(Slot.objects.all(), user)
         .filter(professional__clinic_id=clinic_id, start__gt=timezone.now())
         .exclude(Exists(taken))
         .exclude(Exists(overlapped))
@@ -88,7 +109,8 @@ def free_slots(request, clinic_id: int):
 class AppointmentAdmin(ClinicScopedAdmin):
     form = AppointmentForm
     list_display = ["start", "patient", "professional", "service", "status", "latest_communication"]
-    list_filter = [("start", DateFieldListFilter), "professional", "status", "source", "professional__clinic"]
+    # From today on by default; no date hierarchy (it reads every row's date).
+    list_filter = [ForwardDateFilter, "professional", "status", "source", "professional__clinic"]
     search_fields = ["patient__last_name", "patient__first_name", "professional__last_name"]
     list_select_related = ["patient", "professional__clinic", "service"]
     autocomplete_fields = ["patient", "professional", "slot", "service"]
@@ -193,10 +215,44 @@ class AppointmentAdmin(ClinicScopedAdmin):
 
     def get_urls(self):
         own = [
+            path("<int:pk>/cancel/", self.admin_site.admin_view(self.cancel_view), name="schedules_appointment_cancel"),
             path("<int:pk>/copy/", self.admin_site.admin_view(self.copy_view), name="schedules_appointment_copy"),
             path("<int:pk>/move/", self.admin_site.admin_view(self.move_view), name="schedules_appointment_move"),
         ]
         return own + super().get_urls()
+
+    def cancel_view(self, request, pk: int):
+        """R18 from the appointment's page: a confirmation step (GET), then
+        the cancellation (POST) of the version that page showed (D17)."""
+        appointment = get_object_or_404(
+            self.get_queryset(request).select_related("patient", "professional__clinic", "service"), pk=pk
+        )
+        back = reverse("admin:schedules_appointment_change", args=[pk])
+        if not self.has_change_permission(request, appointment) or not appointment.is_active:
+            return redirect(back)
+        if request.method == "POST":
+            if str(appointment.version) != request.POST.get("version"):
+                self.message_user(request, STALE_FORM, messages.ERROR)
+                return redirect(back)
+            appointment.status = Appointment.Status.CANCELLED
+            try:
+                appointment.save()  # R18: plans the cancellation notice
+            except StaleAppointment:
+                self.message_user(request, STALE_FORM, messages.ERROR)
+                return redirect(back)
+            told = not appointment.hub_reason
+            done = _("Cancelled; the patient receives a cancellation notice.") if told else _("Cancelled.")
+            self.message_user(request, done, messages.SUCCESS)
+            return redirect(back)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Cancel this appointment?"),
+            "subject": appointment,
+            "opts": self.model._meta,
+            "back": back,
+            "told": not appointment.hub_reason,
+        }
+        return TemplateResponse(request, "admin/schedules/appointment/cancel.html", context)
 
     def copy_view(self, request, pk: int):
         return self._to_slot(request, pk, copy=True)
@@ -206,30 +262,29 @@ class AppointmentAdmin(ClinicScopedAdmin):
 
     def _to_slot(self, request, pk: int, copy: bool):
         """R17: copy keeps the original service in a new appointment; a move
-        keeps the service too. Both go through the rules like any change."""
-        appointment = get_object_or_404(self.get_queryset(request), pk=pk)
+        keeps the service too. Both go through the rules like any change.
+        The target slot is picked in the agenda (GET opens it in that mode),
+        which posts it here."""
+        appointment = get_object_or_404(self.get_queryset(request).select_related("professional__clinic"), pk=pk)
         if not self.has_change_permission(request, appointment) or not self.has_add_permission(request):
             return redirect("admin:schedules_appointment_change", pk)
-        form = SlotChoiceForm(request.POST or None, slots=free_slots(request, appointment.clinic.pk))
-        if request.method == "POST" and form.is_valid():
-            try:
-                return self._to_slot_done(request, appointment, form.cleaned_data["slot"], copy)
-            except StaleAppointment:
-                self.message_user(request, STALE_FORM, messages.ERROR)
-                return redirect("admin:schedules_appointment_change", pk)
-            except IntegrityError:
-                self.message_user(request, TAKEN_MEANWHILE, messages.ERROR)
-                return redirect(request.get_full_path())
-        title = _("Copy to another slot") if copy else _("Move to another slot")
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "form": form,
-            "subject": appointment,
-            "opts": self.model._meta,
-            "back": reverse("admin:schedules_appointment_change", args=[pk]),
-        }
-        return TemplateResponse(request, "admin/schedules/tool_form.html", context)
+        if request.method != "POST":
+            day = appointment.clinic.local(appointment.start).date()
+            mode = "copy" if copy else "move"
+            return redirect(agenda_url(clinic=appointment.clinic.pk, day=day, **{mode: appointment.pk}))
+        slot_id = row_id(request.POST.get("slot"))
+        slot = free_slots(request, appointment.clinic.pk).filter(pk=slot_id).first() if slot_id else None
+        if slot is None:
+            self.message_user(request, _("That slot is no longer free: choose another one."), messages.ERROR)
+            return redirect(request.path)
+        try:
+            return self._to_slot_done(request, appointment, slot, copy)
+        except StaleAppointment:
+            self.message_user(request, STALE_FORM, messages.ERROR)
+            return redirect("admin:schedules_appointment_change", pk)
+        except IntegrityError:
+            self.message_user(request, TAKEN_MEANWHILE, messages.ERROR)
+            return redirect(request.path)
 
     def _to_slot_done(self, request, appointment: Appointment, slot: Slot, copy: bool):
         if copy:

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -149,14 +149,15 @@ class Service(models.Model):
         ordering = ["clinic", "name_fr"]
 
     def __str__(self) -> str:
-        return self.name_fr
+        # In the reader's language (the admin's, or the patient's in messages).
+        return self.name(translation.get_language() or settings.LANGUAGE_CODE)
 
     def save(self, *args, **kwargs) -> None:
         keep_clinic(self)
         super().save(*args, **kwargs)
 
     def name(self, language: str) -> str:
-        return self.name_en if language == "en" else self.name_fr
+        return self.name_en if language.startswith("en") else self.name_fr
 
     @property
     def sends_messages(self) -> bool:

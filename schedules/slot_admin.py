@@ -4,15 +4,17 @@ and never deleting a slot that holds an active appointment (D14)."""
 from datetime import timedelta
 
 from django.contrib import admin, messages
-from django.contrib.admin import DateFieldListFilter
+from django.db.models import Exists, OuterRef
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from schedules.access import visible_to
+from schedules.admin_filters import ForwardDateFilter
 from schedules.admin_forms import CloseSlotsForm, SlotForm, SlotSeriesForm
 from schedules.admin_scoping import ClinicScopedAdmin
 from schedules.models import Appointment, Clinic, Professional, Service, Slot
@@ -21,18 +23,59 @@ from schedules.models import Appointment, Clinic, Professional, Service, Slot
 @admin.register(Slot)
 class SlotAdmin(ClinicScopedAdmin):
     form = SlotForm
-    list_display = ["start", "end", "professional", "service", "book_link"]
-    # No date hierarchy: it reads every row's date to draw its links.
-    list_filter = [("start", DateFieldListFilter), "professional__clinic", "professional", "service__category"]
+    list_display = ["start", "end", "professional", "service", "availability", "book_link"]
+    # No date hierarchy: it reads every row's date to draw its links. From today on by default.
+    list_filter = [ForwardDateFilter, "professional__clinic", "professional", "service__category"]
     search_fields = ["professional__last_name", "service__name_fr", "service__name_en"]
     list_select_related = ["professional__clinic", "service"]
     autocomplete_fields = ["professional", "service"]
     change_list_template = "admin/schedules/slot/change_list.html"
 
+    def get_queryset(self, request):
+        """Each slot with whether it is held (an active appointment in it, or
+        one of its professional overlapping it: D16), in the same query."""
+        active = Appointment.objects.exclude(status=Appointment.Status.CANCELLED)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                held=Exists(active.filter(slot=OuterRef("pk"))),
+                overlapped=Exists(
+                    active.filter(
+                        professional=OuterRef("professional"), start__lt=OuterRef("end"), end__gt=OuterRef("start")
+                    )
+                ),
+            )
+        )
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, duplicates = super().get_search_results(request, queryset, search_term)
+        if request.GET.get("model_name") == "appointment" and request.GET.get("field_name") == "slot":
+            # The appointment form's slot picker offers free future slots only.
+            queryset = queryset.filter(held=False, overlapped=False, start__gt=timezone.now())
+        return queryset, duplicates
+
+    @admin.display(description=_("availability"))
+    def availability(self, slot: Slot) -> str:
+        if getattr(slot, "held", False):
+            return _("Booked")
+        if slot.start <= timezone.now():
+            return _("Past")
+        if getattr(slot, "overlapped", False):
+            return _("Taken by another appointment")
+        return _("Free")
+
     @admin.display(description=_("book"))
     def book_link(self, slot: Slot) -> str:
+        if getattr(slot, "held", True) or getattr(slot, "overlapped", True) or slot.start <= timezone.now():
+            return "—"
         url = reverse("admin:schedules_appointment_add") + f"?slot={slot.pk}"
-        return format_html('<a href="{}">{}</a>', url, _("Book in this slot"))
+        return format_html('<a href="{}">{}</a>', url, _("Book"))
+
+    def changelist_view(self, request, extra_context=None):
+        # The list's tools (close a day) need to know what the user may delete.
+        extra = {"has_delete_permission": self.has_delete_permission(request)}
+        return super().changelist_view(request, {**(extra_context or {}), **extra})
 
     def get_urls(self):
         own = [

@@ -1,6 +1,7 @@
 """The back office's FAQ behaviours, actions and slot tools (issue 6;
 SPEC R7, R16–R18, D6, D12–D14), and change lists that stay fast."""
 
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -163,8 +164,11 @@ class TestActions:
         phone = make_service(clinic, category="phone", name_fr="Téléphone")
         original = book(slot, patient, service=phone)
         other = make_slot(slot.professional, slot.service, slot.start + timedelta(days=7))
-        form = staff.get(f"/admin/schedules/appointment/{original.pk}/copy/").context["form"]
-        assert slot not in form.fields["slot"].queryset  # it holds the original
+        opened = staff.get(f"/admin/schedules/appointment/{original.pk}/copy/")  # the agenda, to pick the slot
+        assert opened.status_code == 302 and f"copy={original.pk}" in opened["Location"]
+        assert offered(staff.get(opened["Location"]).content.decode()) == set()  # its own slot is not free
+        page = staff.get("/admin/schedules/agenda/", {"copy": original.pk, "day": "2026-12-10"}).content.decode()
+        assert offered(page) == {other.pk}
         staff.post(f"/admin/schedules/appointment/{original.pk}/copy/", {"slot": other.pk})
         copy = Appointment.objects.get(slot=other)
         assert copy.service == phone and copy.pk != original.pk
@@ -327,3 +331,8 @@ def test_staff_of_clinics_in_two_zones_keep_the_default_zone(client, clinic):
     request = type("Request", (), {"user": user})()
     ClinicTimeZoneMiddleware(lambda request: seen.append(timezone.get_current_timezone_name()))(request)
     assert seen == ["America/Toronto"]
+
+
+def offered(page: str) -> set[int]:
+    """The slots the agenda offers to move or copy into."""
+    return {int(pk) for pk in re.findall(r'name="slot" value="(\d+)"', page)}

@@ -164,9 +164,18 @@ def test_copy_and_move_refuse_clinic_b(staff_a, world, tool):
 
 def test_copy_and_move_offer_only_clinic_a_slots(staff_a, world):
     a, b = world
-    form = staff_a.get(f"/admin/schedules/appointment/{a.pk}/copy/").context["form"]
-    assert not form.fields["slot"].queryset.filter(professional__clinic=b.clinic).exists()
-    assert form.fields["slot"].queryset.exists()
+    from schedules.models import Slot
+    from schedules.tests.test_back_office import offered
+
+    opened = staff_a.get(f"/admin/schedules/appointment/{a.pk}/copy/")
+    assert f"clinic={a.clinic.pk}" in opened["Location"]
+    day = a.clinic.local(NOW + timedelta(days=4)).date().isoformat()  # the clinic's other slot
+    query = {"copy": a.pk, "day": day, "clinic": b.clinic.pk}  # asks for clinic B: shown clinic A
+    page = staff_a.get("/admin/schedules/agenda/", query).content.decode()
+    theirs = set(Slot.objects.filter(professional__clinic=b.clinic).values_list("pk", flat=True))
+    assert offered(page) and not offered(page) & theirs
+    refused = staff_a.post(f"/admin/schedules/appointment/{a.pk}/copy/", {"slot": next(iter(theirs))})
+    assert refused.status_code == 302 and not a.patient.appointments.exclude(pk=a.pk).exists()
 
 
 def test_slot_tools_refuse_clinic_b(staff_a, world):

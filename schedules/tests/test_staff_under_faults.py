@@ -403,10 +403,10 @@ class TestBookingWithinSlots:
         later = make_slot(professional, service, slot.start + timedelta(hours=2))
         book(None, patient, professional=professional, service=service, start=later.start, end=later.end)
         free = make_slot(professional, service, slot.start + timedelta(hours=3))
-        page = staff.get(f"/admin/schedules/appointment/{appointment.pk}/move/").content.decode()
-        assert f'value="{free.pk}"' in page and f'value="{later.pk}"' not in page
-        response = staff.post(f"/admin/schedules/appointment/{appointment.pk}/move/", {"slot": later.pk})
-        assert response.status_code == 200  # not offered: a form error, not a 500
+        page = staff.get(f"/admin/schedules/appointment/{appointment.pk}/move/", follow=True).content.decode()
+        assert f'name="slot" value="{free.pk}"' in page and f'name="slot" value="{later.pk}"' not in page
+        response = staff.post(f"/admin/schedules/appointment/{appointment.pk}/move/", {"slot": later.pk}, follow=True)
+        assert "no longer free" in response.content.decode() or "n’est plus libre" in response.content.decode()
         appointment.refresh_from_db()
         assert appointment.slot == slot
 

@@ -1,0 +1,106 @@
+"""A receptionist's day in a real browser (issue 11, "Done when"), in French
+and then in English: find the next free slot, book it from the agenda, see
+the status change when the confirmation goes out, move the appointment and
+cancel it from its page. Screenshots of the agenda go to
+test-artifacts/screenshots/ (the README shows them)."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.utils import timezone
+
+from confirmations import tasks
+from conftest import TORONTO, make_patient, make_professional, make_service, make_slot, open_tab, screenshot
+from schedules.access import STAFF_GROUP
+from schedules.models import Appointment
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+WORDS = {
+    "fr": {"today": "Aujourd’hui", "find": "Trouver la prochaine plage libre", "book": "Réserver",
+           "sent": "Confirmation envoyée par courriel", "move": "Déplacer", "here": "Déplacer ici",
+           "cancel": "Annuler le rendez-vous", "yes": "Oui, annuler le rendez-vous", "cancelled": "Annulé"},
+    "en": {"today": "Today", "find": "Find the next free slot", "book": "Book",
+           "sent": "Confirmation sent by email", "move": "Move", "here": "Move here",
+           "cancel": "Cancel the appointment", "yes": "Yes, cancel the appointment", "cancelled": "Cancelled"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_a_receptionist_books_from_the_agenda_moves_and_cancels(browser, live_server, settings, clinic, language):
+    settings.HUB_PUBLIC_URL = live_server.url
+    words = WORDS[language]
+    user = User.objects.create_user("accueil", password="mot-de-passe-demo", is_staff=True, first_name="Lucie")
+    user.groups.add(Group.objects.get(name=STAFF_GROUP))
+    clinic.staff.add(user)
+    tremblay = make_professional(clinic)
+    gagnon = make_professional(clinic, first_name="Luc", last_name="Gagnon")
+    visit = make_service(clinic, name_fr="Consultation", name_en="Visit")
+    phone = make_service(clinic, category="phone", name_fr="Suivi téléphonique", name_en="Phone follow-up")
+    tomorrow = timezone.localtime(timezone.now(), TORONTO).date() + timedelta(days=1)
+    nine = datetime.combine(tomorrow, datetime.min.time().replace(hour=9), tzinfo=TORONTO)
+    for hour in range(4):
+        make_slot(tremblay, phone, nine + timedelta(hours=hour))
+        make_slot(gagnon, visit if hour else phone, nine + timedelta(hours=hour, minutes=30))
+    wanted = make_slot(gagnon, visit, nine + timedelta(days=1, hours=2))  # the first in-person slot after a full day
+    for slot in list(gagnon.slots.filter(service=visit, start__lt=wanted.start)):
+        slot.delete()
+    patient = make_patient(clinic, first_name="Jean", last_name="Roy", email="jean@example.com", language=language)
+
+    context, page = open_tab(browser, 1280, 900, locale="fr-CA" if language == "fr" else "en-CA")
+    try:
+        page.goto(f"{live_server.url}/admin/login/")
+        page.fill("#id_username", "accueil")
+        page.fill("#id_password", "mot-de-passe-demo")
+        page.click("input[type=submit]")
+        page.wait_for_selector(f"text={words['today']}")
+
+        # The next in-person slot, with anyone.
+        page.goto(f"{live_server.url}/admin/schedules/agenda/")
+        page.select_option("select[name=category]", "in_person")
+        page.click(f"button:has-text('{words['find']}')")
+        found = page.locator(f"#slot-{wanted.pk}")
+        assert "found" in found.get_attribute("class")
+        screenshot(page, f"agenda-{language}")
+
+        # Book it from the agenda (R7: the slot pre-fills the form).
+        found.locator("a.book").click()
+        page.click("span[aria-labelledby='select2-id_patient-container']")
+        page.fill(".select2-search__field", "Roy")
+        page.click(f".select2-results__option:has-text('{patient}')")
+        page.click("input[name=_save]")
+        page.wait_for_selector(".messagelist")
+        appointment = Appointment.objects.get(slot=wanted)
+        assert appointment.patient == patient
+
+        # The worker sends the confirmation: the agenda shows it.
+        tasks.send_due_messages()
+        page.goto(f"{live_server.url}/admin/schedules/agenda/?day={wanted.start.astimezone(TORONTO).date()}")
+        entry = page.locator(f"#slot-{wanted.pk}")
+        assert words["sent"] in entry.inner_text() and "tone-sent" in entry.get_attribute("class")
+        screenshot(page, f"agenda-sent-{language}")
+
+        # Move it from its page, picking the new slot in the agenda.
+        entry.locator("a").first.click()
+        page.click(f".object-tools a:text-is('{words['move']}')")
+        target = wanted.professional.slots.filter(start__gt=wanted.start).order_by("start").first() or make_slot(
+            gagnon, visit, wanted.start + timedelta(hours=1)
+        )
+        page.goto(page.url.split("#")[0])  # the agenda in "move" mode
+        page.locator(f"#slot-{target.pk} button.place").click()
+        page.wait_for_selector(".messagelist")
+        appointment.refresh_from_db()
+        assert appointment.slot == target
+
+        # Cancel it from its page, after the confirmation step.
+        page.click(f".object-tools a:text-is('{words['cancel']}')")
+        page.click(f"input[value='{words['yes']}']")
+        page.wait_for_selector(".messagelist")
+        appointment.refresh_from_db()
+        assert appointment.status == "cancelled"
+        assert words["cancelled"] in page.inner_text("body")
+        page.goto(f"{live_server.url}/admin/schedules/agenda/?span=week&day={wanted.start.astimezone(TORONTO).date()}")
+        screenshot(page, f"agenda-week-{language}")
+    finally:
+        context.close()
