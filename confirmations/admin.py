@@ -51,6 +51,10 @@ class MessageAdmin(ReadOnlyAdmin):
     def why(self, message: Message) -> str:
         return message.why
 
+    def lookup_allowed(self, lookup, value, request=None):
+        # The start page's confirmation rate links to the reminders of confirmed appointments.
+        return lookup == "appointment__status__in" or super().lookup_allowed(lookup, value, request)
+
     def get_search_results(self, request, queryset, search_term):
         """Staff look a message up by its recipient or its provider's id:
         a phone number however it is typed ("514 555-0204"), the start of an

@@ -41,13 +41,6 @@ def long_date(instant: datetime, time_zone: str, language: str) -> str:
     return f"{day} at {clock(moment, 'en')}"
 
 
-def stamp(instant: datetime, time_zone: str, language: str) -> tuple[str, str]:
-    """Date and time for staff notes: ('2026-12-03', '14 h 02') / ('2026-12-03', '2:02 PM')."""
-    moment = instant.astimezone(ZoneInfo(time_zone))
-    time = f"{moment.hour:02d} h {moment.minute:02d}" if language == "fr" else clock(moment, "en")
-    return moment.strftime("%Y-%m-%d"), time
-
-
 def staff_moment(instant: datetime, time_zone: str, language: str) -> str:
     """An instant in a sentence staff read: "3 décembre 2026 à 14 h 30"
     (after "le") / "December 3, 2026 at 2:30 PM" (after "on")."""
@@ -56,3 +49,14 @@ def staff_moment(instant: datetime, time_zone: str, language: str) -> str:
         number = "1er" if moment.day == 1 else str(moment.day)
         return f"{number} {FRENCH_MONTHS[moment.month - 1]} {moment.year} à {clock(moment, 'fr')}"
     return f"{ENGLISH_MONTHS[moment.month - 1]} {moment.day}, {moment.year} at {clock(moment, 'en')}"
+
+
+def duration_text(delay, language: str) -> str:
+    """A delay as people say it: '24 h', '2 jours' / '2 days', '90 min'."""
+    minutes = int(delay.total_seconds() // 60)
+    days, hours = minutes // (24 * 60), minutes // 60
+    if minutes >= 48 * 60 and minutes % (24 * 60) == 0:
+        return f"{days}\u00a0jours" if language == "fr" else f"{days} days"
+    if minutes % 60 == 0:
+        return f"{hours}\u00a0h"
+    return f"{minutes}\u00a0min"

@@ -158,7 +158,7 @@ def bad_link(request, language: str = "fr"):
 
 
 def too_many_requests(request, exception=None):
-    return page(request, "too_many", _language(request, "fr"), {}, status=429)
+    return page(request, "too_many", _language(request, browser_language(request)), {}, status=429)
 
 
 def _language(request, default: str) -> str:
@@ -166,12 +166,17 @@ def _language(request, default: str) -> str:
     return wanted if wanted in TEXTS else default
 
 
+def browser_language(request) -> str:
+    """Without a valid link to say the patient's language: the browser's."""
+    return "en" if translation.get_language_from_request(request).startswith("en") else "fr"
+
+
 def _open(request, token: str, action: str):
     """The link's appointment and page language, or None for any bad link."""
     try:
         link = links.read(token, action)
     except links.BadLink:
-        return None, _language(request, "fr")
+        return None, _language(request, browser_language(request))
     language = _language(request, link.language)
     # One row by its unique public id: no ordering, and only the relations
     # the page shows (this query is most of a page's cost).

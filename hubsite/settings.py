@@ -132,6 +132,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # French first: the Hub serves Quebec clinics. English is always available.
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", "Français"), ("en", "English")]
+# One compact date style per language for tables (hubsite/formats/).
+FORMAT_MODULE_PATH = ["hubsite.formats"]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 

@@ -1,12 +1,16 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from patients.models import Patient
-from schedules.admin_scoping import ClinicScopedAdmin
+from schedules.admin_scoping import ClinicScopedAdmin, readable_phone
 
 
 @admin.register(Patient)
 class PatientAdmin(ClinicScopedAdmin):
-    list_display = ["last_name", "first_name", "language", "email", "mobile", "phone", "clinic"]
+    list_display = ["last_name", "first_name", "language", "email", "mobile_readable", "phone_readable", "clinic"]
     list_filter = ["language", "clinic"]
     search_fields = ["last_name", "first_name", "email", "other_email"]
     list_select_related = ["clinic"]
+
+    mobile_readable = readable_phone("mobile", _("mobile"))
+    phone_readable = readable_phone("phone", _("phone"))

@@ -61,6 +61,8 @@ ROLE_PERMISSIONS = {
         ("schedules.service", ["view", "add", "change", "delete"]),
         *DAY_TO_DAY,
         ("confirmations.optout", ["view"]),
+        # Clinic staff accounts (schedules/staff_admin.py), never deleted.
+        ("auth.user", ["view", "add", "change"]),
     ],
 }
 
@@ -73,7 +75,7 @@ def ensure_roles(**kwargs) -> None:
 
     # post_migrate reaches apps one by one; make sure the permissions of
     # every app named below exist already.
-    for label in ("schedules", "patients", "confirmations"):
+    for label in ("auth", "schedules", "patients", "confirmations"):
         create_permissions(apps.get_app_config(label), verbosity=0)
 
     for group_name, grants in ROLE_PERMISSIONS.items():

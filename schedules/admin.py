@@ -2,18 +2,21 @@ from django.contrib import admin
 from django.contrib.admin import DateFieldListFilter
 from django.utils.translation import gettext_lazy as _
 
-from schedules.admin_scoping import CappedPaginator, ClinicScopedAdmin
+from schedules.admin_forms import ServiceForm, delay_text
+from schedules.admin_scoping import CappedPaginator, ClinicScopedAdmin, readable_phone
 from schedules.appointment_admin import AppointmentAdmin  # noqa: F401 -- registers
 from schedules.models import Clinic, Professional, Service, StatusChange
 from schedules.slot_admin import SlotAdmin  # noqa: F401 -- registers
+from schedules.staff_admin import StaffAccountAdmin  # noqa: F401 -- registers
 
 
 @admin.register(Clinic)
 class ClinicAdmin(ClinicScopedAdmin):
-    list_display = ["name", "phone", "email", "timezone", "hub_connected"]
+    list_display = ["name", "phone_readable", "email", "timezone", "hub_connected"]
     list_filter = ["hub_connected", "timezone"]
     search_fields = ["name", "email"]
     filter_horizontal = ["staff"]
+    phone_readable = readable_phone("phone", _("phone"))
 
 
 @admin.register(Professional)
@@ -26,10 +29,27 @@ class ProfessionalAdmin(ClinicScopedAdmin):
 
 @admin.register(Service)
 class ServiceAdmin(ClinicScopedAdmin):
-    list_display = ["name_fr", "name_en", "category", "cancellation_delay", "clinic"]
+    form = ServiceForm
+    list_display = ["name_fr", "name_en", "category", "online_cancellation", "clinic"]
     list_filter = ["category", "clinic"]
     search_fields = ["name_fr", "name_en"]
     list_select_related = ["clinic"]
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is not None and not self.has_change_permission(request, obj):
+            # Read only (clinic staff): the delay as people say it.
+            return [("online_cancellation" if name == "cancellation_delay" else name) for name in fields]
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "online_cancellation"]
+
+    @admin.display(description=_("online cancellation"), ordering="cancellation_delay")
+    def online_cancellation(self, service: Service) -> str:
+        if service.cancellation_delay is None:
+            return _("not offered")
+        return _("until %(delay)s before") % {"delay": delay_text(service.cancellation_delay)}
 
 
 @admin.register(StatusChange)

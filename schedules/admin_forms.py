@@ -13,6 +13,59 @@ from django.utils.translation import gettext_lazy as _
 
 from schedules.models import Appointment, Clinic, Professional, Service, Slot
 
+
+def delay_text(delay: timedelta) -> str:
+    """'24 h', '2 jours' / '2 days', in the reader's language."""
+    from django.utils import translation
+
+    from confirmations.dates import duration_text
+
+    return duration_text(delay, "fr" if (translation.get_language() or "fr").startswith("fr") else "en")
+
+
+class DelayField(forms.TypedChoiceField):
+    """R8's online cancellation delay as people say it ("24 h", "2 jours"),
+    among the delays clinics use, rather than Django's "1 day, 0:00:00"."""
+
+    HOURS = [1, 2, 4, 6, 12, 24, 48, 72, 96, 168]
+
+    def __init__(self, **kwargs):
+        kwargs.pop("max_length", None)
+        super().__init__(coerce=lambda value: timedelta(hours=int(value)), empty_value=None, **kwargs)
+        self.offer()
+
+    def offer(self, also: timedelta | None = None) -> None:
+        """The delays to choose from, written in the active language, with
+        `also` (a delay set before) among them."""
+        self.hours = list(self.HOURS)
+        if also is not None and also.total_seconds() % 3600 == 0 and also.total_seconds() // 3600 not in self.hours:
+            self.hours = sorted([*self.hours, int(also.total_seconds() // 3600)])
+        self.choices = [("", _("Online cancellation not offered"))] + [
+            (str(hours), delay_text(timedelta(hours=hours))) for hours in self.hours
+        ]
+
+    def prepare_value(self, value):
+        if isinstance(value, timedelta):
+            return str(int(value.total_seconds() // 3600))
+        return value
+
+    def valid_value(self, value):
+        return value in ("", None) or str(value).isdigit() and int(value) in self.hours
+
+
+class ServiceForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # In the reader's language; a delay set before is kept, not reset by the next save.
+        if "cancellation_delay" in self.fields:  # read-only for clinic staff
+            self.fields["cancellation_delay"].offer(also=self.instance.cancellation_delay)
+
+    class Meta:
+        model = Service
+        fields = ["clinic", "name_fr", "name_en", "category", "cancellation_delay"]
+        field_classes = {"cancellation_delay": DelayField}
+
+
 STALE_FORM = _(
     "This appointment was changed after you opened this page (by the patient, a colleague or the Hub). "
     "Nothing was saved: reload the page to see the change, then make yours again."

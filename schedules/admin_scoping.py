@@ -142,3 +142,16 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+def readable_phone(name: str, label):
+    """A list column showing the phone field `name` as people write it."""
+    from confirmations.events import readable_contact
+
+    @admin.display(description=label, ordering=name)
+    def column(self, row) -> str:
+        value = getattr(row, name)
+        return readable_contact(value.as_e164) if value else "—"
+
+    column.__name__ = f"{name}_readable"
+    return column

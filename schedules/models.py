@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -189,7 +190,7 @@ class Slot(models.Model):
 
     def __str__(self) -> str:
         local = self.professional.clinic.local(self.start)
-        return f"{local:%Y-%m-%d %H:%M} · {self.professional} · {self.service}"
+        return f"{date_format(local, 'SHORT_DATETIME_FORMAT')} · {self.professional} · {self.service}"
 
     def save(self, *args, **kwargs) -> None:
         self.refuse_changes_while_held()
@@ -392,7 +393,9 @@ class Appointment(models.Model):
 
     def __str__(self) -> str:
         when = self.clinic.local(self.start) if self.start else None
-        return f"{when:%Y-%m-%d %H:%M} · {self.patient} · {self.professional}" if when else str(self.patient)
+        if when is None:
+            return str(self.patient)
+        return f"{date_format(when, 'SHORT_DATETIME_FORMAT')} · {self.patient} · {self.professional}"
 
     def save(self, *args, **kwargs) -> None:
         if kwargs.get("update_fields") is None:
@@ -654,7 +657,7 @@ class StatusChange(models.Model):
         ordering = ["at", "id"]
 
     def __str__(self) -> str:
-        return f"{timezone.localtime(self.at):%Y-%m-%d %H:%M} · {self.get_status_display()}"
+        return f"{date_format(timezone.localtime(self.at), 'SHORT_DATETIME_FORMAT')} · {self.get_status_display()}"
 
     @property
     def text(self) -> str:

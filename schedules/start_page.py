@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from django.db.models import Count, Q
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from confirmations.models import Message, Reply
@@ -24,10 +26,28 @@ class ChannelRate:
     label: str
     reminded: int
     confirmed: int
+    since: datetime
 
     @property
     def percent(self) -> int:
         return round(100 * self.confirmed / self.reminded) if self.reminded else 0
+
+    @property
+    def reminded_url(self) -> str:
+        """The message list of the reminders this rate counts."""
+        query = {
+            "kind__exact": Message.Kind.REMINDER,
+            "channel__exact": self.channel,
+            "state__in": f"{Message.State.SENT},{Message.State.DELIVERED}",
+            "sent_at__gte": self.since.isoformat(),
+        }
+        return reverse("admin:confirmations_message_changelist") + "?" + urlencode(query)
+
+    @property
+    def confirmed_url(self) -> str:
+        """The same, of the appointments the patient confirmed."""
+        confirmed = ",".join(sorted(Appointment.CONFIRMED))
+        return self.reminded_url + "&" + urlencode({"appointment__status__in": confirmed})
 
 
 def start_page(user, now: datetime | None = None) -> dict:
@@ -65,10 +85,11 @@ def start_page(user, now: datetime | None = None) -> dict:
 def confirmation_rates(user, now: datetime) -> list[ChannelRate]:
     """Of the appointments reminded in the last 30 days, by the reminder's
     channel: how many the patient confirmed."""
+    since = now - timedelta(days=30)
     reminders = visible_to(Message.objects.all(), user).filter(
         kind=Message.Kind.REMINDER,
         state__in=[Message.State.SENT, Message.State.DELIVERED],
-        sent_at__gte=now - timedelta(days=30),
+        sent_at__gte=since,
         appointment__isnull=False,
     )
     rows = reminders.values("channel").annotate(
@@ -83,6 +104,7 @@ def confirmation_rates(user, now: datetime) -> list[ChannelRate]:
             labels[channel],
             found.get(channel, {}).get("reminded", 0),
             found.get(channel, {}).get("confirmed", 0),
+            since,
         )
         for channel in (Message.Channel.EMAIL, Message.Channel.SMS, Message.Channel.VOICE)
     ]

@@ -179,6 +179,23 @@ class TestLanguage:
         french = client.get(path(appointment, links.CANCEL, "en") + "?lang=fr").content.decode()
         assert "Annuler votre rendez-vous" in french
 
+    def test_a_bad_link_speaks_the_browsers_language(self, client):
+        english = client.get(
+            "/rendez-vous/annuler/not-a-token/", HTTP_ACCEPT_LANGUAGE="en-CA,en;q=0.9"
+        ).content.decode()
+        assert "This link does not work" in english
+        french = client.get("/rendez-vous/annuler/not-a-token/", HTTP_ACCEPT_LANGUAGE="fr-CA,fr;q=0.9").content.decode()
+        assert "Ce lien ne fonctionne pas" in french
+
+    def test_the_appointment_history_says_what_the_patient_did_in_the_readers_language(self, client, appointment):
+        from django.utils import translation
+
+        client.post(path(appointment, links.CANCEL))
+        line = appointment.history.last()
+        assert line.text.startswith("Annulé par le patient au moyen du lien du courriel.")
+        with translation.override("en"):
+            assert appointment.history.last().text.startswith("Cancelled by the patient with the email's link.")
+
 
 class TestRateLimit:
     def test_bad_and_good_tokens_and_both_pages_share_one_limit_per_client_ip(self, client, appointment):

@@ -115,3 +115,59 @@ def test_the_form_says_why_the_hub_sends_nothing(admin_client, clinic, patient, 
     appointment = book(specialist_slot, patient)
     page = admin_client.get(reverse("admin:schedules_appointment_change", args=[appointment.pk])).content.decode()
     assert "type de professionnel non pris en charge par le Hub" in page
+
+
+class TestReadableValues:
+    """Durations, numbers and names as the reader writes them (issue 11)."""
+
+    def test_the_cancellation_delay_reads_and_is_chosen_as_people_say_it(self, admin_client, clinic):
+        from datetime import timedelta
+
+        from conftest import make_service
+
+        service = make_service(clinic, cancellation_delay=timedelta(hours=48))
+        make_service(clinic, name_fr="Sans annulation", cancellation_delay=None)
+        page = admin_client.get("/admin/schedules/service/").content.decode()
+        assert "jusqu’à 2\u00a0jours avant" in page and "non offerte" in page and "2 days, 0:00:00" not in page
+        form = admin_client.get(f"/admin/schedules/service/{service.pk}/change/").content.decode()
+        assert '<option value="48" selected>2\u00a0jours</option>' in form
+        assert '<option value="24">24\u00a0h</option>' in form
+        english = admin_client.get("/admin/schedules/service/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        assert "until 2 days before" in english
+
+    def test_numbers_are_listed_in_national_form(self, admin_client, clinic):
+        make_patient(clinic, mobile="+15145550111")
+        page = admin_client.get("/admin/patients/patient/").content.decode()
+        assert "(514) 555-0111" in page and "+15145550111" not in page
+
+    def test_service_names_in_the_readers_language(self, admin_client, slot, patient):
+        appointment = book(slot, patient)
+        service = appointment.service
+        service.name_fr, service.name_en = "Consultation", "Visit"
+        service.save()
+        assert "Consultation" in admin_client.get("/admin/schedules/appointment/").content.decode()
+        english = admin_client.get("/admin/schedules/appointment/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        assert "Visit" in english and "Consultation" not in english
+
+    def test_a_delay_set_before_is_kept_by_the_next_save(self, admin_client, clinic):
+        from datetime import timedelta
+
+        from conftest import make_service
+
+        service = make_service(clinic, cancellation_delay=timedelta(hours=36))
+        form = admin_client.get(f"/admin/schedules/service/{service.pk}/change/").content.decode()
+        assert '<option value="36" selected>36\u00a0h</option>' in form
+        data = {"clinic": clinic.pk, "name_fr": "A", "name_en": "A", "category": "phone", "cancellation_delay": "36"}
+        assert admin_client.post(f"/admin/schedules/service/{service.pk}/change/", data).status_code == 302
+        service.refresh_from_db()
+        assert service.cancellation_delay == timedelta(hours=36)
+
+    def test_staff_read_the_delay_as_people_say_it(self, client, clinic):
+        from datetime import timedelta
+
+        from conftest import make_service
+
+        service = make_service(clinic, cancellation_delay=timedelta(hours=24))
+        client.force_login(staff_of(clinic))
+        page = client.get(f"/admin/schedules/service/{service.pk}/change/").content.decode()
+        assert "jusqu’à 24\u00a0h avant" in page and "1 day" not in page and "1 jour," not in page

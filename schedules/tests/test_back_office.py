@@ -247,7 +247,7 @@ class TestClinicTimeZone:
     def test_staff_read_times_in_their_clinics_zone(self, staff, islands, professional, service, patient):
         book(make_slot(professional, service, datetime(2026, 12, 3, 14, 30, tzinfo=TORONTO)), patient)
         page = staff.get("/admin/schedules/appointment/").content.decode()
-        assert "15:30" in page and "14:30" not in page
+        assert "15\u00a0h\u00a030" in page and "14\u00a0h\u00a030" not in page  # 2026-12-03 15 h 30, the islands' clock
 
     def test_closing_a_day_counts_the_clinics_own_midnight(self, staff, islands, professional, service):
         late = make_slot(professional, service, datetime(2026, 12, 1, 23, 30, tzinfo=TORONTO))  # Dec 2, 00:30 there
@@ -336,3 +336,33 @@ def test_staff_of_clinics_in_two_zones_keep_the_default_zone(client, clinic):
 def offered(page: str) -> set[int]:
     """The slots the agenda offers to move or copy into."""
     return {int(pk) for pk in re.findall(r'name="slot" value="(\d+)"', page)}
+
+
+class TestStartPageFigures:
+    def test_no_reminders_reads_a_dash_not_zero_percent(self, staff):
+        page = staff.get("/admin/").content.decode()
+        assert "0 % (0/0)" not in page and "0&nbsp;% (0/0)" not in page
+        assert page.count("<span>—</span>") == 3  # email, SMS, phone
+
+    def test_each_figure_links_to_the_list_it_counts(self, staff, slot, patient, clinic, professional, service):
+        from confirmations.dispatch import send_due_messages
+        from confirmations.models import Message
+
+        confirmed = book(slot, patient)
+        other = book(make_slot(professional, service, slot.start + timedelta(hours=1)), make_patient(clinic))
+        Message.objects.filter(kind="reminder").update(due_at=NOW)
+        send_due_messages()
+        confirmed.refresh_from_db()
+        confirmed.status = "confirmed_email"
+        confirmed.save(update_fields=["status", "updated_at"])
+        page = staff.get("/admin/").content.decode()
+        assert "50&nbsp;%" in page
+        links = dict.fromkeys(re.findall(r'href="(/admin/confirmations/message/\?[^"]+)"', page))
+        assert len(links) == 2
+        reminded, confirmed_only = sorted(links, key=len)
+        listed = staff.get(reminded.replace("&amp;", "&")).content.decode()
+        mine = Message.objects.get(appointment=confirmed, kind="reminder")
+        theirs = Message.objects.get(appointment=other, kind="reminder")
+        assert f"/{mine.pk}/change/" in listed and f"/{theirs.pk}/change/" in listed
+        listed = staff.get(confirmed_only.replace("&amp;", "&")).content.decode()
+        assert f"/{mine.pk}/change/" in listed and f"/{theirs.pk}/change/" not in listed

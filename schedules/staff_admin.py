@@ -1,0 +1,126 @@
+"""Staff accounts, managed by support (issue 11): create a clinic's staff
+member, choose their clinics, reset their password, deactivate them.
+
+Support need not be superusers for this. They manage clinic staff only:
+making someone support or superuser, or changing such an account, stays
+with superusers, so a support account cannot raise its own rights or
+another's. An account is deactivated, never deleted: its name stays on
+the history it wrote. Clinic staff do not see accounts at all.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.models import Group, User
+from django.utils.translation import gettext_lazy as _
+
+from schedules.access import STAFF_GROUP, SUPPORT_GROUP, is_support
+from schedules.models import Clinic
+
+
+class ClinicsField(forms.ModelMultipleChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(
+            queryset=Clinic.objects.order_by("name"),
+            required=False,
+            widget=admin.widgets.FilteredSelectMultiple(_("clinics"), is_stacked=False),
+            label=_("clinics"),
+            help_text=_("The clinics whose schedule this staff member sees and manages."),
+            **kwargs,
+        )
+
+
+class StaffAccountForm(UserChangeForm):
+    clinics = ClinicsField()
+
+    class Meta(UserChangeForm.Meta):
+        fields = ["username", "first_name", "last_name", "email", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["clinics"].initial = list(self.instance.clinics.values_list("pk", flat=True))
+
+
+class NewStaffAccountForm(AdminUserCreationForm):
+    clinics = ClinicsField()
+
+    class Meta(AdminUserCreationForm.Meta):
+        fields = ["username", "first_name", "last_name", "email"]
+
+
+class StaffAccountAdmin(UserAdmin):
+    form = StaffAccountForm
+    add_form = NewStaffAccountForm
+    fieldsets = [
+        (None, {"fields": ["username", "password"]}),
+        (_("Person"), {"fields": ["first_name", "last_name", "email"]}),
+        (_("Access"), {"fields": ["is_active", "clinics", "role"]}),
+        (_("Dates"), {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [
+        (None, {"fields": ["username", "usable_password", "password1", "password2"]}),
+        (_("Person"), {"fields": ["first_name", "last_name", "email"]}),
+        (_("Access"), {"fields": ["clinics"]}),
+    ]
+    readonly_fields = ["last_login", "date_joined", "role"]
+    list_display = ["username", "first_name", "last_name", "email", "is_active", "role", "clinic_names"]
+    list_filter = ["is_active", "groups"]
+    filter_horizontal = []
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None and request.user.is_superuser:
+            # Superusers also grant the support role and the superuser status.
+            return [*self.fieldsets, (_("Rights"), {"fields": ["is_superuser", "groups"]})]
+        return super().get_fieldsets(request, obj)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("groups", "clinics")
+
+    def has_module_permission(self, request) -> bool:
+        return is_support(request.user) and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return is_support(request.user) and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request) -> bool:
+        return is_support(request.user) and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if not (is_support(request.user) and super().has_change_permission(request, obj)):
+            return False
+        # Support manage clinic staff; support and superuser accounts are the superusers' to change.
+        return obj is None or request.user.is_superuser or not (obj.is_superuser or is_support_account(obj))
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # deactivate instead: the history keeps naming them
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.is_staff = True  # a back-office account
+        super().save_model(request, obj, form, change)
+        if not change:
+            obj.groups.add(Group.objects.get(name=STAFF_GROUP))
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        form.instance.clinics.set(form.cleaned_data.get("clinics") or [])
+
+    @admin.display(description=_("role"))
+    def role(self, user: User) -> str:
+        if user.is_superuser:
+            return _("superuser")
+        return _("support") if is_support_account(user) else _("clinic staff")
+
+    @admin.display(description=_("clinics"))
+    def clinic_names(self, user: User) -> str:
+        return ", ".join(clinic.name for clinic in user.clinics.all()) or "—"
+
+
+def is_support_account(user: User) -> bool:
+    return any(group.name == SUPPORT_GROUP for group in user.groups.all())
+
+
+admin.site.unregister(User)
+admin.site.register(User, StaffAccountAdmin)
