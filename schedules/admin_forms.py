@@ -25,32 +25,36 @@ def delay_text(delay: timedelta) -> str:
 
 class DelayField(forms.TypedChoiceField):
     """R8's online cancellation delay as people say it ("24 h", "2 jours"),
-    among the delays clinics use, rather than Django's "1 day, 0:00:00"."""
+    among the delays clinics use, rather than Django's "1 day, 0:00:00".
+    Values are minutes."""
 
     HOURS = [1, 2, 4, 6, 12, 24, 48, 72, 96, 168]
 
     def __init__(self, **kwargs):
         kwargs.pop("max_length", None)
-        super().__init__(coerce=lambda value: timedelta(hours=int(value)), empty_value=None, **kwargs)
+        super().__init__(coerce=lambda value: timedelta(minutes=int(value)), empty_value=None, **kwargs)
         self.offer()
 
     def offer(self, also: timedelta | None = None) -> None:
         """The delays to choose from, written in the active language, with
-        `also` (a delay set before) among them."""
-        self.hours = list(self.HOURS)
-        if also is not None and also.total_seconds() % 3600 == 0 and also.total_seconds() // 3600 not in self.hours:
-            self.hours = sorted([*self.hours, int(also.total_seconds() // 3600)])
+        `also` (a delay set before, whatever it is) among them, so that a
+        save keeps it."""
+        self.minutes = [hours * 60 for hours in self.HOURS]
+        if also is not None and minutes_of(also) not in self.minutes:
+            self.minutes = sorted([*self.minutes, minutes_of(also)])
         self.choices = [("", _("Online cancellation not offered"))] + [
-            (str(hours), delay_text(timedelta(hours=hours))) for hours in self.hours
+            (str(minutes), delay_text(timedelta(minutes=minutes))) for minutes in self.minutes
         ]
 
     def prepare_value(self, value):
-        if isinstance(value, timedelta):
-            return str(int(value.total_seconds() // 3600))
-        return value
+        return str(minutes_of(value)) if isinstance(value, timedelta) else value
 
     def valid_value(self, value):
-        return value in ("", None) or str(value).isdigit() and int(value) in self.hours
+        return value in ("", None) or str(value).isdigit() and int(value) in self.minutes
+
+
+def minutes_of(delay: timedelta) -> int:
+    return int(delay.total_seconds() // 60)
 
 
 class ServiceForm(forms.ModelForm):

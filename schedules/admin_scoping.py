@@ -7,10 +7,11 @@ own scoped admin). Also a paginator that never counts a whole large table.
 
 from datetime import datetime
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.admin.views.main import ERROR_FLAG
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.paginator import Paginator
 from django.db import models
 from django.shortcuts import redirect
@@ -110,6 +111,10 @@ class ClinicScopedAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return visible_to(super().get_queryset(request), request.user)
 
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs.setdefault("form_class", SafeModelMultipleChoiceField)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         related = db_field.related_model
         if hasattr(related, "clinic_lookup") and "queryset" not in kwargs:
@@ -155,3 +160,13 @@ def readable_phone(name: str, label):
 
     column.__name__ = f"{name}_readable"
     return column
+
+
+class SafeModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Refuses ids that cannot be ids (23 digits, "abc") with the field's
+    own error, before the database would overflow on them."""
+
+    def _check_values(self, value):
+        if any(row_id(key) is None for key in value):
+            raise ValidationError(self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": "?"})
+        return super()._check_values(value)

@@ -58,12 +58,16 @@ class Entry:
     def tone(self) -> str:
         if self.appointment is not None:
             return TONES[self.appointment.status]
+        if self.slot is None:
+            return "cancelled"  # a cancelled appointment outside any slot
         return "past" if self.past or self.overlapped else "free"
 
     @property
     def label(self) -> str:
         if self.appointment is not None:
             return self.appointment.get_status_display()
+        if self.slot is None:
+            return str(Appointment.Status.CANCELLED.label)
         if self.past:
             return str(_("Past"))
         return str(_("Taken by another appointment")) if self.overlapped else str(_("Free"))
@@ -173,12 +177,10 @@ def agenda_view(request, admin_site):
     for mode in ("move", "copy"):
         pk = row_id(request.GET.get(mode))
         if pk:
-            placing = (
-                visible_to(Appointment.objects.all(), request.user)
-                .select_related("patient", "professional__clinic", "service")
-                .filter(pk=pk, professional__clinic=clinic)
-                .first()
-            )
+            candidates = visible_to(Appointment.objects.all(), request.user).filter(pk=pk, professional__clinic=clinic)
+            if mode == "move":
+                candidates = candidates.exclude(status=Appointment.Status.CANCELLED)  # nothing to move
+            placing = candidates.select_related("patient", "professional__clinic", "service").first()
             placing_mode = mode if placing is not None else None
             break
 
@@ -227,6 +229,7 @@ def agenda_view(request, admin_site):
         "next_url": agenda_url(**params, day=day + step),
         "today_url": agenda_url(**params, day=today),
         "day_url": agenda_url(**{**params, "span": "day"}, day=day),
+        "day_links": [(shown, agenda_url(**{**params, "span": "day"}, day=shown)) for shown in days],
         "week_url": agenda_url(**{**params, "span": "week"}, day=day),
         "params": params,
         "may_book": request.user.has_perm("schedules.add_appointment"),

@@ -157,6 +157,16 @@ class AppointmentAdmin(ClinicScopedAdmin):
             return "—"
         return appointment.get_hub_reason_display()
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        appointment = self.get_object(request, object_id) if row_id(object_id) else None
+        extra = {}
+        if appointment is not None:
+            # The clinic's own day (not the reader's zone), the slot outlined.
+            day = appointment.clinic.local(appointment.start).date()
+            link = agenda_url(clinic=appointment.clinic.pk, day=day)
+            extra["agenda_link"] = link + (f"#slot-{appointment.slot_id}" if appointment.slot_id else "")
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
         # Warnings concern changes of a saved appointment only.
@@ -240,7 +250,9 @@ class AppointmentAdmin(ClinicScopedAdmin):
             except StaleAppointment:
                 self.message_user(request, STALE_FORM, messages.ERROR)
                 return redirect(back)
-            told = not appointment.hub_reason
+            told = Message.objects.filter(
+                appointment_ref=appointment.public_id, kind=Message.Kind.CANCELLATION, state=Message.State.PENDING
+            ).exists()
             done = _("Cancelled; the patient receives a cancellation notice.") if told else _("Cancelled.")
             self.message_user(request, done, messages.SUCCESS)
             return redirect(back)
@@ -250,7 +262,8 @@ class AppointmentAdmin(ClinicScopedAdmin):
             "subject": appointment,
             "opts": self.model._meta,
             "back": back,
-            "told": not appointment.hub_reason,
+            # R13: a past appointment's cancellation is not sent either.
+            "told": not appointment.hub_reason and appointment.start > timezone.now(),
         }
         return TemplateResponse(request, "admin/schedules/appointment/cancel.html", context)
 
@@ -266,7 +279,10 @@ class AppointmentAdmin(ClinicScopedAdmin):
         The target slot is picked in the agenda (GET opens it in that mode),
         which posts it here."""
         appointment = get_object_or_404(self.get_queryset(request).select_related("professional__clinic"), pk=pk)
-        if not self.has_change_permission(request, appointment) or not self.has_add_permission(request):
+        allowed = self.has_add_permission(request) if copy else self.has_change_permission(request, appointment)
+        if not allowed or not (copy or appointment.is_active):
+            refusal = _("You may not book appointments.") if copy else _("Only an active appointment can be moved.")
+            self.message_user(request, refusal, messages.WARNING)
             return redirect("admin:schedules_appointment_change", pk)
         if request.method != "POST":
             day = appointment.clinic.local(appointment.start).date()
@@ -288,10 +304,15 @@ class AppointmentAdmin(ClinicScopedAdmin):
 
     def _to_slot_done(self, request, appointment: Appointment, slot: Slot, copy: bool):
         if copy:
-            target = appointment.copy_to(slot)
-            self.message_user(request, _("Copied; the patient receives a confirmation."), messages.SUCCESS)
+            target, kind = appointment.copy_to(slot), Message.Kind.CONFIRMATION
         else:
             appointment.move_to(slot)
-            target = appointment
-            self.message_user(request, _("Moved; the patient receives a modification notice."), messages.SUCCESS)
+            target, kind = appointment, Message.Kind.MODIFICATION
+        # What the patient is told, from what the change planned (the service may send nothing).
+        told = Message.objects.filter(appointment=target, kind=kind, state=Message.State.PENDING).exists()
+        if copy:
+            done = _("Copied; the patient receives a confirmation.") if told else _("Copied.")
+        else:
+            done = _("Moved; the patient receives a modification notice.") if told else _("Moved.")
+        self.message_user(request, done, messages.SUCCESS)
         return redirect("admin:schedules_appointment_change", target.pk)

@@ -8,7 +8,6 @@ another's. An account is deactivated, never deleted: its name stays on
 the history it wrote. Clinic staff do not see accounts at all.
 """
 
-from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
@@ -16,10 +15,11 @@ from django.contrib.auth.models import Group, User
 from django.utils.translation import gettext_lazy as _
 
 from schedules.access import STAFF_GROUP, SUPPORT_GROUP, is_support
+from schedules.admin_scoping import SafeModelMultipleChoiceField
 from schedules.models import Clinic
 
 
-class ClinicsField(forms.ModelMultipleChoiceField):
+class ClinicsField(SafeModelMultipleChoiceField):
     def __init__(self, **kwargs):
         super().__init__(
             queryset=Clinic.objects.order_by("name"),
@@ -90,8 +90,9 @@ class StaffAccountAdmin(UserAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         if not (is_support(request.user) and super().has_change_permission(request, obj)):
             return False
-        # Support manage clinic staff; support and superuser accounts are the superusers' to change.
-        return obj is None or request.user.is_superuser or not (obj.is_superuser or is_support_account(obj))
+        # Support manage plain clinic staff accounts; any other (support,
+        # superuser, or one with rights of its own) is the superusers' to change.
+        return obj is None or request.user.is_superuser or plain_clinic_staff(obj)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # deactivate instead: the history keeps naming them
@@ -116,6 +117,14 @@ class StaffAccountAdmin(UserAdmin):
     @admin.display(description=_("clinics"))
     def clinic_names(self, user: User) -> str:
         return ", ".join(clinic.name for clinic in user.clinics.all()) or "—"
+
+
+def plain_clinic_staff(user: User) -> bool:
+    return (
+        not user.is_superuser
+        and {group.name for group in user.groups.all()} <= {STAFF_GROUP}
+        and not user.user_permissions.exists()
+    )
 
 
 def is_support_account(user: User) -> bool:

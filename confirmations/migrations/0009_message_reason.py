@@ -3,6 +3,18 @@
 from django.db import migrations, models
 
 
+
+def without_rule_codes(apps, schema_editor):
+    """Reasons written before as sentences keep their words, less the rule
+    codes they cited ("(R19, D9)"): staff are not meant to read those."""
+    import re
+
+    codes = re.compile(r"\s*\((?:[RD]\d{1,2}(?:,\s*)?)+\)")
+    Message = apps.get_model("confirmations", "Message")
+    for message in Message.objects.filter(error__regex=r"\([RD][0-9]").only("pk", "error").iterator():
+        Message.objects.filter(pk=message.pk).update(error=codes.sub("", message.error))
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -20,4 +32,5 @@ class Migration(migrations.Migration):
             name='error',
             field=models.TextField(blank=True, verbose_name='technical detail'),
         ),
+        migrations.RunPython(without_rule_codes, migrations.RunPython.noop),
     ]

@@ -2,10 +2,19 @@
 (confirmations/events.py), instead of sentences stored in French.
 
 Sentences written before this migration cannot be turned back into events:
-they are kept as "note" events, which read as they were written.
+they are kept as "note" events, which read as they were written, less the
+rule codes they cited ("(R19, D9)"), which staff are not meant to read.
 """
 
+import re
+
 from django.db import migrations, models
+
+RULE_CODES = re.compile(r"\s*\((?:[RD]\d{1,2}(?:,\s*)?)+\)")
+
+
+def without_codes(text: str) -> str:
+    return RULE_CODES.sub("", text)
 
 
 def keep_old_sentences(apps, schema_editor):
@@ -13,10 +22,10 @@ def keep_old_sentences(apps, schema_editor):
     StatusChange = apps.get_model("schedules", "StatusChange")
     for appointment in Appointment.objects.exclude(status_note="").only("pk", "status_note").iterator():
         Appointment.objects.filter(pk=appointment.pk).update(
-            communication={"kind": "note", "text": appointment.status_note}
+            communication={"kind": "note", "text": without_codes(appointment.status_note)}
         )
     for change in StatusChange.objects.exclude(note="").only("pk", "note").iterator():
-        StatusChange.objects.filter(pk=change.pk).update(events=[{"kind": "note", "text": change.note}])
+        StatusChange.objects.filter(pk=change.pk).update(events=[{"kind": "note", "text": without_codes(change.note)}])
 
 
 class Migration(migrations.Migration):

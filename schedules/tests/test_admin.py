@@ -130,8 +130,8 @@ class TestReadableValues:
         page = admin_client.get("/admin/schedules/service/").content.decode()
         assert "jusqu’à 2\u00a0jours avant" in page and "non offerte" in page and "2 days, 0:00:00" not in page
         form = admin_client.get(f"/admin/schedules/service/{service.pk}/change/").content.decode()
-        assert '<option value="48" selected>2\u00a0jours</option>' in form
-        assert '<option value="24">24\u00a0h</option>' in form
+        assert '<option value="2880" selected>2\u00a0jours</option>' in form
+        assert '<option value="1440">24\u00a0h</option>' in form
         english = admin_client.get("/admin/schedules/service/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
         assert "until 2 days before" in english
 
@@ -149,18 +149,19 @@ class TestReadableValues:
         english = admin_client.get("/admin/schedules/appointment/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
         assert "Visit" in english and "Consultation" not in english
 
-    def test_a_delay_set_before_is_kept_by_the_next_save(self, admin_client, clinic):
+    @pytest.mark.parametrize(("delay", "shown"), [(36 * 60, "36\u00a0h"), (90, "90\u00a0min"), (30, "30\u00a0min")])
+    def test_a_delay_set_before_is_kept_by_the_next_save(self, admin_client, clinic, delay, shown):
         from datetime import timedelta
 
         from conftest import make_service
 
-        service = make_service(clinic, cancellation_delay=timedelta(hours=36))
+        service = make_service(clinic, cancellation_delay=timedelta(minutes=delay))
         form = admin_client.get(f"/admin/schedules/service/{service.pk}/change/").content.decode()
-        assert '<option value="36" selected>36\u00a0h</option>' in form
-        data = {"clinic": clinic.pk, "name_fr": "A", "name_en": "A", "category": "phone", "cancellation_delay": "36"}
+        assert f'<option value="{delay}" selected>{shown}</option>' in form
+        data = {"clinic": clinic.pk, "name_fr": "A", "name_en": "A", "category": "phone", "cancellation_delay": delay}
         assert admin_client.post(f"/admin/schedules/service/{service.pk}/change/", data).status_code == 302
         service.refresh_from_db()
-        assert service.cancellation_delay == timedelta(hours=36)
+        assert service.cancellation_delay == timedelta(minutes=delay)
 
     def test_staff_read_the_delay_as_people_say_it(self, client, clinic):
         from datetime import timedelta

@@ -49,7 +49,7 @@ def agenda(client, **query) -> str:
 
 def entry(page: str, slot) -> str:
     """The agenda's line for `slot`."""
-    found = re.search(rf'<li class="entry[^"]*" id="slot-{slot.pk}">(.*?)</li>', page, re.S)
+    found = re.search(rf'<li class="entry[^"]*" id="slot-{slot.pk}"[^>]*>(.*?)</li>', page, re.S)
     assert found, f"slot {slot.pk} is not in the agenda"
     return found.group(0)
 
@@ -264,3 +264,57 @@ class TestLists:
         ).json()
         ids = {int(result["id"]) for result in found["results"]}
         assert free.pk in ids and slot.pk not in ids and past.pk not in ids
+
+
+class TestFoundInReview:
+    def test_a_cancelled_appointment_outside_any_slot_reads_cancelled_not_free(
+        self, staff, professional, service, patient
+    ):
+        gone = book(None, patient, professional=professional, service=service, start=at(13), end=at(13, 20))
+        gone.status = Appointment.Status.CANCELLED
+        gone.save()
+        page = agenda(staff, day=DAY)
+        line = re.search(r'<li class="entry tone-[a-z]+">\s*<span class="time">13\u00a0h–', page)
+        assert line and "tone-cancelled" in line.group(0)
+
+    def test_a_cancelled_appointment_cannot_be_moved(self, staff, slot, patient, professional, service):
+        appointment = book(slot, patient)
+        appointment.status = Appointment.Status.CANCELLED
+        appointment.save()
+        target = make_slot(professional, service, slot.start + timedelta(hours=2))
+        staff.post(f"/admin/schedules/appointment/{appointment.pk}/move/", {"slot": target.pk})
+        appointment.refresh_from_db()
+        assert appointment.slot_id == slot.pk
+        assert "Déplacer ici" not in agenda(staff, day="2026-12-03", move=appointment.pk)
+
+    def test_staff_are_not_told_the_patient_hears_of_what_sends_nothing(self, staff, slot, clinic, professional):
+        silent = make_service(clinic, category="none", name_fr="Tâches")
+        appointment = book(slot, make_patient(clinic), service=silent)  # a copy keeps its service (R17)
+        target = make_slot(professional, slot.service, slot.start + timedelta(hours=2))
+        response = staff.post(f"/admin/schedules/appointment/{appointment.pk}/copy/", {"slot": target.pk}, follow=True)
+        page = response.content.decode()
+        assert "Copié." in page and "reçoit une confirmation" not in page
+
+    def test_see_in_the_agenda_opens_the_clinics_own_day(self, staff, clinic, professional, service, patient):
+        clinic.timezone = "America/Vancouver"
+        clinic.save()
+        late = make_slot(professional, service, datetime(2026, 12, 3, 23, 30, tzinfo=clinic.zone))  # Dec 4 in Toronto
+        appointment = book(late, patient)
+        page = staff.get(f"/admin/schedules/appointment/{appointment.pk}/change/").content.decode()
+        assert f"day=2026-12-03#slot-{late.pk}" in page
+
+    def test_the_week_days_keep_the_filter_and_the_mode(self, staff, slot, patient, professional):
+        appointment = book(slot, patient)
+        page = agenda(staff, day=DAY, span="week", move=appointment.pk, professional=professional.pk)
+        assert f"move={appointment.pk}" in page.split("day=2026-12-04")[0].rsplit("href", 1)[-1]
+
+
+def test_crafted_ids_in_a_clinic_list_are_a_form_error(client, clinic):
+    from schedules.access import SUPPORT_GROUP
+
+    user = User.objects.create_user("soutien", password="x", is_staff=True)
+    user.groups.add(Group.objects.get(name=SUPPORT_GROUP))
+    client.force_login(user)
+    data = {"username": "n", "usable_password": "false", "clinics": ["99999999999999999999999"]}
+    assert client.post("/admin/auth/user/add/", data).status_code == 200
+    assert not User.objects.filter(username="n").exists()

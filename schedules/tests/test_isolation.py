@@ -222,7 +222,7 @@ def test_support_sees_and_configures_every_clinic(client, world):
             "name_fr": "Suivi",
             "name_en": "Follow-up",
             "category": "phone",
-            "cancellation_delay": "2",  # hours, among the offered delays
+            "cancellation_delay": "120",  # minutes: "2 h"
         },
     )
     assert response.status_code == 302

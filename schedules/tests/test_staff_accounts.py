@@ -96,3 +96,11 @@ def test_superusers_grant_the_support_role(admin_client):
     staff = member("accueil", STAFF_GROUP)
     page = admin_client.get(f"/admin/auth/user/{staff.pk}/change/").content.decode()
     assert 'name="is_superuser"' in page and 'name="groups"' in page
+
+
+def test_support_cannot_take_over_an_account_with_rights_of_its_own(support):
+    from django.contrib.auth.models import Permission
+
+    staff = member("gestion", STAFF_GROUP)
+    staff.user_permissions.add(Permission.objects.get(codename="change_user"))
+    assert support.get(f"/admin/auth/user/{staff.pk}/password/").status_code == 403

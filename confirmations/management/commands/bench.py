@@ -276,9 +276,9 @@ class World:
             cursor.execute(
                 """
                 INSERT INTO schedules_appointment (public_id, patient_id, professional_id, service_id, start, "end",
-                    source, status, status_note, hub_reason, notes, created_at, updated_at, version)
+                    source, status, communication, hub_reason, notes, created_at, updated_at, version)
                 SELECT gen_random_uuid(), %s, %s, %s, %s + n * interval '30 minutes',
-                    %s + n * interval '30 minutes' + interval '20 minutes', 'staff', 'booked', '', 'outside_slot', '',
+                    %s + n * interval '30 minutes' + interval '20 minutes', 'staff', 'booked', '{}', 'outside_slot', '',
                     now(), now(), 1
                 FROM generate_series(1, %s) AS n
                 """,
@@ -289,10 +289,10 @@ class World:
                 """
                 INSERT INTO confirmations_message (public_id, appointment_id, appointment_ref, clinic_id, patient_id,
                     kind, channel, "to", language, due_at, planned_start, snapshot, state, sent_at, provider_id,
-                    attempts, error, subject, content, html, skip_contacts, created_at)
+                    attempts, reason, error, subject, content, html, skip_contacts, created_at)
                 SELECT gen_random_uuid(), NULL, gen_random_uuid(), %s, %s, 'reminder', 'email', 'bench@example.com',
                     'fr', %s - n * interval '1 minute', %s, '{}', 'sent', %s - n * interval '1 minute',
-                    'bench-' || n, 1, '', 'Rappel', 'Rappel', '', '[]', now()
+                    'bench-' || n, 1, '', '', 'Rappel', 'Rappel', '', '[]', now()
                 FROM generate_series(1, %s) AS n
                 """,
                 [self.clinic.pk, self.patient.pk, self.start, self.start, self.start, count],
@@ -322,7 +322,7 @@ class World:
                 cursor.execute("UPDATE confirmations_message SET state = 'sent', sent_at = now() WHERE id = %s", [pk])
                 cursor.execute(
                     "INSERT INTO schedules_statuschange (appointment_id, appointment_ref, clinic_id, at, status, "
-                    "note, actor) VALUES (%s, %s, %s, now(), 'sent_email', 'bench', 'hub')",
+                    "events, actor) VALUES (%s, %s, %s, now(), 'sent_email', '[{\"kind\": \"booked\"}]', 'hub')",
                     [self.appointment.pk, self.appointment.public_id, self.clinic.pk],
                 )
                 raw.commit()
