@@ -318,3 +318,13 @@ def test_crafted_ids_in_a_clinic_list_are_a_form_error(client, clinic):
     data = {"username": "n", "usable_password": "false", "clinics": ["99999999999999999999999"]}
     assert client.post("/admin/auth/user/add/", data).status_code == 200
     assert not User.objects.filter(username="n").exists()
+
+
+def test_the_slot_list_offers_closing_a_day_to_who_may_delete_slots(staff):
+    page = staff.get("/admin/schedules/slot/").content.decode()
+    assert "/admin/schedules/slot/close/" in page and "/admin/schedules/slot/series/" in page
+
+
+def test_no_view_site_link_to_a_page_that_does_not_exist(staff):
+    page = staff.get("/admin/").content.decode()
+    assert "Voir le site" not in page and 'href="/"' not in page
