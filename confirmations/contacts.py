@@ -50,16 +50,32 @@ def contacts_of(patient) -> list[Contact]:
     return contacts
 
 
-def contact_for(patient, skip: list[str] | tuple = (), opted_out: set[str] | None = None) -> Contact | None:
+def contact_for(
+    patient, skip: list[str] | tuple = (), opted_out: set[str] | None = None, channels: set[str] | None = None
+) -> Contact | None:
     """The contact a message to this patient goes to now (D9). `opted_out`:
-    the opted-out numbers, when the caller already read them (a batch)."""
+    the opted-out numbers, when the caller already read them (a batch).
+    `channels`: those this Hub can send by (default: the configured ones);
+    a contact by another channel is skipped for the next one (R19)."""
     if patient is None:
         return None
-    contacts = [contact for contact in contacts_of(patient) if contact.to not in skip]
+    channels = configured_channels() if channels is None else channels
+    contacts = [contact for contact in contacts_of(patient) if contact.to not in skip and contact.channel in channels]
     if opted_out is None:
         opted_out = opted_out_numbers([patient])
     contacts = [c for c in contacts if not (c.channel == SMS and c.to in opted_out)]
     return contacts[0] if contacts else None
+
+
+ALL_CHANNELS = frozenset({EMAIL, SMS, VOICE})
+
+
+def configured_channels() -> frozenset[str]:
+    """The channels this Hub sends by (settings.HUB_CHANNELS): a Hub may run
+    with email alone, or SMS and calls alone."""
+    from django.conf import settings
+
+    return frozenset(name for name, sender in settings.HUB_CHANNELS.items() if sender)
 
 
 def opted_out_numbers(patients) -> set[str]:

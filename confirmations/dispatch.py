@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from confirmations import rules
 from confirmations.channels import channel_for
-from confirmations.contacts import VOICE, contact_for, opted_out_numbers
+from confirmations.contacts import ALL_CHANNELS, VOICE, contact_for, opted_out_numbers
 from confirmations.content import render, snapshot_of
 from confirmations.events import Reason, event
 from confirmations.models import Message, OptOut
@@ -304,8 +304,13 @@ def _prepare(message: Message, appointment: Appointment | None, opted_out: set[s
         return _withdraw(message, reason)
 
     contact = contact_for(message.patient, skip=message.skip_contacts, opted_out=opted_out)
+    anyhow = contact_for(message.patient, skip=message.skip_contacts, opted_out=opted_out, channels=ALL_CHANNELS)
+    if anyhow is not None and (contact is None or contact.channel != anyhow.channel) and message.attempts == 0:
+        # R19: a contact by a channel this Hub does not send by is skipped; the history says so.
+        _history(message, event("channel_off", message=message.kind, channel=anyhow.channel))
     if contact is None:
-        return mark_failed(message, Reason.NO_CONTACT)  # R19, D9
+        reason = Reason.NO_CHANNEL if anyhow is not None else Reason.NO_CONTACT
+        return mark_failed(message, reason)  # R19, D9
     if contact.channel == VOICE:
         if message.kind == rules.CONFIRMATION and message.planned_start - now < rules.REMINDER_LEAD:
             # The patient can now only be called: no confirmation call under 48 h.

@@ -35,6 +35,7 @@ class Reason(models.TextChoices):
     LEFT_HUB = "left_hub", _("the appointment no longer goes through the Hub")
     # Nobody to send it to, or no time to call (R19, D9, R12, R14, D3).
     NO_CONTACT = "no_contact", _("no usable contact in the patient record")
+    NO_CHANNEL = "no_channel", _("no contact in the patient record by a channel this Hub sends by")
     NO_CONFIRMATION_CALL = "no_confirmation_call", _("no confirmation call less than 48 hours ahead")
     NO_CALL_WINDOW = "no_call_window", _("no time left to call before the appointment")
     # What the provider did, or the Hub (D15).
@@ -94,6 +95,7 @@ TEXTS = {
         "%(Message)s: outcome unknown (%(reason)s). The patient may or may not have received it; "
         "it will not be sent again automatically."
     ),
+    "channel_off": _("%(Message)s: %(channel)s is not set up on this Hub; the next contact is used."),
     "sent_again": _("%(Message)s sent again by hand (it was: %(state)s)."),
     # The latest communication, as the appointment list shows it (R29).
     "latest": _("Sent by %(channel)s on %(at)s to %(to)s"),

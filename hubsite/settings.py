@@ -209,7 +209,14 @@ RATELIMIT_IP_META_KEY = "hubsite.client_ip.client_ip"
 # EMAIL_BACKEND names any anymail backend, e.g.
 # "anymail.backends.postmark.EmailBackend"; its credentials go in ANYMAIL
 # through the ANYMAIL_* variables. The default prints mail to the console.
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# An SMTP server is chosen by EMAIL_HOST alone (with EMAIL_PORT, EMAIL_HOST_USER,
+# EMAIL_HOST_PASSWORD, EMAIL_USE_TLS or EMAIL_USE_SSL, EMAIL_TIMEOUT).
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if os.environ.get("EMAIL_HOST")
+    else "django.core.mail.backends.console.EmailBackend",
+)
 if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":
     # The same backend, told when the body was handed over (at most once, D15).
     EMAIL_BACKEND = "confirmations.smtp.EmailBackend"
@@ -255,20 +262,18 @@ TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
 TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", "")
 TWILIO_CONFIGURED = bool(TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)
+EMAIL_CONFIGURED = EMAIL_BACKEND.rsplit(".", 2)[-2] not in LOCAL_EMAIL_BACKENDS if "." in EMAIL_BACKEND else False
 if not LOCAL_CHANNELS:
-    email_module = EMAIL_BACKEND.split(".")[-2] if EMAIL_BACKEND.count(".") >= 1 else ""
-    missing = [
-        name
-        for name, present in [
-            ("EMAIL_BACKEND (a real one)", email_module not in LOCAL_EMAIL_BACKENDS),
-            ("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN", TWILIO_CONFIGURED),
-            ("TWILIO_FROM_NUMBER", bool(os.environ.get("TWILIO_FROM_NUMBER"))),
-        ]
-        if not present
-    ]
-    if missing:
+    # Channels switch on one by one: email alone, or SMS and calls alone,
+    # is a valid Hub; a contact by a channel it does not send by is skipped
+    # for the next one (R19). Nothing is ever recorded as sent that did not leave.
+    if TWILIO_CONFIGURED and not (TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID):
+        raise ImproperlyConfigured("Set TWILIO_FROM_NUMBER (or TWILIO_MESSAGING_SERVICE_SID) with the Twilio account.")
+    if not (EMAIL_CONFIGURED or TWILIO_CONFIGURED):
         raise ImproperlyConfigured(
-            f"Set {', '.join(missing)} (or HUB_LOCAL_CHANNELS=1 to only show messages locally, never in production)."
+            "Set a way to send: EMAIL_BACKEND or EMAIL_URL (an SMTP server or an anymail provider), and/or "
+            "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER (or HUB_LOCAL_CHANNELS=1 to only show "
+            "messages locally, never in production)."
         )
 # The webhooks check Twilio's signature with the auth token. Without Twilio,
 # a development Hub signs its own simulated replies (the local message page)
@@ -283,11 +288,13 @@ TWILIO_VOICES = {
 }
 
 # Which class sends each channel (confirmations/channels.py): Twilio when it
-# is configured, otherwise SMS and calls are recorded locally, not sent.
+# is configured; otherwise SMS and calls are recorded locally in development
+# (HUB_LOCAL_CHANNELS), and off (None) in production.
+LOCAL_OR_OFF = "confirmations.channels.LocalRecorder" if LOCAL_CHANNELS else None
 HUB_CHANNELS = {
-    "email": "confirmations.channels.Email",
-    "sms": "confirmations.channels.TwilioSMS" if TWILIO_CONFIGURED else "confirmations.channels.LocalRecorder",
-    "voice": "confirmations.channels.TwilioCall" if TWILIO_CONFIGURED else "confirmations.channels.LocalRecorder",
+    "email": "confirmations.channels.Email" if EMAIL_CONFIGURED or LOCAL_CHANNELS else None,
+    "sms": "confirmations.channels.TwilioSMS" if TWILIO_CONFIGURED else LOCAL_OR_OFF,
+    "voice": "confirmations.channels.TwilioCall" if TWILIO_CONFIGURED else LOCAL_OR_OFF,
 }
 
 # --- Security --------------------------------------------------------------

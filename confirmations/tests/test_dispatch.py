@@ -403,3 +403,41 @@ class TestBatches:
         message = Message.objects.get(kind="confirmation")
         assert (message.state, message.attempts) == ("pending", 0)  # as it was: it never left
         assert channel_calls == []
+
+
+class TestChannelsSwitchedOnOneByOne:
+    """An email-only Hub (no Twilio) is a valid configuration: a contact by
+    SMS or phone is skipped for the next one (R19), the history says so,
+    and nothing is marked sent that did not leave."""
+
+    @pytest.fixture
+    def email_only(self, settings, channel_calls):
+        settings.HUB_CHANNELS = {**settings.HUB_CHANNELS, "sms": None, "voice": None}
+        return channel_calls
+
+    def test_a_patient_reachable_only_by_sms_fails_with_the_reason(self, slot, clinic, email_only, clock):
+        appointment = book(slot, make_patient(clinic, email="", mobile="+15145550111", phone="+14505550111"))
+        assert send_due_messages()["failed"] == 1
+        assert email_only == []  # nothing left, nothing marked sent
+        message = sent("confirmation")
+        assert (message.state, message.reason) == ("failed", "no_channel")
+        said = [change.text for change in appointment.history.filter(actor="hub")]
+        assert said[:2] == [
+            "Confirmation\u00a0: le canal «\u00a0texto\u00a0» n’est pas configuré sur ce Hub\u00a0; "
+            "le moyen de contact suivant est utilisé.",
+            "Confirmation\u00a0: échec de l’envoi, aucun moyen de contact du dossier du patient par un canal que ce "
+            "Hub utilise.",
+        ]
+        appointment.refresh_from_db()
+        assert appointment.status == "booked"
+
+    def test_after_a_bounce_the_sms_fallback_is_skipped_not_marked_sent(self, slot, clinic, email_only, clock):
+        from confirmations.outcomes import BAD_ADDRESS
+
+        RecordingChannel.failures = [TransportError("SMTP RCPT 550 5.1.1 User unknown", BAD_ADDRESS)]
+        book(slot, make_patient(clinic, email="jean@example.com", mobile="+15145550111"))
+        send_due_messages()
+        email, fallback = Message.objects.filter(kind="confirmation").order_by("pk")
+        assert email.state == "failed" and fallback.fallback_of == email
+        assert (fallback.state, fallback.reason, fallback.channel) == ("failed", "no_channel", "")
+        assert email_only == []  # the email bounced, and no SMS left (nor was marked sent)

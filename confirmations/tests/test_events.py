@@ -21,7 +21,7 @@ ENGLISH_ONLY = {
 FRENCH_ONLY = {
     "le", "la", "les", "du", "des", "de", "envoi", "rendez-vous", "aucun", "échec", "texto", "courriel", "par",
     "à", "est", "sera", "au", "plus", "rien", "envoyé", "prévu", "annulé", "rappel", "appel", "n’a",
-    "pas", "a", "été", "un", "une", "moyen", "résultat", "inconnu", "fournisseur", "heures", "moins",
+    "pas", "été", "un", "une", "moyen", "résultat", "inconnu", "fournisseur", "heures", "moins",
 }  # fmt: skip
 
 VALUES = {

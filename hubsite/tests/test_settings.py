@@ -19,6 +19,13 @@ def settings_in_fresh_process(code: str, **env: str) -> subprocess.CompletedProc
         "TWILIO_ACCOUNT_SID",
         "TWILIO_AUTH_TOKEN",
         "DATABASE_PGBOUNCER",
+        "EMAIL_HOST",
+        "EMAIL_PORT",
+        "EMAIL_HOST_USER",
+        "EMAIL_HOST_PASSWORD",
+        "EMAIL_USE_TLS",
+        "EMAIL_USE_SSL",
+        "EMAIL_TIMEOUT",
     }
     clean = {k: v for k, v in os.environ.items() if k not in ours and not k.startswith("TWILIO_")}
     return subprocess.run(
@@ -73,12 +80,37 @@ class TestProviders:
         assert "EMAIL_BACKEND" in result.stderr and "TWILIO_ACCOUNT_SID" in result.stderr
 
     @pytest.mark.parametrize("backend", ["django.core.mail.backends.console.EmailBackend", ""])
-    def test_production_refuses_a_mail_backend_that_keeps_mail_here(self, backend):
+    def test_a_mail_backend_that_keeps_mail_here_switches_email_off_in_production(self, backend):
         result = settings_in_fresh_process(
-            "print(1)", SECRET_KEY="k", HUB_LOCAL_CHANNELS="0", EMAIL_BACKEND=backend,
-            TWILIO_ACCOUNT_SID="AC1", TWILIO_AUTH_TOKEN="t", TWILIO_FROM_NUMBER="+15145550199",
+            "print(s.HUB_CHANNELS['email'], s.HUB_CHANNELS['sms'])", SECRET_KEY="k", HUB_LOCAL_CHANNELS="0",
+            EMAIL_BACKEND=backend, TWILIO_ACCOUNT_SID="AC1", TWILIO_AUTH_TOKEN="t", TWILIO_FROM_NUMBER="+15145550199",
         )  # fmt: skip
-        assert result.returncode != 0 and "EMAIL_BACKEND" in result.stderr
+        assert result.stdout.split() == ["None", "confirmations.channels.TwilioSMS"], result.stderr
+
+    def test_an_email_only_hub_is_a_valid_production_configuration(self):
+        result = settings_in_fresh_process(
+            "print(s.HUB_CHANNELS['email'], s.HUB_CHANNELS['sms'], s.HUB_CHANNELS['voice'])",
+            SECRET_KEY="k", HUB_LOCAL_CHANNELS="0", EMAIL_BACKEND="anymail.backends.postmark.EmailBackend",
+        )  # fmt: skip
+        assert result.stdout.split() == ["confirmations.channels.Email", "None", "None"], result.stderr
+
+    def test_twilio_without_a_sender_number_is_refused(self):
+        result = settings_in_fresh_process(
+            "print(1)", SECRET_KEY="k", HUB_LOCAL_CHANNELS="0", TWILIO_ACCOUNT_SID="AC1", TWILIO_AUTH_TOKEN="t"
+        )
+        assert result.returncode != 0 and "TWILIO_FROM_NUMBER" in result.stderr
+
+    def test_an_smtp_server_from_the_email_host_family(self):
+        result = settings_in_fresh_process(
+            "print(s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_USER, s.EMAIL_HOST_PASSWORD, "
+            "s.EMAIL_USE_TLS, s.EMAIL_USE_SSL, s.EMAIL_TIMEOUT, s.HUB_CHANNELS['email'])",
+            SECRET_KEY="k", HUB_LOCAL_CHANNELS="0", EMAIL_HOST="smtp.clinique.example", EMAIL_PORT="587",
+            EMAIL_HOST_USER="hub", EMAIL_HOST_PASSWORD="secret", EMAIL_USE_TLS="1", EMAIL_TIMEOUT="15",
+        )  # fmt: skip
+        assert result.stdout.split() == [
+            "confirmations.smtp.EmailBackend", "smtp.clinique.example", "587", "hub", "secret", "True", "False", "15",
+            "confirmations.channels.Email",
+        ], result.stderr  # fmt: skip
 
     def test_production_with_providers_sends_for_real(self):
         result = settings_in_fresh_process(
