@@ -20,3 +20,11 @@ def understand_reply(reply_id: int) -> str:
     from confirmations.replies import understand
 
     return understand(reply_id)
+
+
+def erase_old_contents() -> str:
+    """The daily retention task (confirmations/retention.py)."""
+    from confirmations.retention import erase_old_contents
+
+    messages, replies = erase_old_contents()
+    return f"contents erased: {messages} messages, {replies} replies"

@@ -237,6 +237,9 @@ EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "20"))
 # in the dispatcher), and claims that many at once (HUB_SEND_BATCH may
 # lower it): one wave per batch.
 HUB_SEND_CONCURRENCY = int(os.environ.get("HUB_SEND_CONCURRENCY", "32"))
+# What messages said and patients answered is erased after this many days
+# (confirmations/retention.py); kind, channel, state, times and who stay.
+HUB_RETENTION_DAYS = int(os.environ.get("HUB_RETENTION_DAYS", "90"))
 HUB_SEND_BATCH = int(os.environ.get("HUB_SEND_BATCH", "0"))  # 0: the concurrency
 # A Hub that only pretends to send (console email, SMS and calls recorded
 # locally) is for development and tests. In production it would mark

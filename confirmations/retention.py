@@ -1,0 +1,39 @@
+"""How long the Hub keeps what it said and what patients answered.
+
+Quebec's privacy law (Law 25) and the LRSSS limit how long health
+information may be kept. A message's contents (subject, text, HTML, the
+call's script) and the appointment snapshot it was written from, and the
+words of a patient's reply, are erased once older than HUB_RETENTION_DAYS.
+What staff and audits need stays: which patient, kind, channel, the
+address or number, state, times, reason, who sent it again.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from confirmations.models import Message, Reply
+
+# Messages still on their way keep their contents.
+SETTLED = [
+    Message.State.SENT,
+    Message.State.DELIVERED,
+    Message.State.FAILED,
+    Message.State.WITHDRAWN,
+    Message.State.UNKNOWN,
+]
+
+
+def erase_old_contents(now: datetime | None = None) -> tuple[int, int]:
+    """Erases what was said in messages and replies older than the retention
+    period; returns how many messages and replies were erased. Each row is
+    erased once (rows already empty are not touched again)."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.HUB_RETENTION_DAYS)
+    messages = (
+        Message.objects.filter(created_at__lt=cutoff, state__in=SETTLED)
+        .exclude(subject="", content="", html="", snapshot={})
+        .update(subject="", content="", html="", snapshot={})
+    )
+    replies = Reply.objects.filter(received_at__lt=cutoff).exclude(body="").update(body="")
+    return messages, replies
