@@ -240,6 +240,9 @@ HUB_SEND_CONCURRENCY = int(os.environ.get("HUB_SEND_CONCURRENCY", "32"))
 # What messages said and patients answered is erased after this many days
 # (confirmations/retention.py); kind, channel, state, times and who stay.
 HUB_RETENTION_DAYS = int(os.environ.get("HUB_RETENTION_DAYS", "90"))
+# The health check (hubsite/health.py) fails when a message due this many
+# minutes ago is still waiting to be sent.
+HUB_HEALTH_OVERDUE_MINUTES = int(os.environ.get("HUB_HEALTH_OVERDUE_MINUTES", "10"))
 HUB_SEND_BATCH = int(os.environ.get("HUB_SEND_BATCH", "0"))  # 0: the concurrency
 # A Hub that only pretends to send (console email, SMS and calls recorded
 # locally) is for development and tests. In production it would mark

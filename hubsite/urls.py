@@ -2,8 +2,9 @@ import os
 
 from django.conf import settings
 from django.contrib import admin
-from django.http import HttpResponse, HttpResponseForbidden
+from django.http import HttpResponse, HttpResponseForbidden, JsonResponse
 from django.urls import include, path, re_path, resolve
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 
@@ -17,7 +18,18 @@ def email_tracking(request, rest: str):
     return match.func(request, *match.args, **match.kwargs)
 
 
+@never_cache
+def health(request):
+    """200 when every check passes, else 503 (hubsite/health.py); with
+    ?scope=web, only what serving pages needs (for a load balancer)."""
+    from hubsite.health import examine
+
+    report = examine(web_only=request.GET.get("scope") == "web")
+    return JsonResponse(report.as_dict(), status=200 if report.ok else 503)
+
+
 urlpatterns = [
+    path("health/", health),
     path("admin/", admin.site.urls),
     path("", include("confirmations.urls")),
 ]
