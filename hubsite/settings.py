@@ -146,7 +146,7 @@ PHONENUMBER_DEFAULT_REGION = "CA"
 PHONENUMBER_DB_FORMAT = "E164"
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
