@@ -319,6 +319,18 @@ SECURE_REFERRER_POLICY = "same-origin"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "formatters": {
+        # LOG_FORMAT=json: one JSON object per line, for a log collector.
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter", "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+if os.environ.get("LOG_FORMAT") == "json":
+    LOGGING["handlers"]["console"]["formatter"] = "json"
+
+# Optional error reporting, without patient data (hubsite/errors.py).
+if os.environ.get("SENTRY_DSN"):
+    from hubsite.errors import start as start_error_reporting
+
+    start_error_reporting(os.environ["SENTRY_DSN"], os.environ.get("SENTRY_ENVIRONMENT", "production"))
