@@ -51,7 +51,11 @@ class Email(Channel):
     (confirmations.smtp) or any anymail provider when EMAIL_BACKEND names one."""
 
     def send(self, message) -> str:
-        connection = get_connection()
+        try:
+            connection = get_connection()
+        except (ValueError, AnymailError, ImportError) as error:
+            # A setting to fix (TLS and SSL both on, missing credentials): nothing left.
+            raise TransportError(f"email settings: {type(error).__name__}") from error
         mail = EmailMultiAlternatives(
             subject=message.subject, body=message.content, to=[message.to], connection=connection
         )

@@ -294,6 +294,13 @@ def _prepare_one(message: Message, appointment: Appointment | None, opted_out: s
         return mark_failed(message, Reason.UNEXPECTED, type(error).__name__)
 
 
+def note_channel_off(message: Message, channel: str) -> None:
+    said = event("channel_off", message=message.kind, channel=channel)
+    history = StatusChange.objects.filter(appointment_ref=message.appointment_ref).values_list("events", flat=True)
+    if not any(said in events for events in history):  # a message tried again says it once
+        _history(message, said)
+
+
 def _prepare(message: Message, appointment: Appointment | None, opted_out: set[str], now) -> str | None:
     """D4, D9, R12, R14, R20 for one claimed message: fills in what it will
     say and to whom, or settles it (withdrawn, failed, postponed)."""
@@ -305,9 +312,9 @@ def _prepare(message: Message, appointment: Appointment | None, opted_out: set[s
 
     contact = contact_for(message.patient, skip=message.skip_contacts, opted_out=opted_out)
     anyhow = contact_for(message.patient, skip=message.skip_contacts, opted_out=opted_out, channels=ALL_CHANNELS)
-    if anyhow is not None and (contact is None or contact.channel != anyhow.channel) and message.attempts == 0:
-        # R19: a contact by a channel this Hub does not send by is skipped; the history says so.
-        _history(message, event("channel_off", message=message.kind, channel=anyhow.channel))
+    if contact is not None and anyhow is not None and contact.channel != anyhow.channel:
+        # R19: a contact by a channel this Hub does not send by is skipped; the history says so, once.
+        note_channel_off(message, anyhow.channel)
     if contact is None:
         reason = Reason.NO_CHANNEL if anyhow is not None else Reason.NO_CONTACT
         return mark_failed(message, reason)  # R19, D9

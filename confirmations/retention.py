@@ -31,9 +31,17 @@ def erase_old_contents(now: datetime | None = None) -> tuple[int, int]:
     erased once (rows already empty are not touched again)."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.HUB_RETENTION_DAYS)
     messages = (
-        Message.objects.filter(created_at__lt=cutoff, state__in=SETTLED)
+        # Only once the appointment itself is past the cutoff: a message may
+        # still be sent again, from its snapshot, until then.
+        Message.objects.filter(created_at__lt=cutoff, planned_start__lt=cutoff, state__in=SETTLED)
         .exclude(subject="", content="", html="", snapshot={})
         .update(subject="", content="", html="", snapshot={})
     )
-    replies = Reply.objects.filter(received_at__lt=cutoff).exclude(body="").update(body="")
+    # A reply not yet understood (a late STOP) keeps its words until it is.
+    replies = (
+        Reply.objects.filter(received_at__lt=cutoff)
+        .exclude(body="")
+        .exclude(outcome=Reply.Outcome.RECEIVED)
+        .update(body="")
+    )
     return messages, replies

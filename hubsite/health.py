@@ -6,6 +6,7 @@ cron or Nagios (`manage.py health`: exit 0 or 2), with the same checks:
 - the task broker answers (the database, or Redis);
 - the worker runs: the per-minute pass is not more than 3 minutes late;
 - no message due for more than HUB_HEALTH_OVERDUE_MINUTES waits unsent;
+- no message has been tried 4 times or more in vain (a provider down);
 - no message has sat in "sending" for more than 5 minutes;
 - and, for information, the failures of the last hour by reason.
 
@@ -23,6 +24,7 @@ from django.utils import timezone
 
 WORKER_LATE = timedelta(minutes=3)
 STUCK_SENDING = timedelta(minutes=5)
+RETRIES_BEFORE_ALARM = 4
 
 
 @dataclass
@@ -83,6 +85,7 @@ def broker() -> tuple[bool, str]:
     from django_q.brokers import get_broker
 
     queue = get_broker()
+    queue.queue_size()  # a real round trip (the ORM broker's ping() answers without one)
     return bool(queue.ping()), queue.__class__.__name__
 
 
@@ -112,6 +115,16 @@ def overdue() -> tuple[bool, str]:
     return minutes <= settings.HUB_HEALTH_OVERDUE_MINUTES, f"oldest due {minutes} min ago"
 
 
+def retrying() -> tuple[bool, str]:
+    """A provider that keeps refusing (SMTP down): retried messages move
+    their due time forward, so they are never "overdue"; after 4 tries (15
+    minutes of 1, 2, 4, 8) they count here."""
+    from confirmations.models import Message
+
+    count = Message.objects.filter(state=Message.State.PENDING, attempts__gte=RETRIES_BEFORE_ALARM).count()
+    return count == 0, f"{count} tried {RETRIES_BEFORE_ALARM} times or more"
+
+
 def stuck() -> tuple[bool, str]:
     from confirmations.models import Message
 
@@ -139,5 +152,6 @@ CHECKS = [
     ("broker", broker),
     ("worker", worker),
     ("overdue messages", overdue),
+    ("retrying", retrying),
     ("stuck in sending", stuck),
 ]

@@ -250,7 +250,7 @@ HUB_SEND_BATCH = int(os.environ.get("HUB_SEND_BATCH", "0"))  # 0: the concurrenc
 # without DEBUG it must be asked for by name.
 LOCAL_CHANNELS = env_bool("HUB_LOCAL_CHANNELS", default=DEBUG)
 # Django's backends that keep mail on this machine.
-LOCAL_EMAIL_BACKENDS = {"console", "locmem", "dummy", "filebased", ""}
+LOCAL_EMAIL_BACKENDS = {"console", "locmem", "dummy", "filebased", "test", ""}
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Hub <hub@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ANYMAIL = {
@@ -273,11 +273,15 @@ if not LOCAL_CHANNELS:
     # Channels switch on one by one: email alone, or SMS and calls alone,
     # is a valid Hub; a contact by a channel it does not send by is skipped
     # for the next one (R19). Nothing is ever recorded as sent that did not leave.
+    if bool(TWILIO_ACCOUNT_SID) != bool(TWILIO_AUTH_TOKEN):
+        raise ImproperlyConfigured("Set both TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, or neither.")
+    if EMAIL_USE_TLS and EMAIL_USE_SSL:
+        raise ImproperlyConfigured("Set EMAIL_USE_TLS (STARTTLS, port 587) or EMAIL_USE_SSL (port 465), not both.")
     if TWILIO_CONFIGURED and not (TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID):
         raise ImproperlyConfigured("Set TWILIO_FROM_NUMBER (or TWILIO_MESSAGING_SERVICE_SID) with the Twilio account.")
     if not (EMAIL_CONFIGURED or TWILIO_CONFIGURED):
         raise ImproperlyConfigured(
-            "Set a way to send: EMAIL_BACKEND or EMAIL_URL (an SMTP server or an anymail provider), and/or "
+            "Set a way to send: EMAIL_HOST (an SMTP server) or EMAIL_BACKEND (an anymail provider), and/or "
             "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER (or HUB_LOCAL_CHANNELS=1 to only show "
             "messages locally, never in production)."
         )
@@ -326,6 +330,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+# A patient page's path carries its link's token: Django's "Not Found:
+# /rendez-vous/…" warnings would write it to the logs. Errors (500) only.
+LOGGING["loggers"] = {"django.request": {"level": "ERROR"}}
 if os.environ.get("LOG_FORMAT") == "json":
     LOGGING["handlers"]["console"]["formatter"] = "json"
 

@@ -422,11 +422,9 @@ class TestChannelsSwitchedOnOneByOne:
         message = sent("confirmation")
         assert (message.state, message.reason) == ("failed", "no_channel")
         said = [change.text for change in appointment.history.filter(actor="hub")]
-        assert said[:2] == [
-            "Confirmation\u00a0: le canal «\u00a0texto\u00a0» n’est pas configuré sur ce Hub\u00a0; "
-            "le moyen de contact suivant est utilisé.",
+        assert said[:1] == [
             "Confirmation\u00a0: échec de l’envoi, aucun moyen de contact du dossier du patient par un canal que ce "
-            "Hub utilise.",
+            "Hub utilise."
         ]
         appointment.refresh_from_db()
         assert appointment.status == "booked"
@@ -441,3 +439,17 @@ class TestChannelsSwitchedOnOneByOne:
         assert email.state == "failed" and fallback.fallback_of == email
         assert (fallback.state, fallback.reason, fallback.channel) == ("failed", "no_channel", "")
         assert email_only == []  # the email bounced, and no SMS left (nor was marked sent)
+
+    def test_a_skipped_channel_is_said_once_however_often_the_message_is_tried(
+        self, slot, clinic, settings, channel_calls, clock
+    ):
+        settings.HUB_CHANNELS = {**settings.HUB_CHANNELS, "email": None}  # SMS and calls only
+        appointment = book(slot, make_patient(clinic, email="jean@example.com", mobile="+15145550111"))
+        RecordingChannel.failures = [TransportError("Twilio ConnectionError") for _ in range(3)]
+        for _ in range(4):
+            send_due_messages()
+            clock.shift(timedelta(minutes=10))
+        assert [call[1] for call in channel_calls] == ["sms"]
+        said = [change.text for change in appointment.history.filter(actor="hub")]
+        off = "Confirmation\u00a0: le canal «\u00a0courriel\u00a0» n’est pas configuré sur ce Hub\u00a0; "
+        assert sum(line.startswith(off) for line in said) == 1

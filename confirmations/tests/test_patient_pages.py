@@ -179,6 +179,10 @@ class TestLanguage:
         french = client.get(path(appointment, links.CANCEL, "en") + "?lang=fr").content.decode()
         assert "Annuler votre rendez-vous" in french
 
+    def test_a_bad_link_writes_no_token_to_the_logs(self, client, caplog):
+        client.get("/rendez-vous/annuler/a-secret-token/")
+        assert "a-secret-token" not in caplog.text
+
     def test_a_bad_link_speaks_the_browsers_language(self, client):
         english = client.get(
             "/rendez-vous/annuler/not-a-token/", HTTP_ACCEPT_LANGUAGE="en-CA,en;q=0.9"

@@ -37,7 +37,7 @@ def test_contents_older_than_the_retention_are_erased_and_metadata_kept(old_and_
     old, new = old_and_new
     before = Message.objects.get(appointment=old, kind="confirmation")
     assert before.content and before.subject and before.html and before.snapshot
-    with time_machine.travel(BOOKED_AT + timedelta(days=90, minutes=1), tick=False):
+    with time_machine.travel(BOOKED_AT + timedelta(days=102), tick=False):  # 90 days after the appointment
         assert erase_old_contents() == (2, 1)  # the confirmation, and the reminder withdrawn once past
     after = Message.objects.get(pk=before.pk)
     assert (after.subject, after.content, after.html, after.snapshot) == ("", "", "", {})
@@ -50,7 +50,7 @@ def test_contents_older_than_the_retention_are_erased_and_metadata_kept(old_and_
 def test_nothing_newer_is_touched_and_a_second_pass_changes_nothing(old_and_new):
     old, new = old_and_new
     Message.objects.filter(appointment=old, kind="reminder").update(state="pending")  # as if still on its way
-    with time_machine.travel(BOOKED_AT + timedelta(days=91), tick=False):
+    with time_machine.travel(BOOKED_AT + timedelta(days=102), tick=False):
         erase_old_contents()
         assert erase_old_contents() == (0, 0)
     newer = Message.objects.get(appointment=new, kind="confirmation")
@@ -61,12 +61,29 @@ def test_nothing_newer_is_touched_and_a_second_pass_changes_nothing(old_and_new)
 
 def test_exactly_at_the_limit_nothing_is_erased(old_and_new):
     old, _new = old_and_new
-    created = Message.objects.get(appointment=old, kind="confirmation").created_at
-    with time_machine.travel(created + timedelta(days=90), tick=False):
-        assert erase_old_contents() == (0, 0)
+    confirmation = Message.objects.get(appointment=old, kind="confirmation")
+    limit = max(confirmation.created_at, confirmation.planned_start) + timedelta(days=90)
+    with time_machine.travel(limit, tick=False):
+        assert erase_old_contents()[0] == 0
+    with time_machine.travel(limit + timedelta(seconds=1), tick=False):
+        assert erase_old_contents()[0] == 2
 
 
 def test_it_runs_every_day_as_a_task():
     schedule = Schedule.objects.get(func="confirmations.tasks.erase_old_contents")
     assert (schedule.schedule_type, schedule.repeats) == ("D", -1)
     assert tasks.erase_old_contents() == "contents erased: 0 messages, 0 replies"
+
+
+def test_what_may_still_be_needed_is_kept(slot, clinic, settings):
+    """A message of an appointment still to come may be sent again from its
+    snapshot; a reply not yet understood keeps its words (a late STOP)."""
+    settings.HUB_RETENTION_DAYS = 90
+    with time_machine.travel(BOOKED_AT, tick=False):
+        far = book(make_slot(slot.professional, slot.service, BOOKED_AT + timedelta(days=200)), make_patient(clinic))
+        send_due_messages()
+        Reply.objects.create(channel="sms", number="+15145550111", body="STOP", clinic=clinic, outcome="received")
+    with time_machine.travel(BOOKED_AT + timedelta(days=100), tick=False):
+        assert erase_old_contents() == (0, 0)
+    assert Message.objects.get(appointment=far, kind="confirmation").snapshot
+    assert Reply.objects.get(number="+15145550111").body == "STOP"

@@ -118,3 +118,12 @@ def test_a_load_balancer_asks_only_what_serving_pages_needs(client, settings):
     assert client.get("/health/").status_code == 503
     response = client.get("/health/", {"scope": "web"})
     assert response.status_code == 200 and set(json.loads(response.content)["checks"]) == {"database"}
+
+
+def test_a_provider_down_shows_as_messages_retrying(client, worker_alive, slot, patient):
+    appointment = book(slot, patient)
+    confirmation = Message.objects.filter(appointment=appointment, kind="confirmation")
+    confirmation.update(attempts=3, due_at=timezone.now() + timedelta(minutes=8), reason="temporary")
+    assert failing(client) == set()
+    confirmation.update(attempts=4)
+    assert failing(client) == {"retrying"}

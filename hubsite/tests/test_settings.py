@@ -171,3 +171,17 @@ class TestPreparedStatements:
             DATABASE_PGBOUNCER="1",
         )
         assert result.stdout.strip() == "True"
+
+
+class TestRefusedSettings:
+    @pytest.mark.parametrize(
+        ("env", "named"),
+        [
+            ({"TWILIO_ACCOUNT_SID": "AC1", "EMAIL_HOST": "smtp.example"}, "TWILIO_AUTH_TOKEN"),
+            ({"EMAIL_HOST": "smtp.example", "EMAIL_USE_TLS": "1", "EMAIL_USE_SSL": "1"}, "EMAIL_USE_SSL"),
+            ({"EMAIL_BACKEND": "anymail.backends.test.EmailBackend"}, "EMAIL_HOST"),  # keeps mail here: no channel
+        ],
+    )
+    def test_a_half_configuration_is_refused_with_its_name(self, env, named):
+        result = settings_in_fresh_process("print(1)", SECRET_KEY="k", HUB_LOCAL_CHANNELS="0", **env)
+        assert result.returncode != 0 and named in result.stderr
