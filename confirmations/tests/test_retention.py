@@ -87,3 +87,12 @@ def test_what_may_still_be_needed_is_kept(slot, clinic, settings):
         assert erase_old_contents() == (0, 0)
     assert Message.objects.get(appointment=far, kind="confirmation").snapshot
     assert Reply.objects.get(number="+15145550111").body == "STOP"
+
+
+def test_a_long_backlog_is_erased_in_batches_and_resumed(old_and_new, monkeypatch):
+    from confirmations import retention
+
+    monkeypatch.setattr(retention, "BATCH", 1)
+    with time_machine.travel(BOOKED_AT + timedelta(days=102), tick=False):
+        assert erase_old_contents(budget=timedelta(0)) == (0, 0)  # no time: nothing, and nothing half done
+        assert erase_old_contents() == (2, 1)  # one row per batch, all of them
