@@ -92,6 +92,20 @@ def patient(clinic) -> Patient:
     return make_patient(clinic)
 
 
+@pytest.fixture
+def staff(client, clinic):
+    """A client logged in as a member of the clinic's staff."""
+    from django.contrib.auth.models import Group, User
+
+    from schedules.access import STAFF_GROUP
+
+    user = User.objects.create_user("accueil", password="x", is_staff=True)
+    user.groups.add(Group.objects.get(name=STAFF_GROUP))
+    clinic.staff.add(user)
+    client.force_login(user)
+    return client
+
+
 class RecordingChannel:
     """Stands in for a provider: records every call, thread-safely, and can
     be told to fail."""

@@ -30,25 +30,37 @@ def clock(moment: datetime, language: str) -> str:
     return f"{hour}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
 
 
+def written_day(day, language: str, weekday: bool = True, year: bool = True) -> str:
+    """'mardi 3 décembre 2026' / 'Tuesday, December 3, 2026' ('le 1er juillet'),
+    with or without the weekday and the year."""
+    if language == "fr":
+        number = "1er" if day.day == 1 else str(day.day)  # "le 1er juillet"
+        words = [FRENCH_DAYS[day.weekday()]] if weekday else []
+        words += [number, FRENCH_MONTHS[day.month - 1]] + ([str(day.year)] if year else [])
+        return " ".join(words)
+    text = f"{ENGLISH_MONTHS[day.month - 1]} {day.day}" + (f", {day.year}" if year else "")
+    return f"{ENGLISH_DAYS[day.weekday()]}, {text}" if weekday else text
+
+
 def long_date(instant: datetime, time_zone: str, language: str) -> str:
     """The day and time of an appointment, as a patient reads it (D10)."""
     moment = instant.astimezone(ZoneInfo(time_zone))
-    if language == "fr":
-        number = "1er" if moment.day == 1 else str(moment.day)  # "le 1er juillet"
-        day = f"{FRENCH_DAYS[moment.weekday()]} {number} {FRENCH_MONTHS[moment.month - 1]} {moment.year}"
-        return f"{day} à {clock(moment, 'fr')}"
-    day = f"{ENGLISH_DAYS[moment.weekday()]}, {ENGLISH_MONTHS[moment.month - 1]} {moment.day}, {moment.year}"
-    return f"{day} at {clock(moment, 'en')}"
+    return f"{written_day(moment, language)} {'à' if language == 'fr' else 'at'} {clock(moment, language)}"
 
 
 def staff_moment(instant: datetime, time_zone: str, language: str) -> str:
     """An instant in a sentence staff read: "3 décembre 2026 à 14 h 30"
     (after "le") / "December 3, 2026 at 2:30 PM" (after "on")."""
     moment = instant.astimezone(ZoneInfo(time_zone))
-    if language == "fr":
-        number = "1er" if moment.day == 1 else str(moment.day)
-        return f"{number} {FRENCH_MONTHS[moment.month - 1]} {moment.year} à {clock(moment, 'fr')}"
-    return f"{ENGLISH_MONTHS[moment.month - 1]} {moment.day}, {moment.year} at {clock(moment, 'en')}"
+    day = written_day(moment, language, weekday=False)
+    return f"{day} {'à' if language == 'fr' else 'at'} {clock(moment, language)}"
+
+
+def reader_language() -> str:
+    """The active language as the Hub writes it: "fr" or "en"."""
+    from django.utils import translation
+
+    return "en" if (translation.get_language() or "fr").startswith("en") else "fr"
 
 
 def duration_text(delay, language: str) -> str:

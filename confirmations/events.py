@@ -18,7 +18,7 @@ from django.db import models
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from confirmations.dates import clock, staff_moment
+from confirmations.dates import clock, reader_language, staff_moment
 
 
 class Reason(models.TextChoices):
@@ -134,7 +134,7 @@ def _values(happened: dict, time_zone: str) -> dict:
     from confirmations.rules import CALLS_FROM, CALLS_UNTIL
     from schedules.models import Appointment
 
-    language = "fr" if translation.get_language().startswith("fr") else "en"
+    language = reader_language()
     kind = happened.get("message", "")
     label = str(Message.Kind(kind).label) if kind in Message.Kind.values else kind
     at = happened.get("at")

@@ -16,11 +16,9 @@ from schedules.models import Appointment, Clinic, Professional, Service, Slot
 
 def delay_text(delay: timedelta) -> str:
     """'24 h', '2 jours' / '2 days', in the reader's language."""
-    from django.utils import translation
+    from confirmations.dates import duration_text, reader_language
 
-    from confirmations.dates import duration_text
-
-    return duration_text(delay, "fr" if (translation.get_language() or "fr").startswith("fr") else "en")
+    return duration_text(delay, reader_language())
 
 
 class DelayField(forms.TypedChoiceField):

@@ -143,9 +143,9 @@ def parse_day(value: str | None, default: date) -> date:
 def next_free_slot(user, clinic: Clinic, category: str, professional_id: int | None, after: datetime):
     """The first free future slot of the clinic for a service category and,
     when chosen, a professional (D16: one no appointment overlaps)."""
-    from schedules.appointment_admin import free_slots_of
+    from schedules.appointment_admin import free_slots
 
-    slots = free_slots_of(user, clinic.pk).filter(start__gte=after)
+    slots = free_slots(user, clinic.pk).filter(start__gte=after)
     if category:
         slots = slots.filter(service__category=category)
     if professional_id:

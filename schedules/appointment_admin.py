@@ -82,11 +82,7 @@ def few(rows):
     return ids if len(ids) <= SEARCH_IDS else rows.values("pk")
 
 
-def free_slots(request, clinic_id: int):
-    return free_slots_of(request.user, clinic_id)
-
-
-def free_slots_of(user, clinic_id: int):
+def free_slots(user, clinic_id: int):
     """Future slots of the clinic that hold no active appointment, and that
     no active appointment of their professional overlaps (D16: one outside
     any slot, say)."""
@@ -289,7 +285,7 @@ class AppointmentAdmin(ClinicScopedAdmin):
             mode = "copy" if copy else "move"
             return redirect(agenda_url(clinic=appointment.clinic.pk, day=day, **{mode: appointment.pk}))
         slot_id = row_id(request.POST.get("slot"))
-        slot = free_slots(request, appointment.clinic.pk).filter(pk=slot_id).first() if slot_id else None
+        slot = free_slots(request.user, appointment.clinic.pk).filter(pk=slot_id).first() if slot_id else None
         if slot is None:
             self.message_user(request, _("That slot is no longer free: choose another one."), messages.ERROR)
             return redirect(request.path)

@@ -12,7 +12,6 @@ from django.test.utils import CaptureQueriesContext
 
 from confirmations.models import Message
 from conftest import TORONTO, book, make_clinic, make_patient, make_professional, make_service, make_slot
-from schedules.access import STAFF_GROUP
 from schedules.models import Appointment
 from schedules.tests.test_back_office import offered
 
@@ -26,15 +25,6 @@ DAY = "2026-12-03"
 def clock():
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture
-def staff(client, clinic):
-    user = User.objects.create_user("accueil", password="x", is_staff=True, first_name="Lucie")
-    user.groups.add(Group.objects.get(name=STAFF_GROUP))
-    clinic.staff.add(user)
-    client.force_login(user)
-    return client
 
 
 def at(hour: int, minute: int = 0, days: int = 0) -> datetime:

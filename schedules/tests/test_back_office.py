@@ -6,13 +6,12 @@ from datetime import datetime, timedelta
 
 import pytest
 import time_machine
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from confirmations.models import Message
 from conftest import TORONTO, book, make_patient, make_service, make_slot
-from schedules.access import STAFF_GROUP
 from schedules.models import Appointment, Slot
 
 pytestmark = pytest.mark.django_db
@@ -30,15 +29,6 @@ EMPTY_INLINES = {
 def clock():
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture
-def staff(client, clinic):
-    user = User.objects.create_user("accueil", password="x", is_staff=True)
-    user.groups.add(Group.objects.get(name=STAFF_GROUP))
-    clinic.staff.add(user)
-    client.force_login(user)
-    return client
 
 
 def form_data(appointment: Appointment, **changes) -> dict:
