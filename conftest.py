@@ -82,6 +82,28 @@ def service(clinic) -> Service:
     return make_service(clinic)
 
 
+# The suite's "today" for tests that read the clock without setting it: a
+# week before the shared slot (December 3, 2026), whatever the real date.
+TODAY = datetime(2026, 11, 23, 10, 0, tzinfo=TORONTO)
+
+
+def ahead(days: int = 10, hour: int = 14, minute: int = 30) -> datetime:
+    """A time `days` ahead of the real clock, in Toronto: for tests whose
+    workers are other processes, which no test clock reaches."""
+    from datetime import time
+
+    day = datetime.now(TORONTO).date() + timedelta(days=days)
+    return datetime.combine(day, time(hour, minute), tzinfo=TORONTO)
+
+
+@pytest.fixture
+def today():
+    import time_machine
+
+    with time_machine.travel(TODAY, tick=True) as traveller:
+        yield traveller
+
+
 @pytest.fixture
 def slot(professional, service) -> Slot:
     return make_slot(professional, service, datetime(2026, 12, 3, 14, 30, tzinfo=TORONTO))

@@ -4,6 +4,7 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.phonenumber import to_python
 
@@ -105,15 +106,75 @@ class MessageAdmin(ReadOnlyAdmin):
         return TemplateResponse(request, "admin/confirmations/message/send_again.html", context)
 
 
+class ToHandleFilter(admin.SimpleListFilter):
+    """Replies the Hub could not act on, that nobody has handled yet."""
+
+    title = _("to handle")
+    parameter_name = "to_handle"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("To handle")), ("no", _("Handled"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(Reply.TO_HANDLE)
+        if self.value() == "no":
+            return queryset.filter(handled_at__isnull=False)
+        return queryset
+
+
+def may_handle(user, reply: Reply) -> bool:
+    return reply.for_staff and reply.handled_at is None and user.has_perm("schedules.change_appointment")
+
+
 @admin.register(Reply)
 class ReplyAdmin(ReadOnlyAdmin):
-    list_display = ["received_at", "channel", "number", "body", "outcome", "message", "clinic"]
-    list_filter = [("received_at", DateFieldListFilter), "outcome", "channel", "clinic"]
+    list_display = ["received_at", "channel", "number", "body", "outcome", "handled", "message", "clinic"]
+    list_filter = [ToHandleFilter, ("received_at", DateFieldListFilter), "outcome", "channel", "clinic"]
     search_fields = ["number", "body"]
-    list_select_related = ["clinic", "message"]
+    list_select_related = ["clinic", "message", "handled_by"]
     paginator = CappedPaginator
     show_full_result_count = False
     readonly_fields = [field.name for field in Reply._meta.fields]
+    change_form_template = "admin/confirmations/reply/change_form.html"
+
+    @admin.display(description=_("handled"))
+    def handled(self, reply: Reply) -> str:
+        if reply.handled_at is None:
+            return _("to handle") if reply.for_staff else "—"
+        return handled_by_line(reply)
+
+    def get_urls(self):
+        handled = self.admin_site.admin_view(self.handled_view)
+        return [path("<int:pk>/handled/", handled, name="confirmations_reply_handled")] + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        reply = self.get_object(request, object_id)
+        extra = {"may_handle": reply is not None and may_handle(request.user, reply)}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    def handled_view(self, request, pk: int):
+        """POST only: marks a reply of the user's clinics handled, once."""
+        reply = get_object_or_404(self.get_queryset(request).select_related("message__appointment"), pk=pk)
+        back = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+            back = reverse("admin:confirmations_reply_change", args=[reply.pk])
+        if request.method != "POST":
+            return redirect(back)
+        if not may_handle(request.user, reply) or not reply.mark_handled(request.user):
+            self.message_user(request, _("This reply was already handled."), messages.WARNING)
+        else:
+            self.message_user(request, _("Marked handled."), messages.SUCCESS)
+        return redirect(back)
+
+
+def handled_by_line(reply: Reply) -> str:
+    """ "Handled by Julie Roy on 4 December at 10:15", in the reader's language."""
+    from django.utils import formats, timezone
+
+    who = reply.handled_by.get_full_name() or reply.handled_by.get_username() if reply.handled_by else "—"
+    when = formats.date_format(timezone.localtime(reply.handled_at), "SHORT_DATETIME_FORMAT")
+    return _("%(who)s, %(when)s") % {"who": who, "when": when}
 
 
 @admin.register(OptOut)

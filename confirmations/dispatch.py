@@ -36,7 +36,7 @@ from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from confirmations import rules
+from confirmations import answers, rules
 from confirmations.channels import channel_for
 from confirmations.contacts import ALL_CHANNELS, VOICE, contact_for, opted_out_numbers
 from confirmations.content import render, snapshot_of
@@ -248,7 +248,7 @@ def deliver(batch: list[Message], senders: Senders) -> list[str]:
         opted_out = opted_out_numbers(patients)
         seen = set()
         for message in batch:
-            if message.appointment_ref in seen:
+            if message.appointment_ref is not None and message.appointment_ref in seen:
                 # One message per appointment and wave, in order: a
                 # confirmation and its reminder due together arrive in turn.
                 outcomes.append(_release(message))
@@ -304,6 +304,8 @@ def note_channel_off(message: Message, channel: str) -> None:
 def _prepare(message: Message, appointment: Appointment | None, opted_out: set[str], now) -> str | None:
     """D4, D9, R12, R14, R20 for one claimed message: fills in what it will
     say and to whom, or settles it (withdrawn, failed, postponed)."""
+    if message.kind == Message.Kind.ANSWER:
+        return _prepare_answer(message, appointment)
     current = facts_of(appointment, opted_out=opted_out) if appointment else None
     due = rules.Due(message.kind, message.planned_start, message.patient_id)
     reason = rules.recheck(due, current, now)
@@ -339,6 +341,24 @@ def _prepare(message: Message, appointment: Appointment | None, opted_out: set[s
     rendered = render(message.kind, contact.channel, message.language, snapshot, message.appointment_ref)
     message.channel, message.to = contact.channel, contact.to
     message.subject, message.content, message.html = rendered.subject, rendered.text, rendered.html
+    message.attempts += 1
+    return None
+
+
+def _prepare_answer(message: Message, appointment: Appointment | None) -> str | None:
+    """An answer goes to the number that wrote, opted out or not (the
+    carriers want STOP confirmed), in the language of the appointment it
+    concerns (its booking language, R20), or else of the patient's record,
+    as they are now."""
+    if message.channel not in settings.HUB_CHANNELS or not settings.HUB_CHANNELS[message.channel]:
+        return mark_failed(message, Reason.NO_CHANNEL)
+    if appointment is not None:
+        language = appointment.language
+    else:
+        language = message.patient.language if message.patient is not None else message.language
+    message.language = language if language in answers.TEXTS else "fr"
+    message.subject, message.html = "", ""
+    message.content = answers.write(message.snapshot, message.language)
     message.attempts += 1
     return None
 
@@ -422,6 +442,8 @@ def resend_elsewhere(message: Message, reason: str, detail: str = "") -> Message
     """After a permanent failure on a contact (hard bounce, invalid or
     opted-out number), the same communication goes once to the patient's
     next contact method; the history says so."""
+    if message.kind == Message.Kind.ANSWER:
+        return None  # an answer goes to the number that wrote, or nowhere
     if message.fallback_of_id is not None or Message.objects.filter(fallback_of=message).exists():
         return None  # once
     resend = message.again(fallback_of=message, skip_contacts=[*message.skip_contacts, message.to])
@@ -436,6 +458,8 @@ def _note_sent(message: Message) -> None:
 
     One conditional UPDATE writes only the status and the note, so that a
     change staff made while the provider was called stands."""
+    if message.appointment_ref is None:
+        return  # an answer: its reply says it was sent
     sent = {"channel": message.channel, "to": message.to, "at": message.sent_at}
     note, history = event("latest", **sent), event("sent", message=message.kind, **sent)
     sent_status = SENT_STATUS[message.channel] if message.kind != rules.CANCELLATION else None
@@ -502,6 +526,8 @@ def send_again(message: Message, user) -> Message | None:
 
 
 def _history(message: Message, note: dict, appointment: Appointment | None = None, actor: Actor = HUB) -> None:
+    if message.appointment_ref is None:
+        return  # an answer: no appointment's history to write in
     appointment = appointment or (
         Appointment.objects.filter(pk=message.appointment_id).first() if message.appointment_id else None
     )

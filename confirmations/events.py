@@ -84,6 +84,13 @@ TEXTS = {
     "confirmed_online": _("Confirmed by the patient with the email's link."),
     "confirmed_by_sms": _("Confirmed by the patient by SMS."),
     "confirmed_by_call": _("Confirmed by the patient by phone (key 1)."),
+    # What the patient answered by SMS that staff should know.
+    "sms_stopped": _("The patient's mobile %(to)s answered %(word)s: no SMS goes to it until it answers START."),
+    "sms_restarted": _("The patient's mobile %(to)s answered %(word)s: SMS may go to it again."),
+    "wants_to_cancel": _(
+        "The patient asked by SMS to cancel. An SMS cannot cancel: the patient was told to call the clinic."
+    ),
+    "reply_handled": _("A reply of the patient's by SMS was handled."),
     # Its messages.
     "planned_now": _("%(Message)s: to be sent now."),
     "planned": _("%(Message)s: to be sent on %(at)s."),
@@ -147,6 +154,7 @@ def _values(happened: dict, time_zone: str) -> dict:
         "reason": because(happened.get("reason", ""), happened.get("detail", "")),
         "hub_reason": _label(Appointment.HubReason, happened.get("hub_reason", "")),
         "state": _label(Message.State, happened.get("state", "")),
+        "word": happened.get("word", ""),
         "opens": clock(datetime.combine(datetime.now(ZoneInfo(time_zone)).date(), CALLS_FROM), language),
         "closes": clock(datetime.combine(datetime.now(ZoneInfo(time_zone)).date(), CALLS_UNTIL), language),
     }

@@ -22,6 +22,9 @@ class Message(models.Model):
         REMINDER = "reminder", _("reminder")
         MODIFICATION = "modification", _("modification")
         CANCELLATION = "cancellation", _("cancellation")
+        # The Hub's answer to an SMS keyword or request (answers.py): about
+        # no appointment, to the number that wrote.
+        ANSWER = "answer", _("answer to an SMS")
 
     class Channel(models.TextChoices):
         EMAIL = "email", _("email")
@@ -54,10 +57,18 @@ class Message(models.Model):
         blank=True,
         related_name="messages",
     )
-    appointment_ref = models.UUIDField(_("appointment reference"), db_index=True)
+    # None for an answer, which concerns no appointment.
+    appointment_ref = models.UUIDField(_("appointment reference"), db_index=True, null=True, blank=True)
     # Indexed by `message_by_clinic_due`, which also serves the staff's list.
+    # None only for an answer to a number no clinic ever wrote to.
     clinic = models.ForeignKey(
-        "schedules.Clinic", verbose_name=_("clinic"), on_delete=models.PROTECT, related_name="+", db_index=False
+        "schedules.Clinic",
+        verbose_name=_("clinic"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        null=True,
+        blank=True,
     )
     # The recipient: usually the appointment's patient, but the former patient
     # for the cancellation of D13.
@@ -77,7 +88,7 @@ class Message(models.Model):
     due_at = models.DateTimeField(_("due"))
     # The appointment start this message was planned for: if the appointment
     # has moved by send time, the message no longer tells the truth (D4).
-    planned_start = models.DateTimeField(_("planned for the appointment at"))
+    planned_start = models.DateTimeField(_("planned for the appointment at"), null=True, blank=True)
     # What the patient is told, frozen when planned; used for a deleted
     # appointment's cancellation notice.
     snapshot = models.JSONField(_("appointment snapshot"), default=dict, blank=True)
@@ -180,6 +191,7 @@ class Message(models.Model):
         again if it failed too)."""
         return (
             self.state in self.SENDABLE_AGAIN
+            and self.kind != self.Kind.ANSWER  # said once; the patient can ask again
             and not Message.objects.filter(resend_of=self).exists()
             and not Message.objects.filter(fallback_of=self).exists()
         )
@@ -221,6 +233,13 @@ class Reply(models.Model):
         OPTED_IN = "opted_in", _("opted back in to SMS")
         NOT_UNDERSTOOD = "not_understood", _("not understood")
         NO_APPOINTMENT = "no_appointment", _("no upcoming appointment to confirm")
+        HELP = "help", _("asked for help")
+        WANTS_TO_CANCEL = "wants_to_cancel", _("wants to cancel")
+
+    # What staff must read and handle: an SMS the Hub could not act on (a
+    # key other than 1 during a call is only the call's own business).
+    FOR_STAFF = frozenset({Outcome.NOT_UNDERSTOOD, Outcome.NO_APPOINTMENT, Outcome.WANTS_TO_CANCEL})
+    TO_HANDLE = Q(channel="sms", outcome__in=FOR_STAFF, handled_at__isnull=True)
 
     clinic_lookup = "clinic"
 
@@ -237,6 +256,19 @@ class Reply(models.Model):
         "schedules.Clinic", verbose_name=_("clinic"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.RECEIVED)
+    # The Hub's answer (STOP, START, HELP, a cancellation request): one per reply.
+    answer = models.OneToOneField(
+        Message, verbose_name=_("answer"), on_delete=models.SET_NULL, null=True, blank=True, related_name="answer_to"
+    )
+    handled_at = models.DateTimeField(_("handled"), null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("handled by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     class Meta:
         verbose_name = _("patient reply")
@@ -251,3 +283,31 @@ class Reply(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} · {self.get_outcome_display()}"
+
+    @property
+    def for_staff(self) -> bool:
+        return self.channel == self.Channel.SMS and self.outcome in self.FOR_STAFF
+
+    @property
+    def appointment(self):
+        return self.message.appointment if self.message is not None else None
+
+    def mark_handled(self, user) -> bool:
+        """Staff dealt with it: who and when, and the appointment's history
+        says so. Once: a second click, or a colleague's, changes nothing."""
+        from django.db import transaction
+
+        from confirmations.events import event
+        from schedules.actors import Actor
+        from schedules.models import StatusChange
+
+        now = timezone.now()
+        with transaction.atomic():
+            done = Reply.objects.filter(pk=self.pk, handled_at__isnull=True).update(handled_at=now, handled_by=user)
+            if not done:
+                return False
+            self.handled_at, self.handled_by = now, user
+            if self.appointment is not None:
+                said = event("reply_handled")
+                StatusChange.record_for(self.appointment, [said], Actor("staff", user))
+        return True

@@ -1,45 +1,38 @@
 """Understanding what patients answer (R27, R28, D11).
 
-The webhooks only record a `Reply`; the worker reads it here. An SMS of
-"OK", "Oui" or "Yes" (case, accents, spaces and punctuation ignored)
-confirms the upcoming appointment of the most recent Hub SMS sent to that
-number. STOP, ARRÊT and Twilio's opt-out words opt the number out of SMS;
-START and UNSTOP opt it back in. Pressing 1 during a reminder call confirms
-that appointment. Anything else changes nothing and stays for staff to read.
+The webhooks only record a `Reply`; the worker reads it here (keywords.py
+says what a text means). An SMS of "OK", "Oui" or "Yes" confirms the
+upcoming appointment of the most recent Hub SMS sent to that number. STOP,
+ARRÊT and the carriers' opt-out words opt the number out of SMS; START and
+UNSTOP opt it back in; HELP, AIDE and INFO ask who writes. A request to
+cancel cannot cancel (R23): it is flagged for staff. Each of these is
+answered through the outbox (answers.py). Pressing 1 during a reminder
+call confirms that appointment. Anything else changes nothing and stays
+for staff to read and mark handled.
 """
 
-import re
-import unicodedata
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from confirmations import answers, keywords
 from confirmations.events import event
 from confirmations.models import Message, OptOut, Reply
 from schedules.actors import PATIENT, acting_as
-from schedules.models import Appointment
-
-CONFIRM_WORDS = {"OK", "OUI", "YES"}
-# Twilio's English opt-out keywords, and the French ones.
-OPT_OUT_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE", "ARRET", "ARRETER"}
-OPT_IN_WORDS = {"START", "UNSTOP"}
-
-
-def normalize(body: str) -> str:
-    """' Oui! ' → 'OUI', 'Arrêt' → 'ARRET': letters and digits only, no accents."""
-    decomposed = unicodedata.normalize("NFKD", body)
-    letters = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return re.sub(r"[^A-Z0-9]", "", letters.upper())
+from schedules.models import Appointment, StatusChange
 
 
 def understand(reply_id: int) -> str:
-    """Reads one reply (once: a reply already read is left as it is)."""
+    """Reads one reply (once: a reply already read is left as it is, and
+    its answer is planned in the same transaction, so it is planned once)."""
     with transaction.atomic():
         reply = Reply.objects.select_for_update().get(pk=reply_id)
         if reply.outcome != Reply.Outcome.RECEIVED:
             return reply.outcome
         reply.outcome = _read(reply)
-        reply.save(update_fields=["outcome", "message", "clinic"])
+        reply.save(update_fields=["outcome", "message", "clinic", "answer"])
         return reply.outcome
 
 
@@ -52,20 +45,76 @@ def _read(reply: Reply) -> str:
     reply.message = (
         # The last SMS sent before the reply came in (not before it was read).
         Message.objects.filter(channel=Message.Channel.SMS, to=reply.number, sent_at__lte=reply.received_at)
+        .exclude(kind=Message.Kind.ANSWER)
+        .select_related("patient", "clinic", "appointment__service", "appointment__patient")
         .order_by("-sent_at", "-id")
         .first()
     )
-    reply.clinic_id = reply.message.clinic_id if reply.message else None
-    word = normalize(reply.body)
-    if word in OPT_OUT_WORDS:
-        OptOut.objects.get_or_create(number=reply.number)
-        return Reply.Outcome.OPTED_OUT
-    if word in OPT_IN_WORDS:
-        OptOut.objects.filter(number=reply.number).delete()
-        return Reply.Outcome.OPTED_IN
-    if word in CONFIRM_WORDS:
+    reply.clinic = reply.message.clinic if reply.message else None
+    meant = keywords.meaning(reply.body)
+    if keywords.CONFIRM in meant:
         return _confirm(reply, reply.message, Appointment.Status.CONFIRMED_SMS)  # R27
-    return Reply.Outcome.NOT_UNDERSTOOD
+    outcome, topic, said = Reply.Outcome.NOT_UNDERSTOOD, None, []
+    if keywords.STOP in meant:
+        OptOut.objects.get_or_create(number=reply.number)
+        outcome, topic = Reply.Outcome.OPTED_OUT, answers.STOPPED
+        said.append("sms_stopped")
+    if keywords.START in meant:
+        OptOut.objects.filter(number=reply.number).delete()
+        outcome, topic = Reply.Outcome.OPTED_IN, answers.STARTED
+        said.append("sms_restarted")
+    if keywords.HELP in meant:
+        outcome, topic = Reply.Outcome.HELP, answers.HELP
+    if keywords.WANTS_TO_CANCEL in meant:
+        # An SMS cannot cancel (R23): staff call the patient back.
+        outcome, topic = Reply.Outcome.WANTS_TO_CANCEL, answers.CANCEL_REQUEST
+        said.append("wants_to_cancel")
+    _tell_staff(reply, said)
+    if topic is not None and _should_answer(reply, topic, stopped=keywords.STOP in meant):
+        _answer(reply, topic, stopped=keywords.STOP in meant)
+    return outcome
+
+
+# The same answer to the same number once in this long: a patient who sends
+# HELP five times in a row gets one answer (each SMS is paid for).
+ANSWER_AGAIN_AFTER = timedelta(minutes=5)
+
+
+def _should_answer(reply: Reply, topic: str, stopped: bool) -> bool:
+    if not settings.HUB_SMS_ANSWERS:
+        return False
+    if topic == answers.CANCEL_REQUEST and not stopped and OptOut.objects.filter(number=reply.number).exists():
+        return False  # it opted out: nothing but its opt-out answers go to it
+    recent = Message.objects.filter(
+        kind=Message.Kind.ANSWER,
+        to=reply.number,
+        snapshot__answer=topic,
+        created_at__gte=reply.received_at - ANSWER_AGAIN_AFTER,
+    )
+    return not recent.exists()
+
+
+def _answer(reply: Reply, topic: str, stopped: bool) -> None:
+    from confirmations.planning import wake_the_worker_after_commit
+
+    message = reply.message
+    appointment = message.appointment if message is not None else None
+    upcoming = appointment if appointment is not None and confirmable(appointment, message) else None
+    patient = message.patient if message is not None else None
+    reply.answer = answers.plan(
+        reply, topic, patient=patient, appointment=appointment, upcoming=upcoming, stopped=stopped
+    )
+    wake_the_worker_after_commit()
+
+
+def _tell_staff(reply: Reply, kinds: list[str]) -> None:
+    """The history of the appointment the reply answers says what the
+    patient asked: the keyword, never the patient's own words (those stay
+    on the reply, erased with it after the retention period)."""
+    appointment = reply.message.appointment if reply.message is not None else None
+    if appointment is not None and kinds:
+        said = [event(kind, to=reply.number, word=keywords.normalize(reply.body)[:20]) for kind in kinds]
+        StatusChange.record_for(appointment, said, PATIENT)
 
 
 def confirmable(appointment: Appointment | None, message: Message) -> bool:

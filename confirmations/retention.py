@@ -12,6 +12,7 @@ import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from confirmations.models import Message, Reply
@@ -38,8 +39,11 @@ def erase_old_contents(now: datetime | None = None, budget: timedelta = timedelt
     cutoff = (now or timezone.now()) - timedelta(days=settings.HUB_RETENTION_DAYS)
     # Only once the appointment itself is past the cutoff: a message may
     # still be sent again, from its snapshot, until then.
-    messages = Message.objects.filter(created_at__lt=cutoff, planned_start__lt=cutoff, state__in=SETTLED).exclude(
-        subject="", content="", html="", snapshot={}
+    # (An answer to an SMS concerns no appointment.)
+    messages = (
+        Message.objects.filter(created_at__lt=cutoff, state__in=SETTLED)
+        .filter(Q(planned_start__lt=cutoff) | Q(planned_start__isnull=True))
+        .exclude(subject="", content="", html="", snapshot={})
     )
     # A reply not yet understood (a late STOP) keeps its words until it is.
     replies = Reply.objects.filter(received_at__lt=cutoff).exclude(body="").exclude(outcome=Reply.Outcome.RECEIVED)

@@ -18,10 +18,35 @@ class HubAdminSite(admin.AdminSite):
     def get_urls(self):
         from django.urls import path
 
+        from hubsite import two_factor
         from schedules.agenda import agenda_view
 
         agenda = self.admin_view(lambda request: agenda_view(request, self))
-        return [path("schedules/agenda/", agenda, name="schedules_agenda"), *super().get_urls()]
+        return [
+            path("schedules/agenda/", agenda, name="schedules_agenda"),
+            # Between the password and the admin: not behind admin_view.
+            path("second-step/", lambda request: two_factor.verify_view(request, self), name="two_factor_verify"),
+            path("second-step/setup/", lambda request: two_factor.enrol_view(request, self), name="two_factor_enrol"),
+            *super().get_urls(),
+        ]
+
+    def admin_view(self, view, cacheable=False):
+        """Every admin page waits for the second step (hubsite/two_factor.py);
+        logging out does not."""
+        from functools import wraps
+
+        from hubsite import two_factor
+
+        inner = super().admin_view(view, cacheable)
+
+        @wraps(inner)
+        def second_step_first(request, *args, **kwargs):
+            step = two_factor.step_for(request)
+            if step is not None and request.resolver_match.url_name != "logout":
+                return two_factor.go_to_step(request, step)
+            return inner(request, *args, **kwargs)
+
+        return second_step_first
 
     def index(self, request, extra_context=None):
         from schedules.start_page import start_page

@@ -6,6 +6,7 @@ email and SMS/voice shown locally instead of sent (README, "Configuration").
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -55,6 +56,11 @@ INSTALLED_APPS = [
     "anymail",
     "django_q",
     "django_ratelimit",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "simple_history",
     "schedules",
     "patients",
     "confirmations",
@@ -68,11 +74,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
     "schedules.actors.StaffActorMiddleware",
     "schedules.access.ClinicTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
+    # Last: it answers a locked-out login (django-axes).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "hubsite.urls"
@@ -122,12 +132,40 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Staff accounts ----------------------------------------------------------
+# A password of 12 characters at least, not a common one, not all digits,
+# not like the user's name or email.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# A second step after the password, by authenticator app (hubsite/two_factor.py):
+# required of every staff member and support unless DEBUG is on.
+HUB_REQUIRE_TWO_FACTOR = env_bool("HUB_REQUIRE_TWO_FACTOR", default=not DEBUG)
+OTP_TOTP_ISSUER = os.environ.get("HUB_TWO_FACTOR_ISSUER", "Le Hub")
+# Password guessing (django-axes): after HUB_LOGIN_FAILURE_LIMIT wrong
+# passwords for one account, or from one address, logins from there (or
+# to it) are refused for HUB_LOGIN_LOCKOUT_MINUTES. Support can lift a lock
+# early: manage.py axes_reset_username <name> (or axes_reset_ip <address>).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("HUB_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("HUB_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = "hubsite.lockout.lockout_parameters"  # account, address: each on its own
+AXES_CLIENT_IP_CALLABLE = "hubsite.client_ip.client_ip"
+AXES_LOCKOUT_CALLABLE = "hubsite.lockout.locked_out"
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
+# An idle session ends: HUB_IDLE_MINUTES after the last page, and when the
+# browser closes. Each page seen starts the count again.
+SESSION_COOKIE_AGE = 60 * int(os.environ.get("HUB_IDLE_MINUTES", "30"))
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# The audit history (django-simple-history) records who changed what; it
+# never restores an old version (that would bypass the Hub's rules).
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 # French first: the Hub serves Quebec clinics. English is always available.
 LANGUAGE_CODE = "fr"
@@ -291,6 +329,12 @@ if not LOCAL_CHANNELS:
 # every webhook.
 if not TWILIO_AUTH_TOKEN and DEBUG:
     TWILIO_AUTH_TOKEN = "dev-only-local-twilio-token"
+# The Hub answers STOP/ARRET, START and HELP/AIDE/INFO texts itself, in
+# French and English (confirmations/answers.py). Twilio's own opt-out
+# handling answers in English only and blocks the Hub's answer to STOP:
+# switch it off in the Messaging Service, or set HUB_SMS_ANSWERS=0 to let
+# Twilio answer (the Hub still records opt-outs and cancellation requests).
+HUB_SMS_ANSWERS = env_bool("HUB_SMS_ANSWERS", default=True)
 # Text-to-speech: (language, voice) per message language (R24).
 TWILIO_VOICES = {
     "fr": ("fr-CA", os.environ.get("TWILIO_VOICE_FR", "Polly.Chantal")),

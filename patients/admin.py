@@ -2,11 +2,11 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from patients.models import Patient
-from schedules.admin_scoping import ClinicScopedAdmin, readable_phone
+from schedules.admin_scoping import AuditedAdmin, ClinicScopedAdmin, readable_phone
 
 
 @admin.register(Patient)
-class PatientAdmin(ClinicScopedAdmin):
+class PatientAdmin(AuditedAdmin, ClinicScopedAdmin):
     list_display = ["last_name", "first_name", "language", "email", "mobile_readable", "phone_readable", "clinic"]
     list_filter = ["language", "clinic"]
     search_fields = ["last_name", "first_name", "email", "other_email"]

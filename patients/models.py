@@ -5,6 +5,7 @@ import uuid
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
+from simple_history.models import HistoricalRecords
 
 
 class Patient(models.Model):
@@ -30,6 +31,9 @@ class Patient(models.Model):
     phone = PhoneNumberField(_("phone"), region="CA", blank=True)
     other_phone = PhoneNumberField(_("other phone"), region="CA", blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # Who changed which field, from what, to what: who typed the address a
+    # patient's health information went to (the audit history).
+    audit = HistoricalRecords()
 
     class Meta:
         verbose_name = _("patient")

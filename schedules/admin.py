@@ -3,7 +3,7 @@ from django.contrib.admin import DateFieldListFilter
 from django.utils.translation import gettext_lazy as _
 
 from schedules.admin_forms import ServiceForm, delay_text
-from schedules.admin_scoping import CappedPaginator, ClinicScopedAdmin, readable_phone
+from schedules.admin_scoping import AuditedAdmin, CappedPaginator, ClinicScopedAdmin, readable_phone
 from schedules.appointment_admin import AppointmentAdmin  # noqa: F401 -- registers
 from schedules.models import Clinic, Professional, Service, StatusChange
 from schedules.slot_admin import SlotAdmin  # noqa: F401 -- registers
@@ -11,7 +11,7 @@ from schedules.staff_admin import StaffAccountAdmin  # noqa: F401 -- registers
 
 
 @admin.register(Clinic)
-class ClinicAdmin(ClinicScopedAdmin):
+class ClinicAdmin(AuditedAdmin, ClinicScopedAdmin):
     list_display = ["name", "phone_readable", "email", "timezone", "hub_connected"]
     list_filter = ["hub_connected", "timezone"]
     search_fields = ["name", "email"]
@@ -20,7 +20,7 @@ class ClinicAdmin(ClinicScopedAdmin):
 
 
 @admin.register(Professional)
-class ProfessionalAdmin(ClinicScopedAdmin):
+class ProfessionalAdmin(AuditedAdmin, ClinicScopedAdmin):
     list_display = ["last_name", "first_name", "kind", "clinic"]
     list_filter = ["kind", "clinic"]
     search_fields = ["last_name", "first_name"]
@@ -28,7 +28,7 @@ class ProfessionalAdmin(ClinicScopedAdmin):
 
 
 @admin.register(Service)
-class ServiceAdmin(ClinicScopedAdmin):
+class ServiceAdmin(AuditedAdmin, ClinicScopedAdmin):
     form = ServiceForm
     list_display = ["name_fr", "name_en", "category", "online_cancellation", "clinic"]
     list_filter = ["category", "clinic"]

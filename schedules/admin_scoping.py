@@ -14,12 +14,14 @@ from django.contrib.admin.views.main import ERROR_FLAG
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.paginator import Paginator
 from django.db import models
+from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.functional import cached_property
+from simple_history.admin import SimpleHistoryAdmin
 
-from schedules.access import visible_to
+from schedules.access import is_support, visible_to
 
 BIGGEST_ID = 2**63 - 1  # a bigint primary key
 
@@ -170,3 +172,34 @@ class SafeModelMultipleChoiceField(forms.ModelMultipleChoiceField):
         if any(row_id(key) is None for key in value):
             raise ValidationError(self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": "?"})
         return super()._check_values(value)
+
+
+class AuditedAdmin(SimpleHistoryAdmin):
+    """The record's "History" page (django-simple-history): who changed which
+    field, from what, to what. Only for a record the reader may see in the
+    list: a clinic's staff their clinic's, support everyone's (and a deleted
+    record's, which has no list row). Nothing is ever restored from it."""
+
+    def _may_see_history(self, request, object_id) -> int | None:
+        pk = row_id(object_id)
+        if pk is None:
+            return None
+        if self.get_queryset(request).filter(pk=pk).exists():
+            return pk
+        return pk if is_support(request.user) and not self.model.objects.filter(pk=pk).exists() else None
+
+    def history_view(self, request, object_id, extra_context=None):
+        pk = self._may_see_history(request, object_id)
+        if pk is None:
+            raise Http404
+        return super().history_view(request, str(pk), extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        pk = self._may_see_history(request, object_id)
+        if pk is None or row_id(version_id) is None:
+            raise Http404
+        if request.method != "GET":
+            # simple-history's revert setting only hides the button: a POST
+            # would still save the old version, past the Hub's own forms.
+            return HttpResponseNotAllowed(["GET"])
+        return super().history_form_view(request, str(pk), version_id, extra_context)

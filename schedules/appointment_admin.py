@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from confirmations.contacts import contact_for
-from confirmations.models import Message
+from confirmations.models import Message, Reply
 from patients.models import Patient
 from schedules.access import visible_to
 from schedules.admin_filters import ForwardDateFilter
@@ -161,6 +161,12 @@ class AppointmentAdmin(ClinicScopedAdmin):
             day = appointment.clinic.local(appointment.start).date()
             link = agenda_url(clinic=appointment.clinic.pk, day=day)
             extra["agenda_link"] = link + (f"#slot-{appointment.slot_id}" if appointment.slot_id else "")
+            # What the patient answered to its messages, those to handle first.
+            extra["replies"] = (
+                Reply.objects.filter(message__appointment=appointment)
+                .select_related("handled_by")
+                .order_by("-received_at", "-id")
+            )
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     def get_fields(self, request, obj=None):

@@ -19,6 +19,7 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
+from simple_history.models import HistoricalRecords
 
 from confirmations.events import write, write_all
 
@@ -59,6 +60,8 @@ class Clinic(models.Model):
         blank=True,
         help_text=_("Staff members who see and manage this clinic's schedule."),
     )
+    # Who changed which field, from what, to what (the audit history).
+    audit = HistoricalRecords()
 
     class Meta:
         verbose_name = _("clinic")
@@ -95,6 +98,8 @@ class Professional(models.Model):
     first_name = models.CharField(_("first name"), max_length=100)
     last_name = models.CharField(_("last name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    # Who changed which field, from what, to what (the audit history).
+    audit = HistoricalRecords()
 
     class Meta:
         verbose_name = _("professional")
@@ -143,6 +148,9 @@ class Service(models.Model):
             "Patients may cancel online until this long before the start. Empty: online cancellation is not offered."
         ),
     )
+
+    # Who changed which field, from what, to what (the audit history).
+    audit = HistoricalRecords()
 
     class Meta:
         verbose_name = _("service")
@@ -695,3 +703,16 @@ class StatusChange(models.Model):
         if self.actor == self.Actor.STAFF and self.user is not None:
             return self.user.get_full_name() or self.user.get_username()
         return self.get_actor_display()
+
+
+def _audit_staff_accounts() -> None:
+    """Staff accounts have an audit history too: who changed a name, an
+    email, an account's access. Never the password (not even its hash), nor
+    each login."""
+    from django.contrib.auth import get_user_model
+    from simple_history import register
+
+    register(get_user_model(), app="schedules", manager_name="audit", excluded_fields=["password", "last_login"])
+
+
+_audit_staff_accounts()

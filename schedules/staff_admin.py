@@ -15,7 +15,7 @@ from django.contrib.auth.models import Group, User
 from django.utils.translation import gettext_lazy as _
 
 from schedules.access import STAFF_GROUP, SUPPORT_GROUP, is_support
-from schedules.admin_scoping import SafeModelMultipleChoiceField
+from schedules.admin_scoping import AuditedAdmin, SafeModelMultipleChoiceField
 from schedules.models import Clinic
 
 
@@ -50,7 +50,7 @@ class NewStaffAccountForm(AdminUserCreationForm):
         fields = ["username", "first_name", "last_name", "email"]
 
 
-class StaffAccountAdmin(UserAdmin):
+class StaffAccountAdmin(AuditedAdmin, UserAdmin):
     form = StaffAccountForm
     add_form = NewStaffAccountForm
     fieldsets = [
@@ -67,6 +67,7 @@ class StaffAccountAdmin(UserAdmin):
     readonly_fields = ["last_login", "date_joined", "role"]
     list_display = ["username", "first_name", "last_name", "email", "is_active", "role", "clinic_names"]
     list_filter = ["is_active", "groups"]
+    actions = ["reset_second_factor"]
     filter_horizontal = []
 
     def get_fieldsets(self, request, obj=None):
@@ -107,6 +108,15 @@ class StaffAccountAdmin(UserAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         form.instance.clinics.set(form.cleaned_data.get("clinics") or [])
+
+    @admin.action(description=_("Reset the second step (lost phone): they set it up again at next login"))
+    def reset_second_factor(self, request, queryset):
+        from hubsite import two_factor
+
+        accounts = [user for user in queryset if self.has_change_permission(request, user)]
+        for user in accounts:
+            two_factor.reset(user)
+        self.message_user(request, _("Second step reset for %(count)d account(s).") % {"count": len(accounts)})
 
     @admin.display(description=_("role"))
     def role(self, user: User) -> str:

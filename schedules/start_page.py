@@ -1,7 +1,7 @@
 """The staff start page: what needs a look today (issue 6).
 
 Today's and tomorrow's appointments with their confirmation status, the
-messages that failed, the SMS replies the Hub could not understand, and the
+messages that failed, the SMS replies staff must handle, and the
 confirmation rate by channel over the last 30 days. Everything is limited
 to the clinics the user may see.
 """
@@ -70,14 +70,15 @@ def start_page(user, now: datetime | None = None) -> dict:
         "failed": visible_to(Message.objects.all(), user)
         # Not yet sent again by staff (D15): what still needs a look.
         .filter(state__in=Message.SENDABLE_AGAIN, due_at__gte=now - timedelta(days=7), resend__isnull=True)
+        .exclude(kind=Message.Kind.ANSWER)  # said once; never sent again (the message list has them)
         .select_related("patient", "appointment")
         .order_by("-due_at")[:20],
-        "not_understood": visible_to(Reply.objects.all(), user)
-        .filter(
-            outcome__in=[Reply.Outcome.NOT_UNDERSTOOD, Reply.Outcome.NO_APPOINTMENT],
-            received_at__gte=now - timedelta(days=30),
-        )
-        .select_related("message__appointment__patient")[:20],
+        # Replies the Hub could not act on (not understood, a request to
+        # cancel…) until someone marks them handled.
+        "to_handle": visible_to(Reply.objects.all(), user)
+        .filter(Reply.TO_HANDLE, received_at__gte=now - timedelta(days=30))
+        .select_related("message__appointment__patient")
+        .order_by("-received_at", "-id")[:20],
         "rates": confirmation_rates(user, now),
     }
 

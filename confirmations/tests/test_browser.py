@@ -21,7 +21,7 @@ from confirmations.rules import CONFIRMATION, REMINDER
 from conftest import book, make_patient, make_slot, screenshot
 from schedules.models import Appointment
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("today")]
 
 CANCEL_LINE = re.compile(r"Annuler le rendez-vous : (\S+)")
 CONFIRM_LINE = re.compile(r"Confirmer ma présence : (\S+)")

@@ -26,9 +26,16 @@ from django.db import connection
 from confirmations.content import snapshot_of
 from confirmations.dispatch import send_due_messages
 from confirmations.models import Message
-from conftest import book, postgres_only
+from conftest import ahead, book, make_slot, postgres_only
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def slot(professional, service):
+    """Ahead of the real clock: the workers here are other processes, which no test clock reaches."""
+    return make_slot(professional, service, ahead())
+
 
 REDIS = "redis://127.0.0.1:6379/0"
 

@@ -185,3 +185,26 @@ class TestEmail:
             self.email("cancellation", "en").subject
             == "Your appointment on Thursday, December 3, 2026 at 2:30 PM is cancelled"
         )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    "language, sentence",
+    [
+        ("fr", "Ce courriel est envoyé automatiquement par Clinique du Parc au sujet de votre rendez-vous."),
+        ("en", "This email is sent automatically by Clinique du Parc about your appointment."),
+    ],
+)
+def test_every_email_ends_with_the_clinics_identity_and_contact_details(kind, language, sentence):
+    """Canada's anti-spam law: the sender is named, with a mailing address
+    and a way to reach it, in every email."""
+    rendered = render(kind, "email", language, SNAPSHOT, uuid4())
+    text_footer = rendered.text.split("\n-- \n", 1)[1]
+    assert text_footer == (
+        f"{sentence}\nClinique du Parc, 4500, rue Saint-Denis\nMontréal (Québec) H2J 2L3, 514 555-0100, "
+        "accueil@parc.example.org\n"
+    )
+    html_footer = rendered.html.split('<span class="sender">', 1)[1].split("</span>", 1)[0]
+    assert html_footer == (
+        "Clinique du Parc · 4500, rue Saint-Denis<br>Montréal (Québec) H2J 2L3 · 514 555-0100 · accueil@parc.example.org"
+    )

@@ -201,6 +201,7 @@ class TestEmailServerFaults:
 
 @pytest.mark.django_db(transaction=True)
 class TestDatabaseFaults:
+    @pytest.mark.usefixtures("today")  # its threads share the test clock
     def test_a_connection_dropped_right_after_a_send_still_records_it_sent(
         self, slot, patient, channel_calls, monkeypatch
     ):
@@ -258,6 +259,7 @@ class TestStaffAndPatientRaces:
 
 @pytest.mark.django_db(transaction=True)
 class TestDoubleBooking:
+    @pytest.mark.usefixtures("today")  # its threads share the test clock
     def test_d16_two_staff_booking_overlapping_times_at_once_exactly_one_wins(
         self, clinic, professional, service, patient
     ):

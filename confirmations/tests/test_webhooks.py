@@ -6,32 +6,21 @@ import json
 from datetime import datetime, timedelta
 
 import pytest
-import time_machine
 
 from confirmations.dispatch import send_due_messages
+from confirmations.keywords import normalize
 from confirmations.models import Message, OptOut, Reply
-from confirmations.replies import normalize, understand_waiting
+from confirmations.replies import understand_waiting
+from confirmations.tests.conftest import BOOKED_AT, MOBILE, PHONE
 from confirmations.tests.webhook_cases import TwilioWebhookSecurityCases, post_signed
 from conftest import TORONTO, book, make_patient, make_slot
 
 pytestmark = pytest.mark.django_db
 
-BOOKED_AT = datetime(2026, 11, 23, 10, 0, tzinfo=TORONTO)
-MOBILE, PHONE = "+15145550111", "+14505550111"
-
 
 @pytest.fixture(autouse=True)
-def clock():
-    with time_machine.travel(BOOKED_AT, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def texted(slot, clinic, channel_calls):
-    """An appointment whose confirmation went out by SMS."""
-    appointment = book(slot, make_patient(clinic, email="", mobile=MOBILE, phone=PHONE))
-    send_due_messages()
-    return appointment
+def always(clock):
+    """Every test here runs at BOOKED_AT (the clock fixture)."""
 
 
 @pytest.fixture
@@ -71,12 +60,6 @@ class TestGatherWebhookSecurity(TwilioWebhookSecurityCases):
 
 
 # --- Status callbacks ---------------------------------------------------------
-
-
-@pytest.fixture
-def twilio_settings(settings):
-    settings.TWILIO_AUTH_TOKEN = "twilio-auth-token"
-    settings.HUB_PUBLIC_URL = "https://hub.example.org"
 
 
 def callback(client, message, **params):

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,7 @@ from django.db import connection
 
 from confirmations.models import Message
 from confirmations.tests.test_concurrency import database_url
-from conftest import TORONTO, book, fault_row, make_patient, make_slot, postgres_only
+from conftest import ahead, book, fault_row, make_patient, make_slot, postgres_only
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
 
@@ -66,7 +66,7 @@ def outbox_lines(outbox: Path, word: str) -> Counter:
 
 def book_several(clinic, professional, service, count: int = APPOINTMENTS) -> list[Message]:
     """`count` appointments, each with its confirmation due now (and a fast-path pass queued)."""
-    first = datetime(2026, 12, 3, 9, 0, tzinfo=TORONTO)
+    first = ahead(hour=9, minute=0)  # the workers run on the real clock
     confirmations = []
     for number in range(count):
         slot = make_slot(professional, service, first + timedelta(minutes=30 * number))

@@ -16,7 +16,7 @@ from confirmations.models import Message
 from confirmations.tests.test_rate_limit_faults import closed_port, redis_cache
 from conftest import book, make_patient
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("today")]
 
 
 def last_pass(ago: timedelta) -> None:

@@ -11,7 +11,7 @@ from conftest import TORONTO, book, make_clinic, make_patient, make_professional
 from schedules.access import STAFF_GROUP, visible_to
 from schedules.models import Appointment, Slot
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("today")]
 
 MODELS = [
     "schedules/clinic",

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from conftest import TORONTO, book, make_patient, make_professional, make_slot
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("today")]
 
 
 @pytest.fixture

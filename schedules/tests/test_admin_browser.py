@@ -15,7 +15,7 @@ from conftest import book, make_patient, make_slot, screenshot
 from schedules.access import STAFF_GROUP
 from schedules.models import Appointment
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("today")]
 
 
 @pytest.fixture

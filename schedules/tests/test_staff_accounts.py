@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.http import HttpRequest
 from django.test import Client
 
 from conftest import make_clinic
@@ -23,8 +24,10 @@ def support(client):
 
 
 def logged_in(username: str, password: str) -> Client:
+    """A client logged in with the password, through the login throttle
+    (which reads the request, as the login page gives it)."""
     other = Client()
-    assert other.login(username=username, password=password)
+    assert other.login(request=HttpRequest(), username=username, password=password)
     return other
 
 
@@ -61,7 +64,7 @@ def test_support_change_clinics_deactivate_and_reset_a_password(support, clinic)
     assert support.post(f"/admin/auth/user/{staff.pk}/change/", form).status_code == 302
     staff.refresh_from_db()
     assert not staff.is_active
-    assert not Client().login(username="accueil", password="Nouveau-mot-de-passe-77")
+    assert not Client().login(request=HttpRequest(), username="accueil", password="Nouveau-mot-de-passe-77")
 
 
 def test_support_cannot_raise_rights(support):

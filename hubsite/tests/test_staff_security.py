@@ -1,0 +1,299 @@
+"""Staff accounts a privacy officer accepts: a second factor, password
+guessing locked out, idle sessions ended, strong passwords."""
+
+import base64
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.contrib.auth.models import Group, User
+from django.test import Client
+from django.utils import timezone
+from django.utils.http import urlencode
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from hubsite import two_factor
+from schedules.access import STAFF_GROUP, SUPPORT_GROUP
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "Rendez-vous-du-parc-2026"
+
+
+def member(clinic, username: str = "accueil", group: str = STAFF_GROUP) -> User:
+    user = User.objects.create_user(username, password=PASSWORD, is_staff=True, first_name="Julie", last_name="Roy")
+    user.groups.add(Group.objects.get(name=group))
+    clinic.staff.add(user)
+    return user
+
+
+def code_now(device: TOTPDevice, steps_ahead: int = 0) -> str:
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = timezone.now().timestamp() + steps_ahead * device.step
+    return f"{totp.token():06d}"
+
+
+def enrolled(user) -> TOTPDevice:
+    device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+    two_factor._confirm(device)
+    return device
+
+
+# --- The second factor ------------------------------------------------------
+
+
+def test_it_is_required_by_default_when_debug_is_off():
+    def required(**env) -> str:
+        environment = {k: v for k, v in os.environ.items() if k not in ("HUB_REQUIRE_TWO_FACTOR", "DEBUG")}
+        code = "import django; django.setup(); from django.conf import settings; print(settings.HUB_REQUIRE_TWO_FACTOR)"
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            env={**environment, "DJANGO_SETTINGS_MODULE": "hubsite.settings", "SECRET_KEY": "x", **env},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+    assert required(DEBUG="0") == "True"
+    assert required(DEBUG="1") == "False"
+    assert required(DEBUG="0", HUB_REQUIRE_TWO_FACTOR="0") == "False"
+
+
+@pytest.fixture
+def required(settings):
+    settings.HUB_REQUIRE_TWO_FACTOR = True
+
+
+@pytest.mark.parametrize("page", ["/admin/", "/admin/patients/patient/", "/admin/schedules/agenda/"])
+def test_no_admin_page_opens_before_the_second_step(client, clinic, required, page):
+    client.force_login(member(clinic))
+    response = client.get(page)
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/second-step/setup/?{urlencode({'next': page})}"
+
+
+def test_enrolling_takes_a_working_code_and_gives_ten_single_use_recovery_codes(client, clinic, required):
+    user = member(clinic)
+    client.force_login(user)
+    page = client.get("/admin/second-step/setup/?next=/admin/patients/patient/")
+    secret = page.context["secret"].replace(" ", "")
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    assert base64.b32decode(secret) == device.bin_key and "<svg" in page.content.decode()
+    wrong = client.post("/admin/second-step/setup/", {"code": "000000", "next": "/admin/"})
+    assert "Ce code ne fonctionne pas" in wrong.content.decode()
+    with time_machine.travel(timezone.now() + timedelta(seconds=5)):  # past the wait a wrong code costs
+        done = client.post("/admin/second-step/setup/", {"code": code_now(device), "next": "/admin/patients/patient/"})
+    codes = done.context["codes"]
+    assert len(codes) == 10 == len(set(codes))
+    assert set(StaticToken.objects.filter(device__user=user).values_list("token", flat=True)) == set(codes)
+    assert client.get("/admin/patients/patient/").status_code == 200
+
+
+def test_an_enrolled_member_types_a_code_at_each_login(client, clinic, required):
+    user = member(clinic)
+    device = enrolled(user)
+    client.force_login(user)
+    assert client.get("/admin/")["Location"] == "/admin/second-step/?next=%2Fadmin%2F"
+    response = client.post("/admin/second-step/", {"code": code_now(device), "next": "/admin/"})
+    assert response["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+
+
+def test_once_enrolled_the_code_is_asked_even_where_not_required(client, clinic, settings):
+    settings.HUB_REQUIRE_TWO_FACTOR = False
+    user = member(clinic)
+    enrolled(user)
+    client.force_login(user)
+    assert client.get("/admin/")["Location"].startswith("/admin/second-step/")
+    settings.HUB_REQUIRE_TWO_FACTOR = False
+    other = member(clinic, "marc")
+    client.force_login(other)
+    assert client.get("/admin/").status_code == 200  # not enrolled, not required
+
+
+def test_a_recovery_code_works_once(client, clinic, required):
+    user = member(clinic)
+    enrolled(user)
+    code = StaticToken.objects.filter(device__user=user).first().token
+    client.force_login(user)
+    response = client.post("/admin/second-step/", {"code": code, "next": "/admin/"})
+    assert response["Location"] == "/admin/"
+    assert "9" in [str(m) for m in client.get("/admin/").context["messages"]][0]
+    client.logout()
+    client.force_login(user)
+    again = client.post("/admin/second-step/", {"code": code, "next": "/admin/"})
+    assert again.status_code == 200 and "Ce code ne fonctionne pas" in again.content.decode()
+
+
+def test_wrong_codes_slow_the_next_tries_down(client, clinic, required):
+    user = member(clinic)
+    device = enrolled(user)
+    client.force_login(user)
+    client.post("/admin/second-step/", {"code": "000000"})
+    client.post("/admin/second-step/", {"code": "111111"})
+    right_but_too_soon = client.post("/admin/second-step/", {"code": code_now(device), "next": "/admin/"})
+    assert right_but_too_soon.status_code == 200
+    assert client.get("/admin/").status_code == 302
+
+
+def test_logging_out_from_the_second_step_works(client, clinic, required):
+    client.force_login(member(clinic))
+    assert client.post("/admin/logout/").status_code == 200
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_second_step_sends_nowhere_outside_the_hub(client, clinic, required):
+    user = member(clinic)
+    device = enrolled(user)
+    client.force_login(user)
+    response = client.post("/admin/second-step/", {"code": code_now(device), "next": "https://evil.example/"})
+    assert response["Location"] == "/admin/"
+
+
+def test_support_reset_a_lost_second_factor(client, clinic, required):
+    staff = member(clinic)
+    enrolled(staff)
+    support = member(clinic, "soutien", SUPPORT_GROUP)
+    enrolled(support)
+    client.force_login(support)
+    client.post("/admin/second-step/", {"code": code_now(TOTPDevice.objects.get(user=support))})
+    response = client.post(
+        "/admin/auth/user/", {"action": "reset_second_factor", "_selected_action": [staff.pk], "post": "yes"}
+    )
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(user=staff).exists()
+    assert not StaticToken.objects.filter(device__user=staff).exists()
+
+
+# --- Password guessing ------------------------------------------------------
+
+
+def log_in(username: str, password: str, address: str = "192.0.2.10", language: str = "fr"):
+    return Client(REMOTE_ADDR=address, HTTP_ACCEPT_LANGUAGE=language).post(
+        "/admin/login/?next=/admin/", {"username": username, "password": password}
+    )
+
+
+@pytest.fixture
+def limit(settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    settings.AXES_COOLOFF_TIME = timedelta(minutes=15)
+
+
+def test_an_account_is_locked_after_the_configured_number_of_wrong_passwords(clinic, limit):
+    member(clinic)
+    for address in ("192.0.2.1", "192.0.2.2"):
+        assert log_in("accueil", "wrong", address).status_code == 200
+    locked = log_in("accueil", "wrong", "192.0.2.3")
+    assert locked.status_code == 429
+    assert "Trop de mots de passe erronés" in locked.content.decode()
+    assert "15 minutes" in locked.content.decode()
+    # The right password, from yet another address: still locked.
+    assert log_in("accueil", PASSWORD, "192.0.2.4").status_code == 429
+
+
+def test_an_address_is_locked_after_the_configured_number_of_wrong_passwords(clinic, limit):
+    member(clinic)
+    for name in ("alice", "bob", "carol"):
+        log_in(name, "wrong", "198.51.100.7")
+    assert log_in("accueil", PASSWORD, "198.51.100.7").status_code == 429
+    assert log_in("accueil", PASSWORD, "198.51.100.8").status_code == 302  # from elsewhere: fine
+
+
+def test_the_lock_lifts_after_the_cool_off(clinic, limit):
+    member(clinic)
+    for _ in range(3):
+        log_in("accueil", "wrong")
+    with time_machine.travel(timezone.now() + timedelta(minutes=16)):
+        assert log_in("accueil", PASSWORD).status_code == 302
+
+
+def test_the_lockout_page_speaks_english_to_an_english_reader(clinic, limit):
+    for _ in range(3):
+        response = log_in("accueil", "wrong", language="en")
+    assert "Too many wrong passwords" in response.content.decode()
+
+
+def test_a_success_clears_earlier_failures(clinic, limit):
+    member(clinic)
+    log_in("accueil", "wrong")
+    log_in("accueil", "wrong")
+    assert log_in("accueil", PASSWORD).status_code == 302
+    assert log_in("accueil", "wrong").status_code == 200  # counting starts again
+
+
+# --- Idle sessions ----------------------------------------------------------
+
+
+def test_an_idle_session_ends_and_each_page_restarts_the_count(client, clinic, settings):
+    settings.SESSION_COOKIE_AGE = 30 * 60
+    client.force_login(member(clinic))
+    start = timezone.now()
+    with time_machine.travel(start + timedelta(minutes=25)):
+        assert client.get("/admin/").status_code == 200  # active: the count restarts
+    with time_machine.travel(start + timedelta(minutes=50)):
+        assert client.get("/admin/").status_code == 200
+    with time_machine.travel(start + timedelta(minutes=81)):
+        response = client.get("/admin/")
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+
+
+def test_sessions_end_with_the_browser_and_after_30_idle_minutes_by_default():
+    from django.conf import settings
+
+    assert settings.SESSION_EXPIRE_AT_BROWSER_CLOSE and settings.SESSION_SAVE_EVERY_REQUEST
+    assert settings.SESSION_COOKIE_AGE == 30 * 60
+
+
+# --- Strong passwords -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "password, refused",
+    [
+        ("court-1", True),  # fewer than 12 characters
+        ("123456789012345", True),  # digits only
+        ("password1234", True),  # a common one
+        ("julie.roy@parc", True),  # too like the user's own email
+        ("Rendez-vous-du-parc-2026", False),
+    ],
+)
+def test_passwords_must_be_strong(clinic, password, refused):
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    user = User(username="julie.roy", first_name="Julie", last_name="Roy", email="julie.roy@parc.example.org")
+    try:
+        validate_password(password, user)
+    except ValidationError:
+        assert refused
+    else:
+        assert not refused
+
+
+def test_a_filtered_list_is_reached_whole_after_the_second_step(client, clinic, required):
+    user = member(clinic)
+    device = enrolled(user)
+    client.force_login(user)
+    wanted = "/admin/confirmations/message/?state__exact=failed&kind__exact=reminder"
+    asked = client.get(wanted)["Location"]
+    form = client.get(asked)
+    assert form.context["next"] == wanted
+    done = client.post(asked, {"code": code_now(device), "next": form.context["next"]})
+    assert done["Location"] == wanted
+
+
+def test_without_a_known_address_only_the_account_is_locked(clinic, limit):
+    """Behind a unix socket without TRUSTED_PROXIES every client reads as
+    one address: locking it would lock everyone out."""
+    member(clinic)
+    member(clinic, "marc")
+    for _ in range(3):
+        log_in("accueil", "wrong", address="")
+    assert log_in("accueil", PASSWORD, address="").status_code == 429
+    assert log_in("marc", PASSWORD, address="").status_code == 302

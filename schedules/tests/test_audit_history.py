@@ -1,0 +1,123 @@
+"""The audit history: who changed which field of a patient, professional,
+service, clinic or staff account, from what, to what; seen by the record's
+own clinic and by support, never across clinics."""
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from conftest import make_clinic, make_patient, make_professional, make_service
+from schedules.access import STAFF_GROUP, SUPPORT_GROUP
+
+pytestmark = pytest.mark.django_db
+
+
+def member(clinic, username: str, group: str = STAFF_GROUP, **names) -> User:
+    user = User.objects.create_user(username, password="x", is_staff=True, **names)
+    user.groups.add(Group.objects.get(name=group))
+    if clinic is not None:
+        clinic.staff.add(user)
+    return user
+
+
+def patient_form(patient, **changes) -> dict:
+    fields = ["clinic", "first_name", "last_name", "language", "email", "other_email"]
+    data = {name: getattr(patient, name if name != "clinic" else "clinic_id") for name in fields}
+    for name in ("mobile", "other_mobile", "phone", "other_phone"):
+        data[name] = str(getattr(patient, name) or "")
+    return {**data, **changes}
+
+
+def test_a_patients_email_changed_by_a_named_staff_member_is_on_record(client, clinic):
+    patient = make_patient(clinic, email="jean.roy@example.com")
+    julie = member(clinic, "julie", first_name="Julie", last_name="Roy")
+    client.force_login(julie)
+    response = client.post(
+        f"/admin/patients/patient/{patient.pk}/change/", patient_form(patient, email="jean.roy@exemple.com")
+    )
+    assert response.status_code == 302
+    change = patient.audit.latest()
+    assert change.history_user == julie and change.history_type == "~"
+    [(field, old, new)] = [(c.field, c.old, c.new) for c in change.diff_against(change.prev_record).changes]
+    assert (field, old, new) == ("email", "jean.roy@example.com", "jean.roy@exemple.com")
+
+    page = client.get(f"/admin/patients/patient/{patient.pk}/history/").content.decode()
+    assert "Julie" in page or "julie" in page
+    assert "jean.roy@example.com" in page and "jean.roy@exemple.com" in page
+    assert "Courriel" in page
+
+
+@pytest.fixture
+def records(clinic):
+    """One of each audited record in clinic A."""
+    return {
+        "patients/patient": make_patient(clinic),
+        "schedules/professional": make_professional(clinic),
+        "schedules/service": make_service(clinic),
+        "schedules/clinic": clinic,
+    }
+
+
+@pytest.mark.parametrize(
+    "model", ["patients/patient", "schedules/professional", "schedules/service", "schedules/clinic"]
+)
+def test_staff_see_their_own_clinics_history_and_none_of_anothers(client, records, clinic, model):
+    record = records[model]
+    version = record.audit.latest()
+    client.force_login(member(clinic, "julie"))
+    assert client.get(f"/admin/{model}/{record.pk}/history/").status_code == 200
+    client.force_login(member(make_clinic("Clinique B"), "autre"))
+    assert client.get(f"/admin/{model}/{record.pk}/history/").status_code == 404
+    assert client.get(f"/admin/{model}/{record.pk}/history/{version.pk}/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "model", ["patients/patient", "schedules/professional", "schedules/service", "schedules/clinic"]
+)
+def test_support_see_every_clinics_history(client, records, model):
+    client.force_login(member(None, "soutien", SUPPORT_GROUP))
+    assert client.get(f"/admin/{model}/{records[model].pk}/history/").status_code == 200
+
+
+def test_support_see_a_deleted_patients_history_and_staff_do_not(client, clinic):
+    patient = make_patient(clinic)
+    pk = patient.pk
+    patient.delete()
+    client.force_login(member(clinic, "julie"))
+    assert client.get(f"/admin/patients/patient/{pk}/history/").status_code == 404
+    client.force_login(member(None, "soutien", SUPPORT_GROUP))
+    assert client.get(f"/admin/patients/patient/{pk}/history/").status_code == 200
+
+
+@pytest.mark.parametrize("bad", ["abc", "99999999999999999999999", "-1", "%00"])
+def test_a_malformed_id_is_a_404(client, clinic, bad):
+    client.force_login(member(clinic, "julie"))
+    assert client.get(f"/admin/patients/patient/{bad}/history/").status_code in (302, 404)
+    assert client.get(f"/admin/patients/patient/1/history/{bad}/").status_code in (302, 404)
+
+
+def test_nothing_is_restored_from_the_history(client, clinic):
+    patient = make_patient(clinic, email="jean.roy@example.com")
+    first = patient.audit.earliest()
+    patient.email = "autre@example.com"
+    patient.save()
+    client.force_login(member(None, "soutien", SUPPORT_GROUP))
+    url = f"/admin/patients/patient/{patient.pk}/history/{first.pk}/"
+    assert client.get(url).status_code == 200  # the old version, to read
+    assert client.post(url, patient_form(patient, email=first.email)).status_code == 405
+    patient.refresh_from_db()
+    assert patient.email == "autre@example.com"
+
+
+def test_a_staff_accounts_changes_are_on_record_never_its_password(client, clinic):
+    staff = member(clinic, "accueil", first_name="Lucie", email="lucie@parc.example.org")
+    support = member(None, "soutien", SUPPORT_GROUP)
+    staff.email = "lucie.roy@parc.example.org"
+    staff._history_user = support
+    staff.save()
+    change = staff.audit.latest()
+    assert (change.email, change.history_user) == ("lucie.roy@parc.example.org", support)
+    assert not hasattr(change, "password")
+    client.force_login(support)
+    assert client.get(f"/admin/auth/user/{staff.pk}/history/").status_code == 200
+    client.force_login(member(clinic, "julie"))
+    assert client.get(f"/admin/auth/user/{staff.pk}/history/").status_code in (403, 404)
