@@ -5,7 +5,8 @@ import uuid
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
-from simple_history.models import HistoricalRecords
+
+from schedules.audit import AuditRecords
 
 
 class Patient(models.Model):
@@ -33,7 +34,7 @@ class Patient(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     # Who changed which field, from what, to what: who typed the address a
     # patient's health information went to (the audit history).
-    audit = HistoricalRecords()
+    audit = AuditRecords()
 
     class Meta:
         verbose_name = _("patient")

@@ -19,9 +19,9 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
-from simple_history.models import HistoricalRecords
 
 from confirmations.events import write, write_all
+from schedules.audit import AuditRecords
 
 
 def validate_timezone(value: str) -> None:
@@ -60,8 +60,9 @@ class Clinic(models.Model):
         blank=True,
         help_text=_("Staff members who see and manage this clinic's schedule."),
     )
-    # Who changed which field, from what, to what (the audit history).
-    audit = HistoricalRecords()
+    # Who changed which field, from what, to what (the audit history),
+    # including who was given or lost access to the clinic.
+    audit = AuditRecords(m2m_fields=["staff"])
 
     class Meta:
         verbose_name = _("clinic")
@@ -99,7 +100,7 @@ class Professional(models.Model):
     last_name = models.CharField(_("last name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     # Who changed which field, from what, to what (the audit history).
-    audit = HistoricalRecords()
+    audit = AuditRecords()
 
     class Meta:
         verbose_name = _("professional")
@@ -150,7 +151,7 @@ class Service(models.Model):
     )
 
     # Who changed which field, from what, to what (the audit history).
-    audit = HistoricalRecords()
+    audit = AuditRecords()
 
     class Meta:
         verbose_name = _("service")
@@ -707,12 +708,19 @@ class StatusChange(models.Model):
 
 def _audit_staff_accounts() -> None:
     """Staff accounts have an audit history too: who changed a name, an
-    email, an account's access. Never the password (not even its hash), nor
-    each login."""
+    email, an account's role (its clinics are in each clinic's history).
+    Never the password (not even its hash), nor each login."""
     from django.contrib.auth import get_user_model
     from simple_history import register
 
-    register(get_user_model(), app="schedules", manager_name="audit", excluded_fields=["password", "last_login"])
+    register(
+        get_user_model(),
+        app="schedules",
+        manager_name="audit",
+        excluded_fields=["password", "last_login"],
+        m2m_fields=["groups"],  # the role: clinic staff or support
+        records_class=AuditRecords,
+    )
 
 
 _audit_staff_accounts()

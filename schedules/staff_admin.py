@@ -107,7 +107,14 @@ class StaffAccountAdmin(AuditedAdmin, UserAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        form.instance.clinics.set(form.cleaned_data.get("clinics") or [])
+        # From each clinic's side, so that each clinic's audit history says
+        # who gave or took away access to it.
+        user, wanted = form.instance, set(form.cleaned_data.get("clinics") or [])
+        current = set(user.clinics.all())
+        for clinic in wanted - current:
+            clinic.staff.add(user)
+        for clinic in current - wanted:
+            clinic.staff.remove(user)
 
     @admin.action(description=_("Reset the second step (lost phone): they set it up again at next login"))
     def reset_second_factor(self, request, queryset):

@@ -121,3 +121,47 @@ def test_a_staff_accounts_changes_are_on_record_never_its_password(client, clini
     assert client.get(f"/admin/auth/user/{staff.pk}/history/").status_code == 200
     client.force_login(member(clinic, "julie"))
     assert client.get(f"/admin/auth/user/{staff.pk}/history/").status_code in (403, 404)
+
+
+def test_who_gave_or_took_away_access_to_a_clinic_is_on_record(client, clinic):
+    elsewhere = make_clinic("Autre clinique")
+    staff = member(clinic, "accueil")
+    support = member(None, "soutien", SUPPORT_GROUP, first_name="Sam", last_name="Soutien")
+    client.force_login(support)
+    form = {"username": "accueil", "email": "", "is_active": "on", "clinics": [elsewhere.pk]}
+    assert client.post(f"/admin/auth/user/{staff.pk}/change/", form).status_code == 302
+
+    gained, lost = elsewhere.audit.latest(), clinic.audit.latest()
+    assert gained.history_user == support and lost.history_user == support
+    assert [row.user_id for row in gained.staff.all()] == [staff.pk]
+    assert [row.user_id for row in lost.staff.all()] == []
+    page = client.get(f"/admin/schedules/clinic/{elsewhere.pk}/history/").content.decode()
+    assert "Sam" in page or "soutien" in page
+
+
+def test_a_change_of_role_is_on_the_accounts_record(clinic):
+    staff = member(clinic, "accueil")
+    staff.groups.add(Group.objects.get(name=SUPPORT_GROUP))
+    latest = staff.audit.latest()
+    assert sorted(group.group.name for group in latest.groups.all()) == sorted([STAFF_GROUP, SUPPORT_GROUP])
+
+
+def test_access_given_from_the_accounts_side_is_recorded_without_error(clinic):
+    staff = member(None, "accueil")
+    staff.clinics.add(clinic)  # the reverse side of Clinic.staff
+    assert [row.user_id for row in clinic.audit.latest().staff.all()] == [staff.pk]
+
+
+def test_access_taken_away_from_the_accounts_side_is_recorded_too(clinic):
+    elsewhere = make_clinic("Autre clinique")
+    staff = member(clinic, "accueil")
+    elsewhere.staff.add(staff)
+    staff.clinics.clear()
+    for place in (clinic, elsewhere):
+        assert list(place.audit.latest().staff.all()) == []
+
+
+def test_a_role_given_from_the_groups_side_is_recorded(clinic):
+    staff = member(clinic, "accueil")
+    Group.objects.get(name=SUPPORT_GROUP).user_set.add(staff)
+    assert SUPPORT_GROUP in [row.group.name for row in staff.audit.latest().groups.all()]
