@@ -56,6 +56,7 @@ class Message(models.Model):
         null=True,
         blank=True,
         related_name="messages",
+        db_index=False,  # message_by_appointment leads with it
     )
     # None for an answer, which concerns no appointment.
     appointment_ref = models.UUIDField(_("appointment reference"), db_index=True, null=True, blank=True)
@@ -129,6 +130,7 @@ class Message(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,  # staff accounts are deactivated, never deleted: nothing looks it up
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 

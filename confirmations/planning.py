@@ -19,11 +19,12 @@ from django.db.models.signals import post_save, pre_delete, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 
-from confirmations import rules
+from confirmations import rules, waker
 from confirmations.contacts import contact_for
 from confirmations.content import snapshot_of
 from confirmations.events import event
 from confirmations.models import Message
+from hubsite.db import insert
 from schedules.actors import current_actor
 from schedules.models import Appointment, StatusChange
 
@@ -177,7 +178,7 @@ def _apply(plan: rules.Plan, appointment: Appointment | None, before: Appointmen
                 snapshot=snapshots[id(source)],
             )
         )
-    Message.objects.bulk_create(messages)  # one INSERT for the plan
+    insert(messages)  # one INSERT for the plan
     notes += [_planned_note(message, now) for message in messages]
     notes += plan.notes
     if any(send.due_at <= now for send in plan.send):
@@ -196,11 +197,17 @@ def wake_the_worker_after_commit() -> None:
     transaction, however many changes in it have something to send now (a
     slot series, a day closed, a batch of cancellations).
 
-    With django-q2's database broker (the default), the task row is written
-    inside the change's own transaction: the worker sees it exactly when the
-    outbox rows commit, and never without them, at no extra round trip.
-    With Redis, it is queued after the commit."""
+    On PostgreSQL, a NOTIFY inside the change's own transaction, which the
+    worker's waker hears when it commits (confirmations/waker.py). Else,
+    with django-q2's database broker, the task row is written inside the
+    transaction: the worker sees it exactly when the outbox rows commit, and
+    never without them. With Redis, it is queued after the commit."""
     if any(callback in (dispatch_soon, _woken) for _sids, callback, _robust in connection.run_on_commit):
+        return
+    if waker.by_notify():
+        waker.notify()  # delivered at commit; now, outside a transaction
+        if connection.in_atomic_block:
+            transaction.on_commit(_woken)
         return
     if "orm" in settings.Q_CLUSTER and connection.in_atomic_block:
         from django_q.tasks import async_task

@@ -37,6 +37,10 @@ while the cluster ran on would silently stop sending (with HUB_WORKERS=1,
 everything). A worker that overruns its task timeout is still killed and
 replaced by the Sentinel, with SIGKILL instead of SIGTERM.
 
+On PostgreSQL the main process also runs the waker (confirmations/waker.py),
+a thread that LISTENs for the NOTIFY a change sends when it commits and
+queues a dispatcher pass at once.
+
 django-q2 offers no hook in the main or Sentinel process: `install()` puts the
 two subclasses below in place of `django_q.cluster.Cluster` and `Sentinel`,
 which the qcluster command and `Cluster.start()` look up when they run (after
@@ -52,7 +56,7 @@ import signal
 from django_q import cluster
 from django_q.signals import post_spawn
 
-from confirmations import dispatch
+from confirmations import dispatch, waker
 
 # (main process, Sentinel): the only processes SIGTERM is ever passed on to.
 # Set in the Sentinel, inherited by its children (forked from it).
@@ -110,6 +114,15 @@ class Cluster(cluster.Cluster):
     stop_claiming)."""
 
     _stop_requested = False
+
+    def start(self) -> int:
+        """Also starts the waker (confirmations/waker.py) in this process,
+        once the Sentinel is running: it forks no more, and the waker's
+        thread and connection stay here."""
+        pid = super().start()
+        if waker.by_notify():
+            waker.Waker().start()
+        return pid
 
     def sig_handler(self, signum, frame):
         if self._stop_requested:

@@ -130,6 +130,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # at the start of each transaction so that two writers cannot deadlock.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 
+# How a change wakes the worker for the messages it makes due now
+# (confirmations/waker.py): "notify" on PostgreSQL (NOTIFY in the change's
+# transaction, LISTEN in the worker: no row written), "queue" elsewhere (a
+# task row, or a Redis push), and behind PgBouncer in transaction mode,
+# where LISTEN cannot work.
+_notify_works = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env_bool("DATABASE_PGBOUNCER")
+HUB_WAKE = os.environ.get("HUB_WAKE") or ("notify" if _notify_works else "queue")
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Staff accounts ----------------------------------------------------------

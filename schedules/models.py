@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
 from confirmations.events import write, write_all
+from hubsite.db import insert
 from schedules.audit import AuditRecords
 
 
@@ -677,15 +678,21 @@ class StatusChange(models.Model):
         cls, appointment_ref, clinic_id: int, status: str, events: list, actor, appointment=None, appointment_id=None
     ):
         """Adds a line to an appointment's history; `appointment` is None
-        once it is deleted, the reference and clinic remain (D7)."""
-        return cls.objects.create(
-            appointment_id=appointment.pk if appointment is not None else appointment_id,
-            appointment_ref=appointment_ref,
-            clinic_id=clinic_id,
-            status=status,
-            events=events,
-            actor=actor.kind,
-            user=actor.user,
+        once it is deleted, the reference and clinic remain (D7).
+
+        One plain INSERT: every booking and every message sent writes one."""
+        insert(
+            [
+                cls(
+                    appointment_id=appointment.pk if appointment is not None else appointment_id,
+                    appointment_ref=appointment_ref,
+                    clinic_id=clinic_id,
+                    status=status,
+                    events=events,
+                    actor=actor.kind,
+                    user_id=actor.user.pk if actor.user is not None else None,
+                )
+            ]
         )
 
     @classmethod

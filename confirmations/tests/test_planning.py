@@ -90,8 +90,9 @@ class TestBooking:
             )
 
     def test_due_sends_are_queued_for_the_worker_when_the_change_commits(
-        self, slot, patient, django_capture_on_commit_callbacks
+        self, slot, patient, django_capture_on_commit_callbacks, settings
     ):
+        settings.HUB_WAKE = "queue"  # SQLite, PgBouncer (PostgreSQL's NOTIFY: test_waker.py)
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             book(slot, patient)
         assert len(callbacks) == 1
