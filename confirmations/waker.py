@@ -30,6 +30,11 @@ CHANNEL = "hub_dispatch"
 # A burst of commits (a slot series, a busy morning) makes one pass: the
 # waker waits this long after a notification for the others.
 SETTLE = 0.05
+# A connection that only listens sends nothing, and would not notice being
+# dropped by a firewall or a failover: after this long without a
+# notification the waker asks the server something, and reconnects if it
+# gets no answer (TCP keepalives, below, catch the rest).
+PROBE_AFTER = 60.0
 
 
 def by_notify() -> bool:
@@ -82,9 +87,14 @@ class Waker(threading.Thread):
                 pause = min(pause * 2, 30.0)
 
     def _listen(self, listener) -> None:
+        quiet_since = time.monotonic()
         while not self.stopped.is_set():
             if not any(True for _ in listener.notifies(timeout=1.0, stop_after=1)):
+                if time.monotonic() - quiet_since > PROBE_AFTER:
+                    listener.execute("SELECT 1")  # raises on a dead connection: reconnect
+                    quiet_since = time.monotonic()
                 continue
+            quiet_since = time.monotonic()
             time.sleep(SETTLE)
             for _ in listener.notifies(timeout=0.0):  # the rest of the burst
                 pass
@@ -97,16 +107,22 @@ class Waker(threading.Thread):
             log.warning("the worker's waker could not queue a pass", exc_info=True)
 
 
+# Django's own options, which are not libpq's.
+DJANGO_ONLY = {"isolation_level", "server_side_binding", "prepare_threshold", "pool", "assume_role", "cursor_factory"}
+
+
 def conninfo() -> dict:
-    """The Hub's database, as Django connects to it (in tests, the test database)."""
+    """The Hub's database, as Django connects to it (in tests, the test
+    database), with every libpq option it is given (SSL, target session
+    attributes, service…), and TCP keepalives."""
     settings_dict = connections["default"].settings_dict
-    info = {
-        "dbname": settings_dict["NAME"],
-        "user": settings_dict["USER"],
-        "password": settings_dict["PASSWORD"],
-        "host": settings_dict["HOST"],
-        "port": settings_dict["PORT"],
-    }
-    passed_on = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "application_name")
-    info.update({key: value for key, value in settings_dict.get("OPTIONS", {}).items() if key in passed_on})
-    return {key: value for key, value in info.items() if value}
+    info = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+    info.update({key: value for key, value in settings_dict.get("OPTIONS", {}).items() if key not in DJANGO_ONLY})
+    info.update(
+        dbname=settings_dict["NAME"],
+        user=settings_dict["USER"],
+        password=settings_dict["PASSWORD"],
+        host=settings_dict["HOST"],
+        port=settings_dict["PORT"],
+    )
+    return {key: value for key, value in info.items() if value not in (None, "")}

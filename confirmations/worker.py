@@ -115,14 +115,22 @@ class Cluster(cluster.Cluster):
 
     _stop_requested = False
 
+    waker = None
+
     def start(self) -> int:
         """Also starts the waker (confirmations/waker.py) in this process,
         once the Sentinel is running: it forks no more, and the waker's
         thread and connection stay here."""
         pid = super().start()
         if waker.by_notify():
-            waker.Waker().start()
+            self.waker = waker.Waker()
+            self.waker.start()
         return pid
+
+    def stop(self) -> bool:
+        if self.waker is not None:
+            self.waker.stop()  # queues no pass into a cluster that is stopping
+        return super().stop()
 
     def sig_handler(self, signum, frame):
         if self._stop_requested:

@@ -386,7 +386,8 @@ LOGGING = {
 }
 # A patient page's path carries its link's token: Django's "Not Found:
 # /rendez-vous/…" warnings would write it to the logs. Errors (500) only.
-LOGGING["loggers"] = {"django.request": {"level": "ERROR"}}
+# django-axes logs every login at INFO; failures and lockouts (WARNING) stay.
+LOGGING["loggers"] = {"django.request": {"level": "ERROR"}, "axes": {"level": "WARNING"}}
 if os.environ.get("LOG_FORMAT") == "json":
     LOGGING["handlers"]["console"]["formatter"] = "json"
 

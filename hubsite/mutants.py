@@ -1,0 +1,178 @@
+"""Mutation testing of the core: does a small wrong change to the code make
+a test fail? (`./hub mutants`)
+
+Each mutant is one change of the kind a slip of the keyboard makes: a
+comparison turned (`<` → `<=`, `==` → `!=`, `in` → `not in`), `and` ↔ `or`,
+a `not` dropped, a number ±1, `True` ↔ `False`, `+` ↔ `-`, a statement
+that only calls something deleted, a returned value replaced by None. The
+module's own tests then run on it, in a separate process (the working tree
+is never touched: `-p hubsite.mutants` puts the mutated module in place as
+it is imported). A test that fails kills the mutant; a mutant that
+survives is a change no test notices.
+
+A survivor that truly cannot change behaviour is listed, with why, in
+hubsite/mutants-equivalent.txt and left out of the score.
+"""
+
+import ast
+import copy
+import importlib.abc
+import importlib.util
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EQUIVALENT = Path(__file__).with_name("mutants-equivalent.txt")
+
+# The core modules and the tests that speak for them.
+MODULES = {
+    "confirmations.rules": ["confirmations/tests/test_rules.py", "confirmations/tests/test_planning.py"],
+    "confirmations.planning": ["confirmations/tests/test_planning.py", "schedules/tests/test_back_office.py"],
+    "confirmations.dispatch": ["confirmations/tests/test_dispatch.py", "confirmations/tests/test_faults.py"],
+    "confirmations.replies": ["confirmations/tests/test_webhooks.py", "confirmations/tests/test_sms_keywords.py"],
+    "confirmations.keywords": ["confirmations/tests/test_sms_keywords.py"],
+    "confirmations.contacts": ["confirmations/tests/test_dispatch.py"],
+    "confirmations.patient_pages": ["confirmations/tests/test_patient_pages.py"],
+    "confirmations.links": ["confirmations/tests/test_patient_pages.py"],
+}
+
+SWAPS = {
+    ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
+    ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.In: ast.NotIn, ast.NotIn: ast.In,
+    ast.Is: ast.IsNot, ast.IsNot: ast.Is,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Mutant:
+    module: str
+    index: int
+    line: int
+    what: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.module}:{self.line}:{self.what}"
+
+
+def _docstring(node) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
+def _points(tree: ast.AST) -> list[tuple[ast.AST, str, callable]]:
+    """Every place a mutation applies: (node, description, how to mutate a copy of it)."""
+    points = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            for i, op in enumerate(node.ops):
+                if type(op) in SWAPS:
+                    swapped = SWAPS[type(op)]
+                    points.append((node, f"{type(op).__name__} → {swapped.__name__}", _swap_op(i, swapped)))
+        elif isinstance(node, ast.BoolOp):
+            other = ast.Or if isinstance(node.op, ast.And) else ast.And
+            points.append((node, f"{type(node.op).__name__} → {other.__name__}", _set("op", other())))
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            points.append((node, "not dropped", "unwrap"))
+        elif isinstance(node, ast.Constant) and type(node.value) is bool:
+            points.append((node, f"{node.value} → {not node.value}", _set("value", not node.value)))
+        elif isinstance(node, ast.Constant) and type(node.value) is int:
+            points.append((node, f"{node.value} → {node.value + 1}", _set("value", node.value + 1)))
+            points.append((node, f"{node.value} → {node.value - 1}", _set("value", node.value - 1)))
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub):
+            other = ast.Sub if isinstance(node.op, ast.Add) else ast.Add
+            points.append((node, f"{type(node.op).__name__} → {other.__name__}", _set("op", other())))
+        elif isinstance(node, ast.Return) and node.value is not None:
+            if not (isinstance(node.value, ast.Constant) and node.value.value is None):
+                points.append((node, "returns None", _set("value", ast.Constant(None))))
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and not _docstring(node):
+            points.append((node, "call deleted", "delete"))
+    return points
+
+
+def _swap_op(i, op_class):
+    def mutate(node):
+        node.ops[i] = op_class()
+
+    return mutate
+
+
+def _set(attribute, value):
+    def mutate(node):
+        setattr(node, attribute, value)
+
+    return mutate
+
+
+def source_of(module: str) -> str:
+    return (ROOT / (module.replace(".", "/") + ".py")).read_text()
+
+
+def mutants_of(module: str) -> list[Mutant]:
+    tree = ast.parse(source_of(module))
+    return [Mutant(module, index, node.lineno, what) for index, (node, what, _how) in enumerate(_points(tree))]
+
+
+def mutated_tree(module: str, index: int) -> ast.AST:
+    tree = ast.parse(source_of(module))
+    node, _what, how = _points(tree)[index]
+    if how == "unwrap":
+        _replace(tree, node, node.operand)
+    elif how == "delete":
+        _replace(tree, node, ast.Pass())
+    else:
+        how(node)
+    return ast.fix_missing_locations(tree)
+
+
+def _replace(tree, old, new) -> None:
+    for parent in ast.walk(tree):
+        for field, value in ast.iter_fields(parent):
+            if value is old:
+                setattr(parent, field, copy.copy(new) if new is not old else new)
+                ast.copy_location(getattr(parent, field), old)
+                return
+            if isinstance(value, list) and old in value:
+                value[value.index(old)] = ast.copy_location(new, old)
+                return
+
+
+# --- In the test process: `-p hubsite.mutants` with HUB_MUTANT set -----------
+
+
+class _MutantLoader(importlib.abc.Loader):
+    def __init__(self, module: str, index: int):
+        self.module, self.index = module, index
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        code = compile(mutated_tree(self.module, self.index), module.__spec__.origin, "exec")
+        exec(code, module.__dict__)
+
+
+class _MutantFinder(importlib.abc.MetaPathFinder):
+    def __init__(self, module: str, index: int):
+        self.module, self.index = module, index
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != self.module:
+            return None
+        origin = str(ROOT / (fullname.replace(".", "/") + ".py"))
+        return importlib.util.spec_from_file_location(fullname, origin, loader=_MutantLoader(self.module, self.index))
+
+
+if os.environ.get("HUB_MUTANT"):
+    _wanted = json.loads(os.environ["HUB_MUTANT"])
+    sys.meta_path.insert(0, _MutantFinder(_wanted["module"], _wanted["index"]))
+
+
+def equivalent() -> set[str]:
+    """Survivors that cannot change behaviour: `module:line:what  # why`."""
+    if not EQUIVALENT.exists():
+        return set()
+    lines = (line.split("#", 1)[0].strip() for line in EQUIVALENT.read_text().splitlines())
+    return {line for line in lines if line}
