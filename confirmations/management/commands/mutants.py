@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -39,7 +40,7 @@ class Command(BaseCommand):
                 raise CommandError(f"the tests of {module} fail without any mutant: fix them first")
             found = mutants.mutants_of(module)
             with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-                killed = list(pool.map(lambda mutant: not self.run(module, mutant.index, tests, timeout), found))
+                killed = list(pool.map(partial(self.killed, module, tests, timeout), found))
             survivors = [m for m, dead in zip(found, killed, strict=True) if not dead and m.key not in equivalent]
             counted = len(found) - sum(1 for m in found if m.key in equivalent)
             score = 100.0 * (counted - len(survivors)) / counted if counted else 100.0
@@ -49,12 +50,15 @@ class Command(BaseCommand):
         self.stdout.write(f"{'module':<32} {'mutants':>8} {'killed':>8} {'survived':>9} {'score':>7}")
         for module, made, dead, alive, score, _survivors in rows:
             self.stdout.write(f"{module:<32} {made:>8} {dead:>8} {alive:>9} {score:>6.1f}%")
-        for module, *_figures, survivors in rows:
+        for *_figures, survivors in rows:
             for mutant in survivors:
                 self.stdout.write(f"survived  {mutant.key}")
         if below:
             self.stderr.write(f"under {min:.1f}%: {', '.join(below)}")
             sys.exit(1)
+
+    def killed(self, module: str, tests: list[str], timeout: int, mutant: mutants.Mutant) -> bool:
+        return not self.run(module, mutant.index, tests, timeout)
 
     def run(self, module: str, index: int | None, tests: list[str], timeout: int) -> bool:
         """True when the tests pass (with the mutant `index`, or none)."""
