@@ -359,3 +359,85 @@ def test_d1_the_scope_before_a_change_is_the_decision_stored_then():
     was_handled = replace(BASE, clinic_connected=False, stored_scope="")
     result = plan(was_handled, replace(BASE, clinic_connected=False), NOW)
     assert result.withdraw and result.left_hub == "clinic_not_connected"
+
+
+# --- Exact boundaries, and the notes the rules write for staff ---------------
+
+
+def kinds(notes: list[dict]) -> list[str]:
+    return [note["kind"] for note in notes]
+
+
+def test_r11_at_exactly_4_hours_the_reminder_still_goes():
+    result = plan(None, BASE, START - 4 * H)
+    assert sends(result) == [(CONFIRMATION, START - 4 * H), (REMINDER, START - 4 * H)]
+    assert result.notes == []
+
+
+def test_r11_it_sends_no_reminder_under_4_hours_and_says_so():
+    result = plan(None, BASE, START - 4 * H + timedelta(seconds=1))
+    assert sends(result) == [(CONFIRMATION, START - 4 * H + timedelta(seconds=1))]
+    assert result.notes == [{"kind": "no_reminder"}]
+
+
+def test_r12_at_exactly_48_hours_by_phone_the_confirmation_call_is_placed():
+    at = local(2026, 12, 8, 14, 30)  # inside the calling hours
+    result = plan(None, PHONE, at)
+    assert sends(result) == [(CONFIRMATION, at), (REMINDER, at)]
+    assert result.notes == []
+
+
+def test_r12_under_48_hours_by_phone_only_the_reminder_call_and_a_note():
+    at = local(2026, 12, 8, 14, 31)
+    result = plan(None, PHONE, at)
+    assert sends(result) == [(REMINDER, at)]
+    assert result.notes == [{"kind": "call_only"}]
+
+
+def test_r15_a_modification_by_phone_at_exactly_4_hours_places_only_the_reminder_call():
+    moved = replace(PHONE, start=START + H)
+    result = plan(PHONE, moved, START + H - 4 * H)
+    assert [send.kind for send in result.send] == [REMINDER]
+    assert kinds(result.notes) == ["call_only"]
+
+
+def test_r15_a_modification_by_phone_under_4_hours_is_called_with_no_reminder():
+    moved = replace(PHONE, start=START + H)
+    result = plan(PHONE, moved, START + H - 4 * H + timedelta(seconds=1))
+    assert [send.kind for send in result.send] == [MODIFICATION]
+    assert kinds(result.notes) == ["no_reminder"]
+
+
+def test_d3_a_9_00_appointment_booked_the_evening_before_is_never_called_and_both_calls_say_so():
+    """The call window opens exactly at the start: too late for either call."""
+    nine = replace(PHONE, start=local(2026, 12, 2, 9, 0))
+    result = plan(None, nine, local(2026, 12, 1, 21, 0))
+    assert result.send == []
+    assert result.notes == [{"kind": "call_only"}, {"kind": "call_dropped", "message": REMINDER}]
+
+
+def test_r13_booked_at_the_very_start_sends_nothing_and_says_it_is_past():
+    result = plan(None, BASE, START)
+    assert result.send == [] and result.notes == [{"kind": "past"}]
+
+
+def test_d13_changing_the_patient_at_the_very_start_tells_nobody_and_says_it_is_past():
+    result = plan(BASE, replace(BASE, patient=2), START)
+    assert result.send == []
+    assert kinds(result.notes) == ["past", "past"]  # the former patient's cancellation, the new booking
+
+
+def test_r16_a_service_change_into_the_hub_under_4_hours_says_so_first():
+    result = plan(replace(BASE, service_category="none"), BASE, START - 2 * H)
+    assert result.send == []
+    assert kinds(result.notes) == ["service_changed", "no_reminder"]
+
+
+def test_plans_that_book_nothing_anew_leave_the_status_alone():
+    assert not plan(BASE, BASE, NOW).reset_status  # an internal edit
+    assert not plan(None, BASE, NOW).reset_status  # a first booking: Booked already
+    assert not plan(BASE, replace(BASE, service_category="phone"), NOW).reset_status  # R16
+
+
+def test_d4_at_the_very_start_a_message_is_past():
+    assert recheck(REMINDER_DUE, BASE, START) == "past"
