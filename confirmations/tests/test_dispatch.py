@@ -323,6 +323,16 @@ class TestRacesWithStaff:
         assert Message.objects.get(kind="cancellation").state == "sent"  # in the same pass
         assert not Message.objects.filter(state="pending").exclude(kind="cancellation").exists()
 
+    def test_the_per_minute_task_sends_within_its_budget(self, slot, patient, channel_calls, clock):
+        """The live worker runs the pass with a budget (25 s): a budget
+        computed backwards would send nothing, and every test with none
+        or a spent one would still pass."""
+        from confirmations import tasks
+
+        book(slot, patient)
+        assert tasks.send_due_messages().startswith("1 sent")
+        assert sent("confirmation").state == "sent"
+
     def test_a_pass_with_a_spent_budget_claims_nothing(self, slot, patient, channel_calls, clock):
         book(slot, patient)
         assert send_due_messages(budget=timedelta(0))["sent"] == 0

@@ -401,3 +401,13 @@ def test_the_answer_is_listed_with_the_appointments_communications(client, twili
     assert texted.messages.filter(kind=Message.Kind.ANSWER, state="sent").count() == 1
     texted.refresh_from_db()
     assert texted.status == "sent_sms"  # an answer changes no status
+
+
+def test_a_second_ok_to_a_confirmed_appointment_changes_nothing(client, twilio_settings, texted):
+    text_back(client, "OK", sid="SM1")
+    text_back(client, "Oui", sid="SM2")
+    texted.refresh_from_db()
+    assert texted.status == "confirmed_sms"
+    assert Reply.objects.get(provider_id="SM2").outcome == "already"
+    said = [e for line in texted.history.all() for e in line.events if e["kind"] == "confirmed_by_sms"]
+    assert len(said) == 1
