@@ -34,9 +34,9 @@ MODULES = {
     "confirmations.dispatch": ["confirmations/tests/test_dispatch.py", "confirmations/tests/test_faults.py"],
     "confirmations.replies": ["confirmations/tests/test_webhooks.py", "confirmations/tests/test_sms_keywords.py"],
     "confirmations.keywords": ["confirmations/tests/test_sms_keywords.py"],
-    "confirmations.contacts": ["confirmations/tests/test_dispatch.py"],
+    "confirmations.contacts": ["confirmations/tests/test_dispatch.py", "confirmations/tests/test_webhooks.py"],
     "confirmations.patient_pages": ["confirmations/tests/test_patient_pages.py"],
-    "confirmations.links": ["confirmations/tests/test_patient_pages.py"],
+    "confirmations.links": ["confirmations/tests/test_patient_pages.py", "confirmations/tests/test_content.py"],
 }
 
 SWAPS = {
