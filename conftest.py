@@ -114,17 +114,23 @@ def patient(clinic) -> Patient:
     return make_patient(clinic)
 
 
-@pytest.fixture
-def staff(client, clinic):
-    """A client logged in as a member of the clinic's staff."""
+def make_staff(clinic: Clinic | None, username: str = "accueil", group: str | None = None, password="x", **fields):
+    """A back-office account in `group` (clinic staff by default), of `clinic` (none: support)."""
     from django.contrib.auth.models import Group, User
 
     from schedules.access import STAFF_GROUP
 
-    user = User.objects.create_user("accueil", password="x", is_staff=True)
-    user.groups.add(Group.objects.get(name=STAFF_GROUP))
-    clinic.staff.add(user)
-    client.force_login(user)
+    user = User.objects.create_user(username, password=password, is_staff=True, **fields)
+    user.groups.add(Group.objects.get(name=group or STAFF_GROUP))
+    if clinic is not None:
+        clinic.staff.add(user)
+    return user
+
+
+@pytest.fixture
+def staff(client, clinic):
+    """A client logged in as a member of the clinic's staff."""
+    client.force_login(make_staff(clinic))
     return client
 
 

@@ -97,10 +97,9 @@ def _should_answer(reply: Reply, topic: str, stopped: bool) -> bool:
 def _answer(reply: Reply, topic: str, stopped: bool) -> None:
     from confirmations.planning import wake_the_worker_after_commit
 
-    message = reply.message
-    appointment = message.appointment if message is not None else None
-    upcoming = appointment if appointment is not None and confirmable(appointment, message) else None
-    patient = message.patient if message is not None else None
+    appointment = reply.appointment
+    upcoming = appointment if confirmable(appointment, reply.message) else None
+    patient = reply.message.patient if reply.message is not None else None
     reply.answer = answers.plan(
         reply, topic, patient=patient, appointment=appointment, upcoming=upcoming, stopped=stopped
     )
@@ -111,7 +110,7 @@ def _tell_staff(reply: Reply, kinds: list[str]) -> None:
     """The history of the appointment the reply answers says what the
     patient asked: the keyword, never the patient's own words (those stay
     on the reply, erased with it after the retention period)."""
-    appointment = reply.message.appointment if reply.message is not None else None
+    appointment = reply.appointment
     if appointment is not None and kinds:
         said = [event(kind, to=reply.number, word=keywords.normalize(reply.body)[:20]) for kind in kinds]
         StatusChange.record_for(appointment, said, PATIENT)

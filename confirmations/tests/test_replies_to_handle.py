@@ -3,12 +3,11 @@ with their appointment and on the start page, marked handled once, by whom
 and when, within the staff member's own clinic."""
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 
 from confirmations.models import Reply
 from confirmations.tests.test_webhooks import text_back
-from conftest import make_clinic
-from schedules.access import STAFF_GROUP
+from conftest import make_clinic, make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -21,10 +20,7 @@ def wants_to_cancel(client, twilio_settings, texted):
 
 
 def staff_member(clinic, username: str, first_name: str = "") -> User:
-    user = User.objects.create_user(username, password="x", is_staff=True, first_name=first_name, last_name="Roy")
-    user.groups.add(Group.objects.get(name=STAFF_GROUP))
-    clinic.staff.add(user)
-    return user
+    return make_staff(clinic, username, first_name=first_name, last_name="Roy")
 
 
 def handle(client, reply, next_url="/admin/"):

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -17,6 +17,7 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from conftest import make_staff
 from hubsite import two_factor
 from schedules.access import STAFF_GROUP, SUPPORT_GROUP
 
@@ -26,10 +27,7 @@ PASSWORD = "Rendez-vous-du-parc-2026"
 
 
 def member(clinic, username: str = "accueil", group: str = STAFF_GROUP) -> User:
-    user = User.objects.create_user(username, password=PASSWORD, is_staff=True, first_name="Julie", last_name="Roy")
-    user.groups.add(Group.objects.get(name=group))
-    clinic.staff.add(user)
-    return user
+    return make_staff(clinic, username, group, password=PASSWORD, first_name="Julie", last_name="Roy")
 
 
 def code_now(device: TOTPDevice, steps_ahead: int = 0) -> str:

@@ -5,18 +5,14 @@ own clinic and by support, never across clinics."""
 import pytest
 from django.contrib.auth.models import Group, User
 
-from conftest import make_clinic, make_patient, make_professional, make_service
+from conftest import make_clinic, make_patient, make_professional, make_service, make_staff
 from schedules.access import STAFF_GROUP, SUPPORT_GROUP
 
 pytestmark = pytest.mark.django_db
 
 
 def member(clinic, username: str, group: str = STAFF_GROUP, **names) -> User:
-    user = User.objects.create_user(username, password="x", is_staff=True, **names)
-    user.groups.add(Group.objects.get(name=group))
-    if clinic is not None:
-        clinic.staff.add(user)
-    return user
+    return make_staff(clinic, username, group, **names)
 
 
 def patient_form(patient, **changes) -> dict:
