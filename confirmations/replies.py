@@ -108,12 +108,19 @@ def _answer(reply: Reply, topic: str, stopped: bool) -> None:
 
 def _tell_staff(reply: Reply, kinds: list[str]) -> None:
     """The history of the appointment the reply answers says what the
-    patient asked: the keyword, never the patient's own words (those stay
-    on the reply, erased with it after the retention period)."""
+    patient asked: for STOP and START the keyword, which is the whole reply;
+    never the patient's own words (those stay on the reply, erased with it
+    after the retention period: "annulez, j'ai une chimio demain")."""
     appointment = reply.appointment
     if appointment is not None and kinds:
-        said = [event(kind, to=reply.number, word=keywords.normalize(reply.body)[:20]) for kind in kinds]
+        said = [_said(kind, reply) for kind in kinds]
         StatusChange.record_for(appointment, said, PATIENT)
+
+
+def _said(kind: str, reply: Reply) -> dict:
+    if kind == "wants_to_cancel":
+        return event(kind, to=reply.number)
+    return event(kind, to=reply.number, word=keywords.normalize(reply.body))  # one of keywords.py's words
 
 
 def confirmable(appointment: Appointment | None, message: Message) -> bool:

@@ -30,7 +30,11 @@ EQUIVALENT = Path(__file__).with_name("mutants-equivalent.txt")
 # The core modules and the tests that speak for them.
 MODULES = {
     "confirmations.rules": ["confirmations/tests/test_rules.py", "confirmations/tests/test_planning.py"],
-    "confirmations.planning": ["confirmations/tests/test_planning.py", "schedules/tests/test_back_office.py"],
+    "confirmations.planning": [
+        "confirmations/tests/test_planning.py",
+        "confirmations/tests/test_events.py",
+        "schedules/tests/test_back_office.py",
+    ],
     "confirmations.dispatch": ["confirmations/tests/test_dispatch.py", "confirmations/tests/test_faults.py"],
     "confirmations.replies": ["confirmations/tests/test_webhooks.py", "confirmations/tests/test_sms_keywords.py"],
     "confirmations.keywords": ["confirmations/tests/test_sms_keywords.py"],

@@ -14,7 +14,7 @@ from confirmations.dispatch import send_due_messages
 from confirmations.models import Message
 from confirmations.outcomes import REFUSED, TransportError
 from conftest import TORONTO, RecordingChannel, book, make_patient, make_slot
-from schedules.models import Appointment
+from schedules.models import Appointment, StatusChange
 
 pytestmark = pytest.mark.django_db
 
@@ -198,6 +198,13 @@ class TestRecheck:
         assert cancellation.state == "sent" and cancellation.appointment is None
         assert "jeudi 3 décembre 2026 à 14\u00a0h\u00a030" in cancellation.subject
         assert "Annulation" in cancellation.subject
+        history = StatusChange.objects.filter(appointment_ref=appointment.public_id)
+        assert [line.text for line in history][-2:] == [
+            "Supprimé. Messages en attente retirés\u00a0: le rendez-vous a été supprimé. "
+            "Annulation\u00a0: envoi prévu maintenant.",
+            "Annulation\u00a0: envoi par courriel le 23 novembre 2026 à 10\u00a0h à jean@example.com.",
+        ]
+        assert history.last().appointment is None and history.last().actor == "hub"
 
     def test_d13_the_former_patients_cancellation_leaves_the_new_patients_status(self, slot, patient, clinic, clock):
         appointment = book(slot, patient)
@@ -211,6 +218,11 @@ class TestRecheck:
         )
         appointment.refresh_from_db()
         assert appointment.latest_communication.endswith("anne@example.com")
+        # The former patient's cancellation is in the history; the status is the new patient's.
+        assert [line.text for line in appointment.history.all()][-2:] == [
+            "Annulation\u00a0: envoi par courriel le 23 novembre 2026 à 10\u00a0h à jean@example.com.",
+            "Confirmation\u00a0: envoi par courriel le 23 novembre 2026 à 10\u00a0h à anne@example.com.",
+        ]
 
 
 class TestFailures:
@@ -274,7 +286,7 @@ class TestFailures:
         assert sent("confirmation").state == "unknown"
 
     def test_a_message_stuck_in_sending_is_never_sent_again(self, slot, patient, channel_calls, clock):
-        book(slot, patient)
+        appointment = book(slot, patient)
         Message.objects.filter(kind="confirmation").update(state="sending", claimed_at=timezone.now())
         clock.shift(timedelta(minutes=15) - timedelta(seconds=1))
         assert send_due_messages()["outcome unknown"] == 0
@@ -283,6 +295,10 @@ class TestFailures:
         message = sent("confirmation")
         assert (message.state, message.why) == ("unknown", "l’envoi a été interrompu")
         assert channel_calls == []
+        assert appointment.history.last().text == (
+            "Confirmation\u00a0: résultat inconnu (l’envoi a été interrompu). Le patient a peut-être reçu ce "
+            "message\u00a0; il ne sera pas renvoyé automatiquement."
+        )
 
 
 class TestRunningIt:

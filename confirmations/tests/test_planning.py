@@ -288,3 +288,134 @@ class TestFoundInReview:
         appointment.save()
         # The patient never heard of this appointment: a confirmation, not a modification.
         assert [kind for kind, _due in pending(appointment)] == ["confirmation", "reminder"]
+
+
+class TestWhatASaveSays:
+    """Which saves plan, and what the history says of them."""
+
+    def test_r18_a_cancellation_saved_with_its_status_alone_still_sends_the_notice(self, slot, patient):
+        appointment = book(slot, patient)
+        appointment.status = Appointment.Status.CANCELLED
+        appointment.save(update_fields=["status", "updated_at"])
+        assert [kind for kind, _due in pending(appointment)] == ["cancellation"]
+
+    def test_r18_restoring_a_cancelled_appointment_by_its_status_alone_books_it_anew(self, slot, patient):
+        appointment = book(slot, patient, status="cancelled")
+        appointment.status = Appointment.Status.BOOKED
+        appointment.save(update_fields=["status"])
+        assert [kind for kind, _due in pending(appointment)] == ["confirmation", "reminder"]
+
+    def test_a_save_of_only_the_fields_that_tell_the_patient_nothing_plans_nothing(self, slot, clinic, patient):
+        appointment = book(slot, patient)
+        clinic.hub_connected = False  # a change the next planned save would act on
+        clinic.save()
+        appointment.notes = "Rappeler"
+        appointment.status = Appointment.Status.CONFIRMED_EMAIL  # the patient's confirmation, say
+        appointment.save(update_fields=["status", "communication", "updated_at", "notes", "version"])
+        assert [kind for kind, _due in pending(appointment)] == ["confirmation", "reminder"]
+        appointment.save(update_fields=["notes", "slot"])
+        assert pending(appointment) == []  # with another field, it plans
+
+    def test_d5_r16_a_service_change_keeps_a_confirmed_status_and_its_latest_communication(self, slot, patient, clinic):
+        appointment = book(slot, patient)
+        appointment.status, appointment.communication = "confirmed_email", {"kind": "note", "text": "Sent"}
+        appointment.save(update_fields=["status", "communication"])
+        appointment.service = make_service(clinic, category="phone", name_fr="Téléphone")
+        appointment.save()
+        appointment.refresh_from_db()
+        assert (appointment.status, appointment.communication) == (
+            "confirmed_email",
+            {"kind": "note", "text": "Sent"},
+        )
+
+    def test_what_the_patient_did_comes_first_in_the_history_line(self, slot, patient):
+        appointment = book(slot, patient)
+        appointment.status = Appointment.Status.CANCELLED
+        appointment.history_event = {"kind": "cancelled_online"}
+        with acting_as(PATIENT):
+            appointment.save(update_fields=["status", "updated_at"])
+        assert appointment.history.last().text == (
+            "Annulé par le patient au moyen du lien du courriel. "
+            "Messages en attente retirés\u00a0: le rendez-vous a été annulé. "
+            "Annulation\u00a0: envoi prévu maintenant."
+        )
+
+    def test_r29_a_status_set_by_staff_is_a_history_line_even_with_nothing_to_say(self, slot, patient):
+        appointment = book(slot, patient)
+        appointment.status = Appointment.Status.CONFIRMED_VOICE  # the patient called the clinic
+        appointment.save()
+        line = appointment.history.last()
+        assert (line.status, line.events) == ("confirmed_voice", [])
+
+    def test_a_save_that_changes_nothing_writes_no_history(self, slot, patient):
+        appointment = book(slot, patient)
+        appointment.notes = "Apporter la carte d'assurance maladie"
+        appointment.save()
+        assert appointment.history.count() == 1  # the booking
+
+    def test_d1_deleting_an_appointment_never_announced_sends_nothing_after_its_clinic_connected(
+        self, slot, patient, clinic
+    ):
+        clinic.hub_connected = False
+        clinic.save()
+        appointment = book(slot, patient)
+        clinic.hub_connected = True
+        clinic.save()
+        appointment.delete()
+        assert Message.objects.count() == 0  # the patient never heard of it: no cancellation
+
+
+class TestWakingTheWorker:
+    """What is due now is sent now: the worker is asked for a pass when the change commits."""
+
+    def test_on_postgresql_one_notify_per_transaction_and_no_task_row(self, slot, patient, monkeypatch):
+        notified = []
+        monkeypatch.setattr("confirmations.waker.by_notify", lambda: True)
+        monkeypatch.setattr("confirmations.waker.notify", lambda: notified.append(1))
+        with transaction.atomic():
+            book(slot, patient)
+            assert notified == [1]
+            book(make_slot(slot.professional, slot.service, slot.start + timedelta(days=1)), patient)
+        assert notified == [1]  # once for the transaction, however many bookings
+        assert OrmQ.objects.count() == 0
+
+    def test_on_the_orm_broker_the_task_row_is_written_inside_the_change(self, slot, patient, settings):
+        settings.HUB_WAKE = "queue"
+        with transaction.atomic():
+            book(slot, patient)
+            assert OrmQ.objects.count() == 1  # commits with the outbox rows, never without them
+            book(make_slot(slot.professional, slot.service, slot.start + timedelta(days=1)), patient)
+        assert OrmQ.objects.count() == 1
+
+    def test_with_redis_the_task_is_queued_once_the_change_commits(
+        self, slot, patient, settings, monkeypatch, django_capture_on_commit_callbacks
+    ):
+        settings.HUB_WAKE = "queue"
+        settings.Q_CLUSTER = {"name": "hub", "redis": "redis://127.0.0.1:6379/0"}
+        queued = []
+        monkeypatch.setattr("django_q.tasks.async_task", lambda task, *args: queued.append(task))
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            book(slot, patient)
+        assert queued == []  # not before the commit: the worker would find nothing
+        for callback in callbacks:
+            callback()
+        assert queued == ["confirmations.tasks.send_due_messages"]
+
+    def test_a_broker_that_is_down_fails_no_change_and_is_logged(
+        self, slot, patient, settings, monkeypatch, django_capture_on_commit_callbacks, caplog
+    ):
+        settings.HUB_WAKE = "queue"
+        settings.Q_CLUSTER = {"name": "hub", "redis": "redis://127.0.0.1:6379/0"}
+
+        def down(task, *args):
+            raise ConnectionError("redis is down")
+
+        monkeypatch.setattr("django_q.tasks.async_task", down)
+        with django_capture_on_commit_callbacks(execute=True):
+            appointment = book(slot, patient)
+        assert Appointment.objects.filter(pk=appointment.pk).exists()
+        [record] = [r for r in caplog.records if r.name == "confirmations.planning"]
+        assert record.getMessage() == (
+            "could not queue confirmations.tasks.send_due_messages; the per-minute schedule will catch up"
+        )
+        assert record.exc_info[0] is ConnectionError

@@ -14,9 +14,9 @@ from confirmations import answers, keywords
 from confirmations.dispatch import send_due_messages
 from confirmations.models import Message, OptOut, Reply
 from confirmations.outcomes import BAD_ADDRESS, TransportError
-from confirmations.replies import understand
+from confirmations.replies import understand, understand_waiting
 from confirmations.tests.conftest import MOBILE, PHONE
-from confirmations.tests.test_webhooks import sms_message, text_back
+from confirmations.tests.test_webhooks import post_signed, sms_message, text_back
 from conftest import RecordingChannel, book, make_patient
 
 pytestmark = pytest.mark.django_db
@@ -374,7 +374,7 @@ def test_the_patients_own_words_stay_out_of_the_appointment_history(client, twil
     text_back(client, "Annulez, j'ai une chimio demain", sid="SM1")
     text_back(client, "STOP", sid="SM2")
     for line in texted.history.all():
-        assert "chimio" not in line.text and "chimio" not in str(line.events)
+        assert "chimio" not in line.text.lower() and "chimio" not in str(line.events).lower()
 
 
 def test_a_number_that_opted_out_gets_no_answer_to_a_request_to_cancel(client, twilio_settings, texted, channel_calls):
@@ -411,3 +411,44 @@ def test_a_second_ok_to_a_confirmed_appointment_changes_nothing(client, twilio_s
     assert Reply.objects.get(provider_id="SM2").outcome == "already"
     said = [e for line in texted.history.all() for e in line.events if e["kind"] == "confirmed_by_sms"]
     assert len(said) == 1
+
+
+def test_start_is_in_the_appointments_history_with_the_word_the_patient_sent(client, twilio_settings, texted):
+    text_back(client, "STOP", sid="SM1")
+    text_back(client, "Unstop!", sid="SM2")
+    assert texted.history.order_by("-id").first().text == (
+        "Le mobile du patient (514) 555-0111 a répondu UNSTOP\u00a0: les textos peuvent de nouveau lui être envoyés."
+    )
+
+
+def test_a_reply_is_read_once_and_reading_it_again_says_what_it_was(client, twilio_settings, texted):
+    post_signed(client, "/twilio/sms/", {"From": MOBILE, "Body": "Oui", "MessageSid": "SM1"})
+    post_signed(client, "/twilio/sms/", {"From": MOBILE, "Body": "aide", "MessageSid": "SM2"})
+    assert understand_waiting() == 2
+    assert understand_waiting() == 0
+    first, second = Reply.objects.order_by("id")
+    assert (understand(first.pk), understand(second.pk)) == ("confirmed", "help")
+
+
+def test_the_same_answer_within_five_minutes_is_not_sent_again(client, twilio_settings, texted, clock):
+    text_back(client, "HELP", sid="SM1")
+    clock.shift(5 * 60)  # exactly five minutes later: still the same conversation
+    text_back(client, "HELP", sid="SM2")
+    assert Message.objects.filter(kind=Message.Kind.ANSWER).count() == 1
+    clock.shift(1)
+    text_back(client, "HELP", sid="SM3")
+    assert Message.objects.filter(kind=Message.Kind.ANSWER).count() == 2
+
+
+def test_an_answer_wakes_the_worker_to_send_it_now(client, twilio_settings, texted, monkeypatch):
+    woken = []
+    monkeypatch.setattr("confirmations.planning.wake_the_worker_after_commit", lambda: woken.append(1))
+    text_back(client, "AIDE")
+    assert woken == [1]
+
+
+def test_r27_an_ok_at_the_very_start_of_the_appointment_confirms_nothing(client, twilio_settings, texted, clock):
+    clock.move_to(texted.start)
+    text_back(client, "OK")
+    texted.refresh_from_db()
+    assert (texted.status, Reply.objects.get().outcome) == ("sent_sms", "no_appointment")

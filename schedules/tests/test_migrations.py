@@ -2,6 +2,7 @@
 staff are not meant to read (migrations schedules 0009, confirmations 0009)."""
 
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 import pytest
 from django.db import connection
@@ -54,5 +55,29 @@ def test_old_sentences_become_notes_without_rule_codes():
         ]
         message = apps.get_model("confirmations", "Message").objects.get()
         assert message.error == "aucun moyen de contact utilisable dans le dossier du patient"
+    finally:
+        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+def test_the_patients_words_of_a_cancellation_request_leave_the_history():
+    apps = migrate([("schedules", "0011_audit_staff_access")])
+    clinic = apps.get_model("schedules", "Clinic").objects.create(name="C", phone="+15145550100")
+    said = [
+        {"kind": "sms_stopped", "to": "+15145550111", "word": "CANCEL"},
+        {"kind": "wants_to_cancel", "to": "+15145550111", "word": "ANNULEZJAIUNECHIMIOD"},
+    ]
+    history = apps.get_model("schedules", "StatusChange").objects
+    history.create(appointment_ref=uuid4(), clinic=clinic, status="booked", events=said, actor="patient")
+    history.create(appointment_ref=uuid4(), clinic=clinic, status="booked", events=[{"kind": "booked"}], actor="hub")
+    try:
+        apps = migrate([("schedules", "0012_forget_words_of_cancellation_requests")])
+        lines = apps.get_model("schedules", "StatusChange").objects.order_by("id")
+        assert [line.events for line in lines] == [
+            [
+                {"kind": "sms_stopped", "to": "+15145550111", "word": "CANCEL"},  # a keyword, not their words
+                {"kind": "wants_to_cancel", "to": "+15145550111"},
+            ],
+            [{"kind": "booked"}],
+        ]
     finally:
         migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
