@@ -35,7 +35,12 @@ MODULES = {
         "confirmations/tests/test_events.py",
         "schedules/tests/test_back_office.py",
     ],
-    "confirmations.dispatch": ["confirmations/tests/test_dispatch.py", "confirmations/tests/test_faults.py"],
+    "confirmations.dispatch": [
+        "confirmations/tests/test_dispatch.py",
+        "confirmations/tests/test_faults.py",
+        "confirmations/tests/test_providers.py",
+        "confirmations/tests/test_sms_keywords.py",
+    ],
     "confirmations.replies": ["confirmations/tests/test_webhooks.py", "confirmations/tests/test_sms_keywords.py"],
     "confirmations.keywords": ["confirmations/tests/test_sms_keywords.py"],
     "confirmations.contacts": ["confirmations/tests/test_dispatch.py", "confirmations/tests/test_webhooks.py"],
