@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=15)
 # Temporary failures wait 1, 2, 4, 8 minutes, then 10 minutes between
 # attempts, for as long as the message is still true (D4, D15).
-RETRY_CAP = timedelta(minutes=10)
+FIRST_WAITS, RETRY_CAP = (1, 2, 4, 8), timedelta(minutes=10)
 # After a send, the outcome is written again on a fresh connection if the
 # database connection dropped: this many tries, this far apart.
 WRITE_TRIES, WRITE_PAUSE = 5, 1.0
@@ -87,8 +87,8 @@ class Summary(Counter):
 
 
 def backoff(attempts: int) -> timedelta:
-    """1, 2, 4, 8 minutes, then 10 minutes between attempts."""
-    return min(timedelta(minutes=2 ** min(max(attempts - 1, 0), 10)), RETRY_CAP)
+    """The wait after the `attempts`-th attempt: 1, 2, 4, 8 minutes, then 10."""
+    return timedelta(minutes=FIRST_WAITS[attempts - 1]) if attempts <= len(FIRST_WAITS) else RETRY_CAP
 
 
 def send_due_messages(budget: timedelta | None = None) -> Summary:
@@ -120,7 +120,8 @@ def batch_size() -> int:
     # One wave: as many as are sent at once, so that every message of a
     # batch is re-checked and called within moments of each other.
     concurrency = max(1, settings.HUB_SEND_CONCURRENCY)
-    return max(1, min(settings.HUB_SEND_BATCH or concurrency, concurrency))
+    batch = settings.HUB_SEND_BATCH  # 0: the concurrency
+    return min(batch, concurrency) if batch > 0 else concurrency
 
 
 def claim_due(limit: int) -> list[Message]:
@@ -238,7 +239,7 @@ def deliver(batch: list[Message], senders: Senders) -> list[str]:
     outcome of each. Whatever goes wrong, no claimed message is left in
     `sending` unless its provider call started (that one is for the lease:
     the provider may have it)."""
-    outcomes, ready, started, abandoned, counted = [], [], set(), threading.Event(), False
+    outcomes, ready, started, abandoned = [], [], set(), threading.Event()
     try:
         now = timezone.now()
         appointments = Appointment.objects.select_related("patient", "professional__clinic", "service").in_bulk(
@@ -263,14 +264,15 @@ def deliver(batch: list[Message], senders: Senders) -> list[str]:
             # Saved before any provider is called: what was attempted is on
             # record even if the worker dies during the call.
             save_prepared(ready)
-            counted = True
         for message, result in senders.send(ready, started, abandoned):
             outcomes.append(_outcome(message, result))
     finally:
         abandoned.set()
         for message in batch:
             if message.pk not in started:
-                _release(message, attempt_counted=counted and message in ready)
+                # A prepared message counted its attempt (in memory, and in
+                # the row once saved): released, it counts it no more.
+                _release(message, attempt_counted=message in ready)
     return outcomes
 
 

@@ -1,16 +1,18 @@
 """The dispatcher sends what is due, once, to the right contact, and keeps
 staff informed (issue 3: SPEC R10–R14, R19, R20, R29, D3, D4, D9)."""
 
+import threading
 from datetime import datetime, timedelta
 
 import pytest
 import time_machine
 from django.core import mail
 from django.core.management import call_command
+from django.db import OperationalError, transaction
 from django.utils import timezone
 from django_q.models import Schedule
 
-from confirmations.dispatch import send_due_messages
+from confirmations.dispatch import backoff, batch_size, send_due_messages
 from confirmations.models import Message
 from confirmations.outcomes import REFUSED, TransportError
 from conftest import TORONTO, RecordingChannel, book, make_patient, make_slot
@@ -144,9 +146,11 @@ class TestCalls:
         assert send_due_messages()["postponed"] == 1
         assert sent("confirmation").due_at == datetime(2026, 11, 24, 9, 0, tzinfo=TORONTO)
 
+    @pytest.mark.parametrize("hour, minute", [(8, 30), (9, 0)])
     def test_d3_a_call_that_cannot_be_placed_before_the_start_is_withdrawn(self, professional, service, patient,
-                                                                          channel_calls, clock):  # fmt: skip
-        early = make_slot(professional, service, datetime(2026, 12, 3, 8, 30, tzinfo=TORONTO))
+                                                                          channel_calls, clock, hour, minute):  # fmt: skip
+        # 08:30, or 09:00: a call at the very start is no reminder either.
+        early = make_slot(professional, service, datetime(2026, 12, 3, hour, minute, tzinfo=TORONTO))
         clock.move_to(datetime(2026, 12, 2, 12, 0, tzinfo=TORONTO))
         book(early, patient)  # by email: confirmation and reminder at once (R11)
         patient.email, patient.phone = "", "+14505550111"
@@ -158,6 +162,16 @@ class TestCalls:
             "confirmation": "no_confirmation_call",  # R12
             "reminder": "no_call_window",  # R14, D3
         }
+
+    def test_r12_a_confirmation_due_exactly_48_hours_ahead_by_phone_is_placed(
+        self, slot, patient, channel_calls, clock
+    ):
+        book(slot, patient)  # planned as an email, not sent yet
+        patient.email, patient.phone = "", "+14505550111"
+        patient.save()
+        clock.move_to(slot.start - timedelta(hours=48))  # 14:30, in the call window
+        send_due_messages()
+        assert dict(Message.objects.values_list("kind", "state")) == {"confirmation": "sent", "reminder": "sent"}
 
 
 class TestRecheck:
@@ -205,6 +219,34 @@ class TestRecheck:
             "Annulation\u00a0: envoi par courriel le 23 novembre 2026 à 10\u00a0h à jean@example.com.",
         ]
         assert history.last().appointment is None and history.last().actor == "hub"
+
+    def test_r20_d9_the_patient_reads_the_language_and_clinic_details_of_the_moment_it_is_sent(
+        self, slot, patient, clinic, clock
+    ):
+        book(slot, patient)  # planned in French
+        patient.language = "en"
+        patient.save()
+        clinic.phone = "+15145550199"
+        clinic.save()
+        send_due_messages()
+        confirmation = sent("confirmation")
+        assert confirmation.language == "en" and confirmation.subject.startswith("Your appointment")
+        assert "555-0199" in confirmation.content and "555-0100" not in confirmation.content
+
+    def test_r18_a_cancellation_tells_of_the_appointment_as_it_was_when_cancelled(self, slot, patient, clock):
+        appointment = book(slot, patient)
+        send_due_messages()
+        appointment.refresh_from_db()
+        appointment.status = Appointment.Status.CANCELLED
+        appointment.save()
+        patient.language = "en"
+        patient.save()
+        slot.professional.last_name = "Autrenom"
+        slot.professional.save()
+        send_due_messages()
+        cancellation = sent("cancellation")
+        assert cancellation.language == "fr" and cancellation.subject.startswith("Annulation")
+        assert "Autrenom" not in cancellation.content
 
     def test_d13_the_former_patients_cancellation_leaves_the_new_patients_status(self, slot, patient, clinic, clock):
         appointment = book(slot, patient)
@@ -274,13 +316,20 @@ class TestFailures:
             "Confirmation\u00a0: échec de l’envoi, refusé par le fournisseur (mailbox does not exist)."
         )
 
-    def test_an_unexpected_error_is_never_retried(self, slot, patient, channel_calls, clock, monkeypatch):
+    def test_an_unexpected_error_is_never_retried(self, slot, patient, channel_calls, clock, monkeypatch, caplog):
         def explode(self, message):
             raise RuntimeError("bug")
 
         monkeypatch.setattr(RecordingChannel, "send", explode)
-        book(slot, patient)
-        assert send_due_messages()["outcome unknown"] == 1
+        appointment = book(slot, patient)
+        with caplog.at_level("ERROR", logger="confirmations.dispatch"):
+            assert send_due_messages()["outcome unknown"] == 1
+        [logged] = [record for record in caplog.records if record.name == "confirmations.dispatch"]
+        assert logged.getMessage() == f"channel email raised while sending message {sent('confirmation').public_id}"
+        assert logged.exc_info[0] is RuntimeError
+        assert appointment.history.last().text.startswith(
+            "Confirmation\u00a0: résultat inconnu (erreur inattendue dans le Hub (RuntimeError))."
+        )
         clock.shift(timedelta(hours=1))
         assert send_due_messages()["outcome unknown"] == 0
         assert sent("confirmation").state == "unknown"
@@ -360,7 +409,7 @@ class TestBatches:
     the others is left claimed without having been sent."""
 
     def test_a_message_that_cannot_be_prepared_fails_alone(
-        self, slot, patient, clinic, professional, service, channel_calls, clock, monkeypatch
+        self, slot, patient, clinic, professional, service, channel_calls, clock, monkeypatch, caplog
     ):
         from confirmations import dispatch
 
@@ -377,7 +426,13 @@ class TestBatches:
             return real_render(kind, channel, language, snapshot, ref)
 
         monkeypatch.setattr(dispatch, "render", broken_for_anne)
-        summary = send_due_messages()
+        with caplog.at_level("ERROR", logger="confirmations.dispatch"):
+            summary = send_due_messages()
+        [logged] = [record for record in caplog.records if record.name == "confirmations.dispatch"]
+        assert logged.getMessage() == (
+            f"preparing message {Message.objects.get(appointment=other, kind='confirmation').public_id} failed"
+        )
+        assert logged.exc_info[0] is KeyError
         assert (summary["sent"], summary["failed"]) == (1, 1)
         assert (
             Message.objects.get(appointment=other, kind="confirmation").why
@@ -479,3 +534,119 @@ class TestChannelsSwitchedOnOneByOne:
         said = [change.text for change in appointment.history.filter(actor="hub")]
         off = "Confirmation\u00a0: le canal «\u00a0courriel\u00a0» n’est pas configuré sur ce Hub\u00a0; "
         assert sum(line.startswith(off) for line in said) == 1
+
+
+class TestPromisedNumbers:
+    def test_the_wait_after_each_temporary_failure_is_1_2_4_8_then_10_minutes(self):
+        assert [backoff(attempts) for attempts in range(1, 8)] == [
+            timedelta(minutes=minutes) for minutes in (1, 2, 4, 8, 10, 10, 10)
+        ]
+
+    @pytest.mark.parametrize(
+        "concurrency, batch, size",
+        [(32, 0, 32), (4, 2, 2), (4, 9, 4), (4, -1, 4), (1, 0, 1), (0, 0, 1), (-3, 0, 1)],
+    )
+    def test_a_batch_is_one_wave_of_provider_calls(self, settings, concurrency, batch, size):
+        settings.HUB_SEND_CONCURRENCY, settings.HUB_SEND_BATCH = concurrency, batch
+        assert batch_size() == size
+
+
+@pytest.mark.django_db(transaction=True)  # outside the test's transaction, as in the worker
+class TestRecordingAfterTheProviderCall:
+    """What the provider did cannot be undone: its outcome is written again
+    on a fresh connection if the database connection dropped, 5 times, a
+    second apart."""
+
+    @pytest.fixture
+    def reconnections(self, monkeypatch):
+        from confirmations import dispatch
+
+        happened = {"sleeps": [], "closes": 0}
+        monkeypatch.setattr(dispatch.time, "sleep", happened["sleeps"].append)
+
+        def close():
+            happened["closes"] += 1
+
+        monkeypatch.setattr(dispatch.connection, "close", close)
+        return happened
+
+    @staticmethod
+    def dropping(times: int):
+        tries = []
+
+        def write():
+            tries.append(1)
+            if len(tries) <= times:
+                raise OperationalError("server closed the connection unexpectedly")
+            return "recorded"
+
+        return write, tries
+
+    def test_it_is_written_on_the_fifth_try(self, reconnections, caplog):
+        from confirmations.dispatch import durably
+
+        write, tries = self.dropping(4)
+        with caplog.at_level("WARNING", logger="confirmations.dispatch"):
+            assert durably(write) == "recorded"
+        assert (len(tries), reconnections) == (5, {"sleeps": [1.0] * 4, "closes": 4})
+        warned = [record for record in caplog.records if record.name == "confirmations.dispatch"]
+        assert [record.getMessage() for record in warned] == [
+            "database connection lost while recording an outcome; retrying"
+        ] * 4
+        assert all(record.exc_info[0] is OperationalError for record in warned)
+
+    def test_after_five_tries_it_gives_up_and_the_lease_will_say_unknown(self, reconnections):
+        from confirmations.dispatch import durably
+
+        write, tries = self.dropping(5)
+        with pytest.raises(OperationalError):
+            durably(write)
+        assert len(tries) == 5
+
+    def test_inside_a_transaction_it_cannot_reconnect_and_fails_at_once(self, reconnections):
+        from confirmations.dispatch import durably
+
+        write, tries = self.dropping(1)
+        with pytest.raises(OperationalError), transaction.atomic():
+            durably(write)
+        assert (len(tries), reconnections["closes"]) == (1, 0)
+
+
+class TestManyAtOnce:
+    """HUB_SEND_CONCURRENCY provider calls at once (the tests otherwise run one at a time)."""
+
+    @staticmethod
+    def bookings(professional, service, clinic, count: int) -> list[Appointment]:
+        return [
+            book(
+                make_slot(professional, service, datetime(2026, 12, 3, 9 + n, 0, tzinfo=TORONTO)),
+                make_patient(clinic, first_name=f"P{n}", email=f"p{n}@example.com"),
+            )
+            for n in range(count)
+        ]
+
+    def test_calls_run_side_by_side_and_their_threads_end_with_the_pass(
+        self, professional, service, clinic, channel_calls, clock, settings, monkeypatch
+    ):
+        settings.HUB_SEND_CONCURRENCY = 2
+        both_in_flight = threading.Barrier(2, timeout=5)
+        record = RecordingChannel.send
+
+        def meet_then_send(self, message):
+            both_in_flight.wait()  # one at a time, the first would wait here in vain
+            return record(self, message)
+
+        monkeypatch.setattr(RecordingChannel, "send", meet_then_send)
+        self.bookings(professional, service, clinic, 2)
+        assert send_due_messages()["sent"] == 2
+        assert not [thread for thread in threading.enumerate() if thread.name.startswith("hub-send")]
+
+    def test_a_confirmation_and_its_reminder_claimed_together_go_in_turn(
+        self, professional, service, patient, channel_calls, clock, settings
+    ):
+        settings.HUB_SEND_CONCURRENCY = 4
+        book(make_slot(professional, service, BOOKED_AT + timedelta(hours=30)), patient)  # both due now (R11)
+        summary = send_due_messages()
+        assert (summary["sent"], summary["postponed"]) == (2, 1)  # the reminder waited for the next wave
+        assert [Message.objects.get(pk=call[0]).kind for call in channel_calls] == ["confirmation", "reminder"]
+        assert list(Message.objects.order_by("id").values_list("attempts", flat=True)) == [1, 1]

@@ -453,3 +453,25 @@ def test_r27_an_ok_at_the_very_start_of_the_appointment_confirms_nothing(client,
     text_back(client, "OK")
     texted.refresh_from_db()
     assert (texted.status, Reply.objects.get().outcome) == ("sent_sms", "no_appointment")
+
+
+@pytest.mark.parametrize("sms", ["off", "missing"])
+def test_with_sms_not_set_up_the_answer_fails_and_says_why(
+    client, twilio_settings, texted, channel_calls, settings, sms
+):
+    text_back(client, "AIDE")
+    channels = {**settings.HUB_CHANNELS, "sms": None}
+    if sms == "missing":
+        del channels["sms"]
+    settings.HUB_CHANNELS = channels
+    send_due_messages()
+    answer = Message.objects.get(kind=Message.Kind.ANSWER)
+    assert (answer.state, answer.reason, answer.attempts) == ("failed", "no_channel", 0)
+    assert answers_sent(channel_calls) == []
+
+
+def test_an_answer_sent_counts_one_attempt(client, twilio_settings, texted, channel_calls):
+    text_back(client, "AIDE")
+    send_due_messages()
+    answer = Message.objects.get(kind=Message.Kind.ANSWER)
+    assert (answer.state, answer.attempts) == ("sent", 1)

@@ -7,6 +7,7 @@ each survivor; exits 1 when a module scores under --min.
 
 import json
 import os
+import queue
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -26,13 +27,22 @@ class Command(BaseCommand):
         parser.add_argument("--jobs", type=int, default=2, help="test processes at once")
         parser.add_argument("--min", type=float, default=0.0, help="fail under this score (percent)")
         parser.add_argument("--timeout", type=int, default=300, help="seconds a mutant's tests may take")
+        parser.add_argument(
+            "--postgres",
+            metavar="URL",
+            help="run the tests on PostgreSQL (and its tests that SQLite skips), one database per job",
+        )
 
-    def handle(self, *args, only, jobs, min, timeout, **options):
+    def handle(self, *args, only, jobs, min, timeout, postgres, **options):
         wanted = [name.strip() for name in only.split(",") if name.strip()]
         modules = [module for module in mutants.MODULES if module.rsplit(".", 1)[1] in wanted]
         if len(modules) != len(wanted):
             raise CommandError(f"unknown module in --only: {only}")
         equivalent = mutants.equivalent()
+        # Each job at once gets its own environment (its own database, with --postgres).
+        self.environments = queue.Queue()
+        for job in range(max(1, jobs)):
+            self.environments.put(mutants.test_environment(os.environ, postgres, job))
         rows, below = [], []
         for module in modules:
             tests = mutants.MODULES[module]
@@ -62,14 +72,17 @@ class Command(BaseCommand):
 
     def run(self, module: str, index: int | None, tests: list[str], timeout: int) -> bool:
         """True when the tests pass (with the mutant `index`, or none)."""
-        env = {key: value for key, value in os.environ.items() if not key.startswith(("DATABASE_URL", "HUB_REQUIRE"))}
-        if index is not None:
-            env["HUB_MUTANT"] = json.dumps({"module": module, "index": index})
-        command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "hubsite.mutants"]
+        env = dict(self.environments.get())
         try:
-            done = subprocess.run(
-                [*command, *tests], env=env, cwd=mutants.ROOT, capture_output=True, timeout=timeout, check=False
-            )
-        except subprocess.TimeoutExpired:
-            return False  # a mutant that makes the tests hang is noticed
-        return done.returncode == 0
+            if index is not None:
+                env["HUB_MUTANT"] = json.dumps({"module": module, "index": index})
+            command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "hubsite.mutants"]
+            try:
+                done = subprocess.run(
+                    [*command, *tests], env=env, cwd=mutants.ROOT, capture_output=True, timeout=timeout, check=False
+                )
+            except subprocess.TimeoutExpired:
+                return False  # a mutant that makes the tests hang is noticed
+            return done.returncode == 0
+        finally:
+            self.environments.put({key: value for key, value in env.items() if key != "HUB_MUTANT"})
