@@ -83,6 +83,5 @@ def opted_out_numbers(patients) -> set[str]:
     from confirmations.models import OptOut
 
     numbers = {to for patient in patients if patient is not None and (to := _usable(SMS, patient.mobile))}
-    if not numbers:
-        return set()
+    # With no numbers, Django answers `__in=[]` without a query.
     return set(OptOut.objects.filter(number__in=numbers).values_list("number", flat=True))

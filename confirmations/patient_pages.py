@@ -128,7 +128,6 @@ def rate_limited(view):
                 error,
             )
             limited = False
-        request.limited = limited or getattr(request, "limited", False)
         if limited:
             raise Ratelimited()  # RatelimitMiddleware answers with RATELIMIT_VIEW (429)
         return view(request, *args, **kwargs)

@@ -46,7 +46,10 @@ MODULES = {
     "confirmations.replies": ["confirmations/tests/test_webhooks.py", "confirmations/tests/test_sms_keywords.py"],
     "confirmations.keywords": ["confirmations/tests/test_sms_keywords.py"],
     "confirmations.contacts": ["confirmations/tests/test_dispatch.py", "confirmations/tests/test_webhooks.py"],
-    "confirmations.patient_pages": ["confirmations/tests/test_patient_pages.py"],
+    "confirmations.patient_pages": [
+        "confirmations/tests/test_patient_pages.py",
+        "confirmations/tests/test_rate_limit_faults.py",
+    ],
     "confirmations.links": ["confirmations/tests/test_patient_pages.py", "confirmations/tests/test_content.py"],
 }
 

@@ -650,3 +650,11 @@ class TestManyAtOnce:
         assert (summary["sent"], summary["postponed"]) == (2, 1)  # the reminder waited for the next wave
         assert [Message.objects.get(pk=call[0]).kind for call in channel_calls] == ["confirmation", "reminder"]
         assert list(Message.objects.order_by("id").values_list("attempts", flat=True)) == [1, 1]
+
+
+def test_with_no_mobile_to_check_no_opt_out_is_looked_up(patient, django_assert_num_queries):
+    from confirmations.contacts import opted_out_numbers
+
+    patient.mobile = ""
+    with django_assert_num_queries(0):
+        assert opted_out_numbers([patient, None]) == set()
