@@ -308,6 +308,8 @@ def _prepare(message: Message, appointment: Appointment | None, opted_out: set[s
     say and to whom, or settles it (withdrawn, failed, postponed)."""
     if message.kind == Message.Kind.ANSWER:
         return _prepare_answer(message, appointment)
+    if message.kind == Message.Kind.CODE:
+        return _prepare_code(message)
     current = facts_of(appointment, opted_out=opted_out) if appointment else None
     due = rules.Due(message.kind, message.planned_start, message.patient_id)
     reason = rules.recheck(due, current, now)
@@ -361,6 +363,20 @@ def _prepare_answer(message: Message, appointment: Appointment | None) -> str | 
     message.language = language if language in answers.TEXTS else "fr"
     message.subject, message.html = "", ""
     message.content = answers.write(message.snapshot, message.language)
+    message.attempts += 1
+    return None
+
+
+def _prepare_code(message: Message) -> str | None:
+    """A one-time code goes to the address the patient typed, in the
+    language of the booking page, while it is still valid."""
+    from booking import codes
+
+    if not settings.HUB_CHANNELS.get(message.channel):
+        return mark_failed(message, Reason.NO_CHANNEL)
+    if codes.expired(message.snapshot, timezone.now()):
+        return _withdraw(message, Reason.CODE_EXPIRED)
+    message.subject, message.content, message.html = codes.write(message.snapshot, message.language, message.channel)
     message.attempts += 1
     return None
 
@@ -444,8 +460,8 @@ def resend_elsewhere(message: Message, reason: str, detail: str = "") -> Message
     """After a permanent failure on a contact (hard bounce, invalid or
     opted-out number), the same communication goes once to the patient's
     next contact method; the history says so."""
-    if message.kind == Message.Kind.ANSWER:
-        return None  # an answer goes to the number that wrote, or nowhere
+    if message.kind in Message.SAID_ONCE:
+        return None  # an answer goes to the number that wrote, a code to the address typed, or nowhere
     if message.fallback_of_id is not None or Message.objects.filter(fallback_of=message).exists():
         return None  # once
     resend = message.again(fallback_of=message, skip_contacts=[*message.skip_contacts, message.to])

@@ -25,6 +25,9 @@ class Message(models.Model):
         # The Hub's answer to an SMS keyword or request (answers.py): about
         # no appointment, to the number that wrote.
         ANSWER = "answer", _("answer to an SMS")
+        # A one-time code for online booking (booking/codes.py): to the
+        # address the patient typed, about no appointment yet.
+        CODE = "code", _("one-time code")
 
     class Channel(models.TextChoices):
         EMAIL = "email", _("email")
@@ -43,6 +46,9 @@ class Message(models.Model):
 
     # What staff may send again by hand (D15).
     SENDABLE_AGAIN = frozenset({State.FAILED, State.UNKNOWN})
+    # Said once, to the one address it answers: never sent again, by hand
+    # or to another contact (the patient asks again).
+    SAID_ONCE = frozenset({Kind.ANSWER, Kind.CODE})
 
     clinic_lookup = "clinic"
 
@@ -193,7 +199,7 @@ class Message(models.Model):
         again if it failed too)."""
         return (
             self.state in self.SENDABLE_AGAIN
-            and self.kind != self.Kind.ANSWER  # said once; the patient can ask again
+            and self.kind not in self.SAID_ONCE  # the patient can ask again
             and not Message.objects.filter(resend_of=self).exists()
             and not Message.objects.filter(fallback_of=self).exists()
         )

@@ -45,7 +45,7 @@ def _read(reply: Reply) -> str:
     reply.message = (
         # The last SMS sent before the reply came in (not before it was read).
         Message.objects.filter(channel=Message.Channel.SMS, to=reply.number, sent_at__lte=reply.received_at)
-        .exclude(kind=Message.Kind.ANSWER)
+        .exclude(kind__in=Message.SAID_ONCE)
         .select_related("patient", "clinic", "appointment__service", "appointment__patient")
         .order_by("-sent_at", "-id")
         .first()

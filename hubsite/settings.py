@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "schedules",
     "patients",
     "confirmations",
+    "booking",
 ]
 
 MIDDLEWARE = [
@@ -286,6 +287,11 @@ HUB_SEND_CONCURRENCY = int(os.environ.get("HUB_SEND_CONCURRENCY", "32"))
 # What messages said and patients answered is erased after this many days
 # (confirmations/retention.py); kind, channel, state, times and who stay.
 HUB_RETENTION_DAYS = int(os.environ.get("HUB_RETENTION_DAYS", "90"))
+# Online booking (D20): upcoming online bookings one patient may hold, and
+# how many one-time codes a client address and one email or mobile may ask for.
+HUB_ONLINE_BOOKINGS_PER_PATIENT = int(os.environ.get("HUB_ONLINE_BOOKINGS_PER_PATIENT", "2"))
+HUB_BOOKING_CODES_PER_ADDRESS = os.environ.get("HUB_BOOKING_CODES_PER_ADDRESS", "10/h")
+HUB_BOOKING_CODES_PER_CONTACT = os.environ.get("HUB_BOOKING_CODES_PER_CONTACT", "3/h")
 # The health check (hubsite/health.py) fails when a message due this many
 # minutes ago is still waiting to be sent.
 HUB_HEALTH_OVERDUE_MINUTES = int(os.environ.get("HUB_HEALTH_OVERDUE_MINUTES", "10"))

@@ -12,7 +12,7 @@ from schedules.staff_admin import StaffAccountAdmin  # noqa: F401 -- registers
 
 @admin.register(Clinic)
 class ClinicAdmin(AuditedAdmin, ClinicScopedAdmin):
-    list_display = ["name", "phone_readable", "email", "timezone", "hub_connected"]
+    list_display = ["name", "phone_readable", "email", "timezone", "hub_connected", "online_booking"]
     list_filter = ["hub_connected", "timezone"]
     search_fields = ["name", "email"]
     filter_horizontal = ["staff"]

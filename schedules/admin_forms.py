@@ -4,6 +4,7 @@ slot tools (a series of slots, closing a day or a range, D14)."""
 
 import hashlib
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -27,9 +28,11 @@ class DelayField(forms.TypedChoiceField):
     Values are minutes."""
 
     HOURS = [1, 2, 4, 6, 12, 24, 48, 72, 96, 168]
+    NOT_OFFERED = _("Online cancellation not offered")
 
-    def __init__(self, **kwargs):
+    def __init__(self, hours: list[int] | None = None, empty_label=NOT_OFFERED, **kwargs):
         kwargs.pop("max_length", None)
+        self.hours, self.empty_label = hours or self.HOURS, empty_label
         super().__init__(coerce=lambda value: timedelta(minutes=int(value)), empty_value=None, **kwargs)
         self.offer()
 
@@ -37,12 +40,11 @@ class DelayField(forms.TypedChoiceField):
         """The delays to choose from, written in the active language, with
         `also` (a delay set before, whatever it is) among them, so that a
         save keeps it."""
-        self.minutes = [hours * 60 for hours in self.HOURS]
+        self.minutes = [hours * 60 for hours in self.hours]
         if also is not None and minutes_of(also) not in self.minutes:
             self.minutes = sorted([*self.minutes, minutes_of(also)])
-        self.choices = [("", _("Online cancellation not offered"))] + [
-            (str(minutes), delay_text(timedelta(minutes=minutes))) for minutes in self.minutes
-        ]
+        empty = [("", self.empty_label)] if self.empty_label else []
+        self.choices = empty + [(str(minutes), delay_text(timedelta(minutes=minutes))) for minutes in self.minutes]
 
     def prepare_value(self, value):
         return str(minutes_of(value)) if isinstance(value, timedelta) else value
@@ -59,13 +61,29 @@ class ServiceForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # In the reader's language; a delay set before is kept, not reset by the next save.
-        if "cancellation_delay" in self.fields:  # read-only for clinic staff
-            self.fields["cancellation_delay"].offer(also=self.instance.cancellation_delay)
+        for name in ("cancellation_delay", "online_booking_notice", "online_booking_horizon"):
+            if name in self.fields:  # read-only for clinic staff
+                self.fields[name].offer(also=getattr(self.instance, name))
 
     class Meta:
         model = Service
-        fields = ["clinic", "name_fr", "name_en", "category", "cancellation_delay"]
-        field_classes = {"cancellation_delay": DelayField}
+        fields = [
+            "clinic",
+            "name_fr",
+            "name_en",
+            "category",
+            "cancellation_delay",
+            "online_booking",
+            "online_booking_notice",
+            "online_booking_horizon",
+        ]
+        field_classes = {
+            "cancellation_delay": DelayField,
+            "online_booking_notice": partial(DelayField, hours=[0, 1, 2, 4, 12, 24, 48], empty_label=None),
+            "online_booking_horizon": partial(
+                DelayField, hours=[24 * days for days in (7, 14, 30, 60, 90, 180, 365)], empty_label=None
+            ),
+        }
 
 
 STALE_FORM = _(

@@ -9,7 +9,7 @@ triggers by migration (cross-clinic consistency, see `schedules/triggers.py`);
 
 import uuid
 import zoneinfo
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -54,6 +54,20 @@ class Clinic(models.Model):
     )
     # R1: only a connected clinic has its appointments communicated by the Hub.
     hub_connected = models.BooleanField(_("connected to the Hub"), default=False)
+    # D20: the clinic's public booking page, switched on by support.
+    online_booking = models.BooleanField(
+        _("online booking"),
+        default=False,
+        help_text=_("Patients book on the clinic's page, for the services open to online booking."),
+    )
+    booking_address = models.SlugField(
+        _("booking page address"),
+        max_length=60,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text=_("The last part of the booking page's address, e.g. clinique-du-parc."),
+    )
     staff = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         verbose_name=_("staff"),
@@ -72,6 +86,10 @@ class Clinic(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.online_booking and not self.booking_address:
+            raise ValidationError({"booking_address": _("Online booking needs the booking page's address.")})
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -151,6 +169,20 @@ class Service(models.Model):
         ),
     )
 
+    # D20: patients may book this service on the clinic's page, from
+    # `online_booking_notice` before the start to `online_booking_horizon` ahead.
+    online_booking = models.BooleanField(_("online booking"), default=False)
+    online_booking_notice = models.DurationField(
+        _("online booking closes"),
+        default=timedelta(hours=2),
+        help_text=_("Patients may book online until this long before the start."),
+    )
+    online_booking_horizon = models.DurationField(
+        _("online booking opens"),
+        default=timedelta(days=60),
+        help_text=_("Patients may book online at most this far ahead."),
+    )
+
     # Who changed which field, from what, to what (the audit history).
     audit = AuditRecords()
 
@@ -169,6 +201,16 @@ class Service(models.Model):
 
     def name(self, language: str) -> str:
         return self.name_en if language.startswith("en") else self.name_fr
+
+    def clean(self) -> None:
+        if self.online_booking_notice is not None and self.online_booking_notice < timedelta(0):
+            raise ValidationError({"online_booking_notice": _("This cannot be negative.")})
+        if (
+            self.online_booking_notice is not None
+            and self.online_booking_horizon is not None
+            and self.online_booking_horizon <= self.online_booking_notice
+        ):
+            raise ValidationError({"online_booking_horizon": _("This must be longer than when online booking closes.")})
 
     @property
     def sends_messages(self) -> bool:

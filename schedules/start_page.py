@@ -70,7 +70,7 @@ def start_page(user, now: datetime | None = None) -> dict:
         "failed": visible_to(Message.objects.all(), user)
         # Not yet sent again by staff (D15): what still needs a look.
         .filter(state__in=Message.SENDABLE_AGAIN, due_at__gte=now - timedelta(days=7), resend__isnull=True)
-        .exclude(kind=Message.Kind.ANSWER)  # said once; never sent again (the message list has them)
+        .exclude(kind__in=Message.SAID_ONCE)  # never sent again (the message list has them)
         .select_related("patient", "appointment")
         .order_by("-due_at")[:20],
         # Replies the Hub could not act on (not understood, a request to

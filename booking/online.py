@@ -1,0 +1,199 @@
+"""Online booking on the clinic's page (D20), the database side.
+
+The page asks `free_slots` what to show, `ask` to send a one-time code to
+the email or mobile the patient typed, `verify` whether the code typed is
+right, and `book` to make the appointment: an ordinary booking (source
+"online, the Hub's page", booking language the page's, R20), so that the
+usual confirmation and reminder follow. Two patients on one slot: the
+database's one-active-appointment-per-slot constraint decides, and the
+other is offered the next free slots.
+"""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from booking import codes, rules
+from booking.models import BookingRequest
+from confirmations.keywords import plain_letters
+from confirmations.models import Message
+from confirmations.planning import wake_the_worker_after_commit
+from patients.models import Patient
+from schedules.actors import PATIENT, acting_as
+from schedules.models import Appointment, Clinic, Service, Slot
+
+
+class NotBookable(Exception):
+    """The slot can no longer be booked online (taken, past the window, or closed)."""
+
+
+class TooManyBookings(Exception):
+    """The patient already holds as many upcoming online bookings as a clinic allows."""
+
+
+def open_clinic(address: str) -> Clinic | None:
+    return Clinic.objects.filter(booking_address=address, online_booking=True).first()
+
+
+def open_services(clinic: Clinic):
+    return Service.objects.filter(clinic=clinic, online_booking=True).exclude(category=Service.Category.NONE)
+
+
+def free_slots(service: Service, professional_id: int | None = None, now: datetime | None = None, limit: int = 12):
+    """The service's slots a patient may book online now, soonest first:
+    within the service's window, holding no active appointment, and not
+    overlapping another of the professional's appointments (D16)."""
+    now = now or timezone.now()
+    earliest, latest = rules.window(now, service.online_booking_notice, service.online_booking_horizon)
+    busy = Appointment.objects.filter(
+        professional=OuterRef("professional"), start__lt=OuterRef("end"), end__gt=OuterRef("start")
+    ).exclude(status=Appointment.Status.CANCELLED)
+    slots = Slot.objects.filter(
+        service=service,
+        professional__clinic_id=service.clinic_id,
+        start__gte=earliest,
+        start__lte=latest,
+    ).filter(~Exists(busy))
+    if professional_id is not None:
+        slots = slots.filter(professional_id=professional_id)
+    return slots.select_related("professional", "service").order_by("start", "id")[:limit]
+
+
+def is_free(slot: Slot, now: datetime | None = None) -> bool:
+    service = slot.service
+    return (
+        service.online_booking
+        and service.sends_messages
+        and slot.professional.clinic.online_booking
+        and free_slots(service, slot.professional_id, now, limit=None).filter(pk=slot.pk).exists()
+    )
+
+
+def ask(clinic: Clinic, slot: Slot, language: str, first_name: str, last_name: str, channel: str, contact: str):
+    """Records the request and plans the code's message, due now."""
+    now = timezone.now()
+    code = rules.new_code()
+    with transaction.atomic():
+        request = BookingRequest(
+            clinic=clinic,
+            slot=slot,
+            language=language,
+            first_name=first_name.strip(),
+            last_name=last_name.strip(),
+            contact_channel=channel,
+            contact=contact,
+            expires_at=now + rules.CODE_LIFETIME,
+        )
+        request.code_hash = rules.code_hash(request.public_id, code)
+        request.save()
+        Message.objects.create(
+            kind=Message.Kind.CODE,
+            clinic=clinic,
+            channel=channel,
+            to=contact,
+            language=language,
+            due_at=now,
+            snapshot=codes.snapshot(clinic.name, code, request.expires_at),
+        )
+        wake_the_worker_after_commit()
+    return request
+
+
+def verify(public_id, typed: str) -> str:
+    """Checks a typed code (rules.check); a wrong one counts, the right one opens the request once."""
+    with transaction.atomic():
+        request = BookingRequest.objects.select_for_update().filter(public_id=public_id).first()
+        if request is None:
+            return rules.WRONG
+        outcome = rules.check(
+            stored_hash=request.code_hash,
+            request_id=request.public_id,
+            typed=typed,
+            tries=request.wrong_codes,
+            expires_at=request.expires_at,
+            used=request.verified_at is not None,
+            now=timezone.now(),
+        )
+        if outcome == rules.WRONG:
+            request.wrong_codes += 1
+            request.save(update_fields=["wrong_codes"])
+        elif outcome == rules.RIGHT:
+            request.verified_at = timezone.now()
+            request.save(update_fields=["verified_at"])
+        return outcome
+
+
+def may_choose(request: BookingRequest, now: datetime | None = None) -> bool:
+    """A verified request may still book (or pick another slot) for a while, once."""
+    now = now or timezone.now()
+    return (
+        request.verified_at is not None
+        and request.appointment_id is None
+        and now < request.verified_at + rules.CHOOSE_WITHIN
+    )
+
+
+def book(request: BookingRequest, slot: Slot) -> Appointment:
+    """Books `slot` for the verified request's patient, or raises
+    NotBookable (taken meanwhile, or no longer in the window) or
+    TooManyBookings."""
+    try:
+        with transaction.atomic():
+            # Locks the request: a double click books once.
+            request = BookingRequest.objects.select_for_update().get(pk=request.pk)
+            if not may_choose(request):
+                raise NotBookable
+            slot = Slot.objects.select_for_update().select_related("service", "professional__clinic").get(pk=slot.pk)
+            if slot.professional.clinic_id != request.clinic_id or not is_free(slot):
+                raise NotBookable
+            patient = patient_for(request)
+            if upcoming_online(patient) >= settings.HUB_ONLINE_BOOKINGS_PER_PATIENT:
+                raise TooManyBookings
+            with acting_as(PATIENT):
+                appointment = Appointment.objects.create(
+                    slot=slot,
+                    patient=patient,
+                    source=Appointment.Source.ONLINE_HUB,
+                    booking_language=request.language,
+                )
+            request.slot, request.appointment = slot, appointment
+            request.save(update_fields=["slot", "appointment"])
+            return appointment
+    except IntegrityError as error:
+        raise NotBookable from error  # another patient took it in the same instant
+
+
+def upcoming_online(patient: Patient) -> int:
+    return (
+        Appointment.objects.filter(patient=patient, source=Appointment.Source.ONLINE_HUB, start__gt=timezone.now())
+        .exclude(status=Appointment.Status.CANCELLED)
+        .count()
+    )
+
+
+def same_name(a: str, b: str) -> bool:
+    return plain_letters(a).strip() == plain_letters(b).strip()
+
+
+def patient_for(request: BookingRequest) -> Patient:
+    """The clinic's patient with this verified contact and this name, or a
+    new record. A contact alone is not enough: families share an email."""
+    by_contact = (
+        Q(email__iexact=request.contact)
+        if request.contact_channel == BookingRequest.Contact.EMAIL
+        else Q(mobile=request.contact)
+    )
+    for patient in Patient.objects.filter(by_contact, clinic_id=request.clinic_id).order_by("-created_at"):
+        if same_name(patient.first_name, request.first_name) and same_name(patient.last_name, request.last_name):
+            return patient
+    contact = {"email" if request.contact_channel == BookingRequest.Contact.EMAIL else "mobile": request.contact}
+    return Patient.objects.create(
+        clinic_id=request.clinic_id,
+        first_name=request.first_name,
+        last_name=request.last_name,
+        language=request.language,
+        **contact,
+    )
