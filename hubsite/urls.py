@@ -32,6 +32,7 @@ urlpatterns = [
     path("health/", health),
     path("admin/", admin.site.urls),
     path("", include("confirmations.urls")),
+    path("", include("booking.urls")),
 ]
 
 urlpatterns.append(re_path(r"^anymail/(?P<rest>.*)$", email_tracking))

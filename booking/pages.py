@@ -1,0 +1,297 @@
+"""The clinic's booking page (D20): pick a service, a time, give a name and
+an email or mobile, type the code sent there, and the appointment is booked.
+
+In French or English, the patient's choice (`?lang=`), which becomes the
+appointment's booking language (R20). Pages carry no outside resources, are
+never cached nor indexed. A request is bound to the browser that made it
+(its session): a leaked address opens nothing. Sending a code is limited
+per client address and per email or mobile; every page is limited per
+client address like the patient pages (both fail open when the cache is
+down, logged).
+"""
+
+import hashlib
+import logging
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+from django_ratelimit.core import is_ratelimited
+from phonenumber_field.phonenumber import PhoneNumber
+
+from booking import online, rules
+from booking.models import BookingRequest
+from booking.texts import TEXTS
+from confirmations.content import TYPE_LABELS, spoken_phone
+from confirmations.dates import long_date
+from confirmations.events import readable_contact
+from confirmations.patient_pages import CACHE_ERRORS, browser_language, private, rate_limited
+from schedules.models import Slot
+
+logger = logging.getLogger(__name__)
+
+SESSION_KEY = "booking_requests"
+
+
+def booking_page(view):
+    return rate_limited(never_cache(require_http_methods(["GET", "HEAD", "POST"])(view)))
+
+
+def language_of(request) -> str:
+    wanted = request.POST.get("lang") or request.GET.get("lang")
+    return wanted if wanted in TEXTS else browser_language(request)
+
+
+def phone_of(clinic) -> str:
+    return spoken_phone(clinic.phone.as_e164 if isinstance(clinic.phone, PhoneNumber) else "")
+
+
+def show(request, template: str, language: str, clinic, context: dict, status: int = 200):
+    phone = phone_of(clinic) if clinic else ""
+    texts = {key: text.replace("{phone}", phone) for key, text in TEXTS[language].items()}
+    with translation.override(language):
+        response = render(
+            request,
+            f"booking/{template}.html",
+            {"t": texts, "language": language, "clinic": clinic, "phone": phone, **context},
+            status=status,
+        )
+    return private(response)
+
+
+def not_found(request, language: str, clinic=None):
+    return show(request, "not_found", language, clinic, {}, status=404)
+
+
+def to(name: str, language: str, **kwargs) -> str:
+    return f"{reverse(name, kwargs=kwargs)}?lang={language}"
+
+
+def slot_rows(slots, clinic, language: str, address: str) -> list[dict]:
+    return [
+        {
+            "slot": slot,
+            "when": long_date(slot.start, clinic.timezone, language),
+            "professional": slot.professional.full_name,
+            "url": to("booking-details", language, address=address, slot_id=slot.pk),
+        }
+        for slot in slots
+    ]
+
+
+@booking_page
+def services(request, address: str):
+    language = language_of(request)
+    clinic = online.open_clinic(address)
+    if clinic is None:
+        return not_found(request, language)
+    offered = [
+        {"name": service.name(language), "url": to("booking-slots", language, address=address, service_id=service.pk)}
+        for service in online.open_services(clinic).order_by("name_fr")
+    ]
+    return show(request, "services", language, clinic, {"services": offered})
+
+
+@booking_page
+def slots(request, address: str, service_id: int):
+    language = language_of(request)
+    clinic = online.open_clinic(address)
+    service = online.open_services(clinic).filter(pk=service_id).first() if clinic else None
+    if service is None:
+        return not_found(request, language, clinic)
+    professionals = list(clinic.professionals.order_by("last_name", "first_name"))
+    chosen = request.GET.get("professional", "")
+    professional_id = next((p.pk for p in professionals if str(p.pk) == chosen), None)
+    context = {
+        "service_name": service.name(language),
+        "professionals": professionals,
+        "chosen": professional_id,
+        "rows": slot_rows(online.free_slots(service, professional_id), clinic, language, address),
+        "back": to("booking-services", language, address=address),
+    }
+    return show(request, "slots", language, clinic, context)
+
+
+def contact_of(text: str) -> tuple[str, str] | None:
+    """('email', address) or ('sms', +1 number) from what the patient typed; None if neither."""
+    text = text.strip()
+    if "@" in text:
+        try:
+            validate_email(text)
+        except ValidationError:
+            return None
+        local, _at, domain = text.rpartition("@")
+        return BookingRequest.Contact.EMAIL, f"{local}@{domain.lower()}"
+    try:
+        number = phonenumbers.parse(text, "CA")
+    except phonenumbers.NumberParseException:
+        return None
+    if number.country_code != 1 or not phonenumbers.is_valid_number(number):
+        return None
+    return BookingRequest.Contact.SMS, phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def codes_limited(request, contact: str) -> bool:
+    """Too many codes asked for from this address, or for this email or mobile."""
+    digest = hashlib.sha256(contact.lower().encode()).hexdigest()
+    try:
+        by_address = is_ratelimited(
+            request,
+            group="booking-codes-address",
+            key="ip",
+            rate=settings.HUB_BOOKING_CODES_PER_ADDRESS,
+            increment=True,
+        )
+        by_contact = is_ratelimited(
+            request,
+            group="booking-codes-contact",
+            key=lambda group, request: digest,
+            rate=settings.HUB_BOOKING_CODES_PER_CONTACT,
+            increment=True,
+        )
+    except CACHE_ERRORS as error:
+        logger.warning("Booking code sent without its rate limit: the cache failed (%s)", type(error).__name__)
+        return False
+    return by_address or by_contact
+
+
+def free_slot(clinic, slot_id: int) -> Slot | None:
+    slot = (
+        Slot.objects.select_related("professional__clinic", "service")
+        .filter(pk=slot_id, professional__clinic=clinic)
+        .first()
+    )
+    return slot if slot is not None and online.is_free(slot) else None
+
+
+@booking_page
+def details(request, address: str, slot_id: int):
+    language = language_of(request)
+    clinic = online.open_clinic(address)
+    slot = free_slot(clinic, slot_id) if clinic else None
+    if slot is None:
+        return not_found(request, language, clinic)
+    fields = {name: request.POST.get(name, "").strip()[:100] for name in ("first_name", "last_name", "contact")}
+    errors, status = {}, 200
+    if request.method == "POST":
+        texts = TEXTS[language]
+        for name in ("first_name", "last_name", "contact"):
+            if not fields[name]:
+                errors[name] = texts["required"]
+        contact = contact_of(fields["contact"]) if fields["contact"] else None
+        if fields["contact"] and contact is None:
+            errors["contact"] = texts["bad_contact"]
+        if not errors and codes_limited(request, contact[1]):
+            errors["form"], status = texts["too_many_codes"].format(phone=phone_of(clinic)), 429
+        if not errors:
+            channel, to_address = contact
+            asked = online.ask(clinic, slot, language, fields["first_name"], fields["last_name"], channel, to_address)
+            request.session[SESSION_KEY] = [*request.session.get(SESSION_KEY, [])[-9:], str(asked.public_id)]
+            return redirect(to("booking-code", language, address=address, request_id=asked.public_id))
+    context = {
+        "slot_row": slot_rows([slot], clinic, language, address)[0],
+        "service_name": slot.service.name(language),
+        "fields": fields,
+        "errors": errors,
+        "back": to("booking-slots", language, address=address, service_id=slot.service_id),
+    }
+    return show(request, "details", language, clinic, context, status=status)
+
+
+def own_request(request, clinic, request_id) -> BookingRequest | None:
+    """The booking request, only in the browser that made it."""
+    if clinic is None or str(request_id) not in request.session.get(SESSION_KEY, []):
+        return None
+    return (
+        BookingRequest.objects.select_related("slot__service", "slot__professional", "appointment")
+        .filter(public_id=request_id, clinic=clinic)
+        .first()
+    )
+
+
+@booking_page
+def code(request, address: str, request_id):
+    language = language_of(request)
+    clinic = online.open_clinic(address)
+    asked = own_request(request, clinic, request_id)
+    if asked is None:
+        return not_found(request, language, clinic)
+    if asked.appointment_id:
+        return redirect(to("booking-done", language, address=address, request_id=asked.public_id))
+    texts, error = TEXTS[language], ""
+    if request.method == "POST":
+        outcome = online.verify(asked.public_id, request.POST.get("code", ""))
+        if outcome == rules.RIGHT:
+            asked.refresh_from_db()
+            return _book(request, clinic, asked, asked.slot, language, address)
+        error = texts[outcome]
+    context = {
+        "code_message": texts["code_sent"].format(contact=readable_contact(asked.contact)),
+        "error": error,
+        "ended": error in (texts["expired"], texts["too_many"], texts["used"]),
+        "again": to("booking-details", language, address=address, slot_id=asked.slot_id) if asked.slot_id else "",
+    }
+    return show(request, "code", language, clinic, context, status=200 if not error else 400)
+
+
+@booking_page
+@require_POST
+def choose(request, address: str, request_id):
+    """After a slot was taken: the patient, already verified, picks another."""
+    language = language_of(request)
+    clinic = online.open_clinic(address)
+    asked = own_request(request, clinic, request_id)
+    slot_id = request.POST.get("slot", "")
+    slot = free_slot(clinic, int(slot_id)) if asked is not None and slot_id.isdigit() else None
+    if asked is None:
+        return not_found(request, language, clinic)
+    return _book(request, clinic, asked, slot, language, address)
+
+
+def _book(request, clinic, asked: BookingRequest, slot: Slot | None, language: str, address: str):
+    texts = TEXTS[language]
+    if not online.may_choose(asked):
+        if asked.appointment_id:
+            return redirect(to("booking-done", language, address=address, request_id=asked.public_id))
+        return show(request, "message", language, clinic, {"message": texts["expired_request"], "restart": True})
+    try:
+        if slot is None:
+            raise online.NotBookable
+        online.book(asked, slot)
+    except online.TooManyBookings:
+        message = texts["too_many_bookings"].format(
+            count=settings.HUB_ONLINE_BOOKINGS_PER_PATIENT, phone=phone_of(clinic)
+        )
+        return show(request, "message", language, clinic, {"message": message}, status=409)
+    except online.NotBookable:
+        service = slot.service if slot is not None else asked.slot.service if asked.slot_id else None
+        rows = slot_rows(online.free_slots(service), clinic, language, address) if service else []
+        context = {
+            "rows": rows,
+            "choose_url": to("booking-choose", language, address=address, request_id=asked.public_id),
+        }
+        return show(request, "taken", language, clinic, context, status=409)
+    return redirect(to("booking-done", language, address=address, request_id=asked.public_id))
+
+
+@booking_page
+def done(request, address: str, request_id):
+    language = language_of(request)
+    clinic = online.open_clinic(address)
+    asked = own_request(request, clinic, request_id)
+    if asked is None or asked.appointment is None:
+        return not_found(request, language, clinic)
+    appointment = asked.appointment
+    context = {
+        "when": long_date(appointment.start, clinic.timezone, language),
+        "professional": appointment.professional.full_name,
+        "type": TYPE_LABELS[language].get(appointment.service.category, ""),
+        "booked_note": TEXTS[language]["booked_note"].format(contact=readable_contact(asked.contact)),
+    }
+    return show(request, "done", language, clinic, context)

@@ -1,0 +1,186 @@
+"""The clinic's booking page, through HTTP (D20, R20)."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+
+from booking.models import BookingRequest
+from booking.tests.conftest import NOW
+from confirmations.dispatch import send_due_messages
+from confirmations.models import Message
+from conftest import book, make_clinic, make_patient, make_professional, make_service, make_slot
+from schedules.models import Appointment
+
+pytestmark = pytest.mark.django_db
+
+HOME = "/prendre-rendez-vous/clinique-du-parc/"
+
+
+def page(client, url, **data):
+    response = client.post(url, data) if data else client.get(url)
+    return response, response.content.decode()
+
+
+def ask_code(client, slot, contact="jean@example.com", first="Jean", last="Roy", lang="en"):
+    return client.post(
+        f"{HOME}plage/{slot.pk}/", {"lang": lang, "first_name": first, "last_name": last, "contact": contact}
+    )
+
+
+def last_code(contact="jean@example.com") -> str:
+    return Message.objects.filter(kind="code", to=contact).latest("id").snapshot["code"]
+
+
+class TestBrowsing:
+    def test_the_page_lists_the_services_open_online_in_the_chosen_language(self, client, open_clinic, service, clock):
+        make_service(open_clinic, name_fr="Vaccin", name_en="Vaccine")  # not open online
+        response, html = page(client, f"{HOME}?lang=en")
+        assert response.status_code == 200 and 'lang="en-CA"' in html
+        assert "In-clinic visit" in html and "Vaccine" not in html
+        assert "no-store" in response["Cache-Control"] and response["X-Robots-Tag"] == "noindex, nofollow"
+
+    def test_french_by_default_for_a_french_browser(self, client, open_clinic, clock):
+        _response, html = page(client, HOME)
+        assert "Prendre rendez-vous" in html and 'lang="fr-CA"' in html
+
+    @pytest.mark.parametrize("url", ["/prendre-rendez-vous/nowhere/", "/prendre-rendez-vous/clinique-du-parc/"])
+    def test_an_unknown_or_closed_clinic_has_no_page(self, client, clinic, url):
+        response, html = page(client, url)  # the clinic is not open online here
+        assert response.status_code == 404 and "Cette page n’existe pas" in html
+
+    def test_the_slots_are_the_free_ones_with_the_professional_chosen(
+        self, client, open_clinic, service, professional, patient, clock
+    ):
+        julie = make_professional(open_clinic, first_name="Julie", last_name="Côté")
+        mine = make_slot(professional, service, NOW + timedelta(days=1))
+        hers = make_slot(julie, service, NOW + timedelta(days=2))
+        book(make_slot(julie, service, NOW + timedelta(days=3)), patient)
+        _response, html = page(client, f"{HOME}service/{service.pk}/?lang=fr")
+        assert html.count('href="/prendre-rendez-vous/clinique-du-parc/plage/') == 2
+        assert "mardi 24 novembre 2026 à 10\u00a0h" in html
+        _response, html = page(client, f"{HOME}service/{service.pk}/?lang=fr&professional={julie.pk}")
+        assert f"plage/{hers.pk}/" in html and f"plage/{mine.pk}/" not in html
+
+    @pytest.mark.parametrize("chosen", ["abc", "99999999999999999999", "-1", "%00"])
+    def test_a_malformed_professional_shows_the_first_available(
+        self, client, open_clinic, service, slot, clock, chosen
+    ):
+        response, html = page(client, f"{HOME}service/{service.pk}/?professional={chosen}")
+        assert response.status_code == 200 and f"plage/{slot.pk}/" in html
+
+    def test_a_clinic_never_shows_another_clinics_service_or_slot(self, client, open_clinic, clock):
+        elsewhere = make_clinic("Clinique du Nord", online_booking=True, booking_address="nord")
+        theirs = make_service(elsewhere, online_booking=True)
+        their_slot = make_slot(make_professional(elsewhere), theirs, NOW + timedelta(days=1))
+        assert client.get(f"{HOME}service/{theirs.pk}/").status_code == 404
+        assert client.get(f"{HOME}plage/{their_slot.pk}/").status_code == 404
+        assert "Clinique du Nord" not in client.get(HOME).content.decode()
+
+    @pytest.mark.parametrize("path", ["service/99999999999999999999/", "plage/99999999999999999999/", "plage/0/"])
+    def test_extreme_ids_are_not_found(self, client, open_clinic, path):
+        assert client.get(f"{HOME}{path}").status_code == 404
+
+
+class TestBooking:
+    def test_r20_a_patient_whose_record_says_french_books_in_english_and_is_confirmed_in_english(
+        self, client, open_clinic, slot, patient, clock, channel_calls
+    ):
+        response = ask_code(client, slot)
+        request = BookingRequest.objects.get()
+        assert response.status_code == 302 and response["Location"] == f"{HOME}code/{request.public_id}/?lang=en"
+        response, html = page(client, response["Location"])
+        assert "We sent a 6-digit code to jean@example.com. It is valid for 10 minutes." in html
+        response = client.post(f"{HOME}code/{request.public_id}/", {"lang": "en", "code": last_code()})
+        assert response["Location"] == f"{HOME}reserve/{request.public_id}/?lang=en"
+        _response, html = page(client, response["Location"])
+        assert "Your appointment is booked" in html and "Thursday, December 3, 2026 at 2:30 PM" in html
+        appointment = Appointment.objects.get()
+        assert (appointment.patient, appointment.source, appointment.booking_language) == (patient, "online_hub", "en")
+        send_due_messages()
+        confirmation = Message.objects.get(kind="confirmation")
+        assert confirmation.language == "en" and confirmation.to == "jean@example.com"
+
+    def test_missing_or_bad_details_are_said_beside_each_field_and_send_nothing(self, client, open_clinic, slot, clock):
+        response = client.post(f"{HOME}plage/{slot.pk}/", {"lang": "fr", "first_name": " ", "contact": "jean@"})
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert html.count("Ce champ est obligatoire.") == 2
+        assert "Inscrivez un courriel ou un numéro de cellulaire canadien valide." in html
+        assert not BookingRequest.objects.exists() and not Message.objects.exists()
+
+    @pytest.mark.parametrize(
+        "typed, channel, to",
+        [("514 555-0122", "sms", "+15145550122"), ("(514) 555-0122", "sms", "+15145550122"),
+         ("Jean@Example.COM", "email", "Jean@example.com")],
+    )  # fmt: skip
+    def test_an_email_or_a_mobile_as_people_type_them(self, client, open_clinic, slot, clock, typed, channel, to):
+        ask_code(client, slot, contact=typed)
+        request = BookingRequest.objects.get()
+        assert (request.contact_channel, request.contact) == (channel, to)
+
+    def test_wrong_code_says_so_and_the_request_stays_open(self, client, open_clinic, slot, clock):
+        ask_code(client, slot, lang="fr")
+        request = BookingRequest.objects.get()
+        response = client.post(f"{HOME}code/{request.public_id}/", {"lang": "fr", "code": "1234567"})
+        assert response.status_code == 400
+        assert "Ce code n’est pas le bon." in response.content.decode()
+        assert not Appointment.objects.exists()
+
+    def test_another_browser_cannot_use_the_request(self, client, open_clinic, slot, clock):
+        ask_code(client, slot)
+        request = BookingRequest.objects.get()
+        stranger = Client()
+        assert stranger.get(f"{HOME}code/{request.public_id}/").status_code == 404
+        assert stranger.post(f"{HOME}code/{request.public_id}/", {"code": last_code()}).status_code == 404
+        assert not Appointment.objects.exists()
+
+    def test_a_double_click_books_once(self, client, open_clinic, slot, clock):
+        ask_code(client, slot)
+        url = f"{HOME}code/{BookingRequest.objects.get().public_id}/"
+        first, second = (client.post(url, {"lang": "en", "code": last_code()}) for _ in range(2))
+        assert first.status_code == second.status_code == 302 and first["Location"] == second["Location"]
+        assert Appointment.objects.count() == 1
+
+    def test_a_slot_taken_meanwhile_offers_the_next_ones_and_one_can_be_chosen(
+        self, client, open_clinic, service, professional, slot, clinic, clock
+    ):
+        later = make_slot(professional, service, slot.start + timedelta(days=1))
+        ask_code(client, slot, first="Anne", contact="anne@example.com")
+        book(slot, make_patient(clinic))  # someone else, on the phone
+        request = BookingRequest.objects.get()
+        response = client.post(
+            f"{HOME}code/{request.public_id}/", {"lang": "en", "code": last_code("anne@example.com")}
+        )
+        html = response.content.decode()
+        assert response.status_code == 409 and "someone else has just booked this time" in html
+        assert f'name="slot" value="{later.pk}"' in html and f'value="{slot.pk}"' not in html
+        response = client.post(f"{HOME}choisir/{request.public_id}/", {"lang": "en", "slot": later.pk})
+        assert response.status_code == 302
+        assert Appointment.objects.get(slot=later).patient.first_name == "Anne"
+
+    def test_too_many_upcoming_online_bookings_are_refused_with_the_clinics_phone(
+        self, client, open_clinic, service, professional, slot, patient, clock
+    ):
+        for days in (1, 2):
+            book(make_slot(professional, service, slot.start + timedelta(days=days)), patient, source="online_hub")
+        ask_code(client, slot)
+        url = f"{HOME}code/{BookingRequest.objects.get().public_id}/"
+        response = client.post(url, {"lang": "en", "code": last_code()})
+        assert response.status_code == 409
+        assert "call the clinic at 514 555-0100" in response.content.decode()
+
+
+class TestLimits:
+    def test_three_codes_an_hour_for_one_email(self, client, open_clinic, slot, clock, settings):
+        assert settings.HUB_BOOKING_CODES_PER_CONTACT == "3/h"
+        statuses = [ask_code(client, slot).status_code for _ in range(4)]
+        assert statuses == [302, 302, 302, 429]
+        assert Message.objects.filter(kind="code").count() == 3
+        assert ask_code(client, slot, contact="anne@example.com").status_code == 302  # another email
+
+    def test_ten_codes_an_hour_from_one_address(self, client, open_clinic, slot, clock, settings):
+        assert settings.HUB_BOOKING_CODES_PER_ADDRESS == "10/h"
+        statuses = [ask_code(client, slot, contact=f"p{n}@example.com").status_code for n in range(11)]
+        assert statuses == [302] * 10 + [429]
+        assert "Too many codes were asked for" in ask_code(client, slot, contact="z@example.com").content.decode()
