@@ -30,7 +30,8 @@ TEXTS = {
         "too_many": "Trop d’essais. Demandez un nouveau code.",
         "used": "Ce code a déjà servi.",
         "new_code": "Demander un nouveau code",
-        "taken": "Désolé, cette plage vient d’être réservée par quelqu’un d’autre. Voici les prochaines plages libres\u00a0:",
+        "taken": "Désolé, cette plage vient d’être réservée par quelqu’un d’autre. "
+        "Voici les prochaines plages libres\u00a0:",
         "choose": "Réserver",
         "too_many_bookings": "Vous avez déjà {count} rendez-vous à venir pris en ligne à cette clinique. "
         "Pour en prendre un autre, appelez la clinique au {phone}.",
