@@ -51,3 +51,106 @@ class BookingRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+
+class WaitlistEntry(models.Model):
+    """A patient waiting for a time of a service (and, if they want, of one
+    professional) within a date window: a slot freed there is offered."""
+
+    class State(models.TextChoices):
+        WAITING = "waiting", _("waiting")
+        BOOKED = "booked", _("booked from an offer")
+        REMOVED = "removed", _("removed from the list")
+
+    clinic_lookup = "clinic"
+
+    clinic = models.ForeignKey(Clinic, verbose_name=_("clinic"), on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey(
+        "patients.Patient", verbose_name=_("patient"), on_delete=models.CASCADE, related_name="waitlist_entries"
+    )
+    service = models.ForeignKey(
+        "schedules.Service", verbose_name=_("service"), on_delete=models.CASCADE, related_name="+"
+    )
+    professional = models.ForeignKey(
+        "schedules.Professional",
+        verbose_name=_("professional"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Empty: any professional."),
+    )
+    earliest = models.DateField(_("from"))
+    latest = models.DateField(_("until"))
+    state = models.CharField(_("state"), max_length=8, choices=State.choices, default=State.WAITING)
+    appointment = models.ForeignKey(
+        Appointment, verbose_name=_("appointment"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("added"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("waiting list entry")
+        verbose_name_plural = _("waiting list")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["clinic", "state", "service"], name="waitlist_by_service")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(latest__gte=models.F("earliest")), name="waitlist_window_order")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient} · {self.service}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        errors = {}
+        if self.earliest and self.latest and self.latest < self.earliest:
+            errors["latest"] = _("The end of the window must not be before its start.")
+        clinic_id = self.clinic_id
+        for name in ("patient", "service", "professional"):
+            related = getattr(self, name, None) if getattr(self, f"{name}_id") else None
+            if related is not None and clinic_id and related.clinic_id != clinic_id:
+                errors[name] = _("This must belong to the entry's clinic.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class Offer(models.Model):
+    """A freed slot offered to a waiting patient: the first to accept gets it."""
+
+    class State(models.TextChoices):
+        OPEN = "open", _("offered")
+        ACCEPTED = "accepted", _("accepted: booked")
+        TAKEN = "taken", _("taken by another patient")
+        EXPIRED = "expired", _("expired")
+        WITHDRAWN = "withdrawn", _("withdrawn: the slot is gone")
+
+    clinic_lookup = "entry__clinic"
+
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    entry = models.ForeignKey(WaitlistEntry, verbose_name=_("entry"), on_delete=models.CASCADE, related_name="offers")
+    slot = models.ForeignKey(
+        Slot, verbose_name=_("slot"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    slot_start = models.DateTimeField(_("time offered"))
+    message = models.OneToOneField(
+        "confirmations.Message",
+        verbose_name=_("message"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="offer",
+    )
+    created_at = models.DateTimeField(_("offered at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.OPEN)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("offer")
+        verbose_name_plural = _("offers")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["state", "expires_at"], name="offer_by_state")]
+
+    def __str__(self) -> str:
+        return f"{self.entry} · {self.get_state_display()}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from booking import pages
+from booking import offer_page, pages
 
 urlpatterns = [
     path("prendre-rendez-vous/<slug:address>/", pages.services, name="booking-services"),
@@ -9,4 +9,6 @@ urlpatterns = [
     path("prendre-rendez-vous/<slug:address>/code/<uuid:request_id>/", pages.code, name="booking-code"),
     path("prendre-rendez-vous/<slug:address>/choisir/<uuid:request_id>/", pages.choose, name="booking-choose"),
     path("prendre-rendez-vous/<slug:address>/reserve/<uuid:request_id>/", pages.done, name="booking-done"),
+    # A freed slot offered to a waiting patient, from the offer's email.
+    path("rendez-vous/offre/<str:token>/", offer_page.offer, name="waitlist-offer"),
 ]

@@ -18,6 +18,7 @@ from confirmations import sms
 from confirmations.content import spoken_phone
 
 STOPPED, STARTED, HELP, CANCEL_REQUEST = "stopped", "started", "help", "cancel_request"
+OFFER_GONE = "offer_gone"  # a YES to a waiting list offer that ended or was taken
 BILINGUAL = {STOPPED, STARTED, HELP}
 
 TEXTS = {
@@ -27,6 +28,7 @@ TEXTS = {
         HELP: "{clinic}avis et rappels de rendez-vous.{phone} Pour ne plus recevoir de textos, répondez ARRET.",
         CANCEL_REQUEST: "{clinic}un texto ne peut pas annuler un rendez-vous. Pour annuler, appelez la clinique"
         "{phone_at}{email_link}.",
+        OFFER_GONE: "{clinic}désolé, cette plage n’est plus disponible. Vous restez sur la liste d’attente.",
     },
     "en": {
         STOPPED: "{clinic}you will no longer receive texts from us. To receive them again, reply START.",
@@ -34,6 +36,7 @@ TEXTS = {
         HELP: "{clinic}appointment notices and reminders.{phone} To stop receiving texts, reply STOP.",
         CANCEL_REQUEST: "{clinic}a text cannot cancel an appointment. To cancel, call the clinic{phone_at}"
         "{email_link}.",
+        OFFER_GONE: "{clinic}sorry, this time is no longer available. You stay on the waiting list.",
     },
 }
 PIECES = {

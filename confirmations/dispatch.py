@@ -310,6 +310,8 @@ def _prepare(message: Message, appointment: Appointment | None, opted_out: set[s
         return _prepare_answer(message, appointment)
     if message.kind == Message.Kind.CODE:
         return _prepare_code(message)
+    if message.kind == Message.Kind.OFFER:
+        return _prepare_offer(message)
     current = facts_of(appointment, opted_out=opted_out) if appointment else None
     due = rules.Due(message.kind, message.planned_start, message.patient_id)
     reason = rules.recheck(due, current, now)
@@ -377,6 +379,21 @@ def _prepare_code(message: Message) -> str | None:
     if codes.expired(message.snapshot, timezone.now()):
         return _withdraw(message, Reason.CODE_EXPIRED)
     message.subject, message.content, message.html = codes.write(message.snapshot, message.language, message.channel)
+    message.attempts += 1
+    return None
+
+
+def _prepare_offer(message: Message) -> str | None:
+    """A waiting list offer goes while it is open, in the patient's language of the moment (R20)."""
+    from booking import offers
+
+    if not settings.HUB_CHANNELS.get(message.channel):
+        return mark_failed(message, Reason.NO_CHANNEL)
+    offer = offers.of(message)
+    if offer is None or not offers.still_open(offer):
+        return _withdraw(message, Reason.OFFER_CLOSED)
+    message.language = message.patient.language if message.patient is not None else message.language
+    message.subject, message.content, message.html = offers.write(offer, message.language, message.channel)
     message.attempts += 1
     return None
 

@@ -34,6 +34,7 @@ class Reason(models.TextChoices):
     MODIFIED = "modified", _("the appointment was modified")
     LEFT_HUB = "left_hub", _("the appointment no longer goes through the Hub")
     CODE_EXPIRED = "code_expired", _("the code expired before it could be sent")
+    OFFER_CLOSED = "offer_closed", _("the offer ended before it could be sent")
     # Nobody to send it to, or no time to call (R19, D9, R12, R14, D3).
     NO_CONTACT = "no_contact", _("no usable contact in the patient record")
     NO_CHANNEL = "no_channel", _("no contact in the patient record by a channel this Hub sends by")

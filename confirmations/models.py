@@ -28,6 +28,8 @@ class Message(models.Model):
         # A one-time code for online booking (booking/codes.py): to the
         # address the patient typed, about no appointment yet.
         CODE = "code", _("one-time code")
+        # A freed slot offered to a waiting patient (booking/waitlist.py).
+        OFFER = "offer", _("waiting list offer")
 
     class Channel(models.TextChoices):
         EMAIL = "email", _("email")
@@ -48,7 +50,7 @@ class Message(models.Model):
     SENDABLE_AGAIN = frozenset({State.FAILED, State.UNKNOWN})
     # Said once, to the one address it answers: never sent again, by hand
     # or to another contact (the patient asks again).
-    SAID_ONCE = frozenset({Kind.ANSWER, Kind.CODE})
+    SAID_ONCE = frozenset({Kind.ANSWER, Kind.CODE, Kind.OFFER})
 
     clinic_lookup = "clinic"
 
@@ -243,6 +245,8 @@ class Reply(models.Model):
         NO_APPOINTMENT = "no_appointment", _("no upcoming appointment to confirm")
         HELP = "help", _("asked for help")
         WANTS_TO_CANCEL = "wants_to_cancel", _("wants to cancel")
+        OFFER_ACCEPTED = "offer_accepted", _("took a waiting list offer")
+        OFFER_GONE = "offer_gone", _("answered an offer no longer open")
 
     # What staff must read and handle: an SMS the Hub could not act on (a
     # key other than 1 during a call is only the call's own business).

@@ -27,6 +27,7 @@ from confirmations.models import Message
 from hubsite.db import insert
 from schedules.actors import current_actor
 from schedules.models import Appointment, StatusChange
+from schedules.signals import slot_freed
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,10 @@ def write_change(sender, instance: Appointment, created: bool, raw: bool = False
     status_changed = change.before is None or change.before.status != instance.status
     if events or status_changed:
         StatusChange.record_for(instance, events, current_actor())
+    before = change.before
+    if before is not None and before.slot_id and before.is_active:
+        if not instance.is_active or instance.slot_id != before.slot_id:
+            slot_freed.send(sender=Appointment, slot_id=before.slot_id)
 
 
 @receiver(pre_delete, sender=Appointment)
@@ -139,6 +144,8 @@ def plan_deletion(sender, instance: Appointment, **kwargs) -> None:
     StatusChange.record(
         before.public_id, before.professional.clinic_id, before.status, [event("deleted"), *events], current_actor()
     )
+    if before.slot_id and before.is_active:
+        slot_freed.send(sender=Appointment, slot_id=before.slot_id)
 
 
 def _apply(plan: rules.Plan, appointment: Appointment | None, before: Appointment | None, now: datetime) -> list:

@@ -45,7 +45,7 @@ def _read(reply: Reply) -> str:
     reply.message = (
         # The last SMS sent before the reply came in (not before it was read).
         Message.objects.filter(channel=Message.Channel.SMS, to=reply.number, sent_at__lte=reply.received_at)
-        .exclude(kind__in=Message.SAID_ONCE)
+        .exclude(kind__in=[Message.Kind.ANSWER, Message.Kind.CODE])  # an offer may be answered YES
         .select_related("patient", "clinic", "appointment__service", "appointment__patient")
         .order_by("-sent_at", "-id")
         .first()
@@ -53,6 +53,8 @@ def _read(reply: Reply) -> str:
     reply.clinic = reply.message.clinic if reply.message else None
     meant = keywords.meaning(reply.body)
     if keywords.CONFIRM in meant:
+        if reply.message is not None and reply.message.kind == Message.Kind.OFFER:
+            return _take_offer(reply)  # D20: YES to the waiting list's offer
         return _confirm(reply, reply.message, Appointment.Status.CONFIRMED_SMS)  # R27
     outcome, topic, said = Reply.Outcome.NOT_UNDERSTOOD, None, []
     if keywords.STOP in meant:
@@ -104,6 +106,20 @@ def _answer(reply: Reply, topic: str, stopped: bool) -> None:
         reply, topic, patient=patient, appointment=appointment, upcoming=upcoming, stopped=stopped
     )
     wake_the_worker_after_commit()
+
+
+def _take_offer(reply: Reply) -> str:
+    """The first YES gets the slot (the booking's confirmation follows); a
+    late one is told the slot is gone, and the patient stays on the list."""
+    from booking import waitlist
+    from booking.models import Offer
+
+    offer = Offer.objects.filter(message=reply.message).first()
+    if offer is not None and waitlist.accept(offer.pk) == Offer.State.ACCEPTED:
+        return Reply.Outcome.OFFER_ACCEPTED
+    if _should_answer(reply, answers.OFFER_GONE, stopped=False):
+        _answer(reply, answers.OFFER_GONE, stopped=False)
+    return Reply.Outcome.OFFER_GONE
 
 
 def _tell_staff(reply: Reply, kinds: list[str]) -> None:

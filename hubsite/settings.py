@@ -292,6 +292,10 @@ HUB_RETENTION_DAYS = int(os.environ.get("HUB_RETENTION_DAYS", "90"))
 HUB_ONLINE_BOOKINGS_PER_PATIENT = int(os.environ.get("HUB_ONLINE_BOOKINGS_PER_PATIENT", "2"))
 HUB_BOOKING_CODES_PER_ADDRESS = os.environ.get("HUB_BOOKING_CODES_PER_ADDRESS", "10/h")
 HUB_BOOKING_CODES_PER_CONTACT = os.environ.get("HUB_BOOKING_CODES_PER_CONTACT", "3/h")
+# The waiting list: how many patients a freed slot is offered to at once,
+# and how long an offer stands (never past the service's online booking notice).
+HUB_WAITLIST_OFFERS_AT_ONCE = int(os.environ.get("HUB_WAITLIST_OFFERS_AT_ONCE", "3"))
+HUB_WAITLIST_OFFER_MINUTES = int(os.environ.get("HUB_WAITLIST_OFFER_MINUTES", "120"))
 # The health check (hubsite/health.py) fails when a message due this many
 # minutes ago is still waiting to be sent.
 HUB_HEALTH_OVERDUE_MINUTES = int(os.environ.get("HUB_HEALTH_OVERDUE_MINUTES", "10"))

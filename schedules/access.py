@@ -47,6 +47,8 @@ DAY_TO_DAY = [
     ("patients.patient", ["view", "add", "change"]),
     ("confirmations.message", ["view"]),
     ("confirmations.reply", ["view"]),
+    ("booking.waitlistentry", ["view", "add", "change"]),
+    ("booking.offer", ["view"]),
 ]
 ROLE_PERMISSIONS = {
     STAFF_GROUP: [
@@ -61,6 +63,7 @@ ROLE_PERMISSIONS = {
         ("schedules.service", ["view", "add", "change", "delete"]),
         *DAY_TO_DAY,
         ("confirmations.optout", ["view"]),
+        ("booking.bookingrequest", ["view"]),
         # Clinic staff accounts (schedules/staff_admin.py), never deleted.
         ("auth.user", ["view", "add", "change"]),
     ],
@@ -75,7 +78,7 @@ def ensure_roles(**kwargs) -> None:
 
     # post_migrate reaches apps one by one; make sure the permissions of
     # every app named below exist already.
-    for label in ("auth", "schedules", "patients", "confirmations"):
+    for label in ("auth", "schedules", "patients", "confirmations", "booking"):
         create_permissions(apps.get_app_config(label), verbosity=0)
 
     for group_name, grants in ROLE_PERMISSIONS.items():

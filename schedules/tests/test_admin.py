@@ -159,6 +159,7 @@ class TestReadableValues:
         form = admin_client.get(f"/admin/schedules/service/{service.pk}/change/").content.decode()
         assert f'<option value="{delay}" selected>{shown}</option>' in form
         data = {"clinic": clinic.pk, "name_fr": "A", "name_en": "A", "category": "phone", "cancellation_delay": delay}
+        data |= {"online_booking_notice": "120", "online_booking_horizon": str(60 * 24 * 60)}  # as the form offers
         assert admin_client.post(f"/admin/schedules/service/{service.pk}/change/", data).status_code == 302
         service.refresh_from_db()
         assert service.cancellation_delay == timedelta(minutes=delay)

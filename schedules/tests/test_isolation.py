@@ -223,6 +223,8 @@ def test_support_sees_and_configures_every_clinic(client, world):
             "name_en": "Follow-up",
             "category": "phone",
             "cancellation_delay": "120",  # minutes: "2 h"
+            "online_booking_notice": "120",
+            "online_booking_horizon": str(60 * 24 * 60),
         },
     )
     assert response.status_code == 302

@@ -1,0 +1,56 @@
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from booking.models import BookingRequest, Offer, WaitlistEntry
+from schedules.admin_scoping import ClinicScopedAdmin
+
+
+class OfferInline(admin.TabularInline):
+    """Each offer made to the entry's patient, and what came of it."""
+
+    model = Offer
+    extra = 0
+    can_delete = False
+    fields = ["slot_start", "channel", "created_at", "expires_at", "state", "answered_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description=_("sent by"))
+    def channel(self, offer: Offer) -> str:
+        return offer.message.get_channel_display() if offer.message_id and offer.message.channel else ""
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(ClinicScopedAdmin):
+    list_display = ["patient", "service", "professional", "earliest", "latest", "state", "offers_made", "created_at"]
+    list_filter = ["state", "service", "clinic"]
+    search_fields = ["patient__last_name", "patient__first_name"]
+    list_select_related = ["patient", "service", "professional"]
+    autocomplete_fields = ["patient"]
+    fields = ["clinic", "patient", "service", "professional", "earliest", "latest", "state", "appointment"]
+    readonly_fields = ["appointment"]
+    inlines = [OfferInline]
+
+    @admin.display(description=_("offers"))
+    def offers_made(self, entry: WaitlistEntry) -> int:
+        return entry.offers.count()
+
+
+@admin.register(BookingRequest)
+class BookingRequestAdmin(ClinicScopedAdmin):
+    """For support: what a patient asked on the booking page (never the code)."""
+
+    list_display = ["created_at", "clinic", "first_name", "last_name", "contact", "verified_at", "appointment"]
+    list_filter = ["clinic"]
+    exclude = ["code_hash"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,207 @@
+"""The waiting list (D20): a freed slot is offered, the first to accept gets it."""
+
+from datetime import date, timedelta
+
+import pytest
+
+from booking import offers, waitlist
+from booking.models import Offer, WaitlistEntry
+from booking.tests.conftest import NOW
+from confirmations.dispatch import send_due_messages
+from confirmations.models import Message, Reply
+from confirmations.replies import understand_waiting
+from confirmations.tests.webhook_cases import post_signed
+from conftest import book, make_patient, make_professional, make_service, make_slot
+from schedules.models import Appointment
+
+pytestmark = pytest.mark.django_db
+
+DAY = date(2026, 12, 3)  # the shared slot's day
+
+
+def wait(clinic, service, name: str, professional=None, earliest=DAY, latest=DAY, **contact):
+    contact = contact or {"email": f"{name.lower()}@example.com"}
+    patient = make_patient(clinic, first_name=name, **contact)
+    return WaitlistEntry.objects.create(
+        clinic=clinic, patient=patient, service=service, professional=professional, earliest=earliest, latest=latest
+    )
+
+
+@pytest.fixture
+def freed(slot, clinic, clock, monkeypatch, django_capture_on_commit_callbacks):
+    """The shared slot, booked then cancelled (its patient called the clinic)."""
+    appointment = book(slot, make_patient(clinic, first_name="Paul", email="paul@example.com"))
+    queued = []
+    monkeypatch.setattr(waitlist, "queue", lambda task, *args: queued.append((task, *args)))
+    appointment.status = Appointment.Status.CANCELLED
+    with django_capture_on_commit_callbacks(execute=True):
+        appointment.save()
+    return queued
+
+
+def accept_link(offer) -> str:
+    return f"/rendez-vous/offre/{offers.token(offer)}/"
+
+
+class TestOffering:
+    def test_a_cancellation_offers_the_slot_to_the_first_three_matching_patients(
+        self, clinic, service, professional, slot, freed, django_capture_on_commit_callbacks, channel_calls
+    ):
+        other = make_professional(clinic, first_name="Julie")
+        first, second = wait(clinic, service, "Anne"), wait(clinic, service, "Bob", professional=professional)
+        wait(clinic, service, "Carl", professional=other)  # another professional
+        wait(clinic, make_service(clinic, name_fr="Vaccin"), "Dora")  # another service
+        wait(clinic, service, "Eve", earliest=DAY + timedelta(days=1), latest=DAY + timedelta(days=9))  # not then
+        fourth = wait(clinic, service, "Fay", mobile="+15145550166", email="")
+        fifth = wait(clinic, service, "Gus")
+        assert waitlist.offer_slot(slot.pk) == 3
+        assert [offer.entry for offer in Offer.objects.all()] == [first, second, fourth]
+        assert fifth.offers.count() == 0
+        assert waitlist.offer_slot(slot.pk) == 0  # one round at a time
+        send_due_messages()
+        email = Message.objects.get(kind="offer", patient=first.patient)
+        assert (
+            email.subject
+            == "Clinique du Parc\u00a0: une plage s’est libérée le jeudi 3 décembre 2026 à 14\u00a0h\u00a030"
+        )
+        assert "/rendez-vous/offre/" in email.content
+        text = Message.objects.get(kind="offer", patient=fourth.patient).content
+        assert "Pour la prendre, répondez OUI." in text
+
+    def test_the_cancellation_queues_the_offer_once_it_commits(self, slot, freed):
+        assert freed == [("booking.tasks.offer_slot", slot.pk)]
+
+    def test_a_deleted_appointment_and_a_new_slot_are_offered_too(
+        self, clinic, service, professional, patient, clock, monkeypatch, django_capture_on_commit_callbacks
+    ):
+        queued = []
+        monkeypatch.setattr(waitlist, "queue", lambda task, *args: queued.append(args[0]))
+        with django_capture_on_commit_callbacks(execute=True):
+            new = make_slot(professional, service, NOW + timedelta(days=3))
+        appointment = book(new, patient)
+        with django_capture_on_commit_callbacks(execute=True):
+            appointment.delete()
+        assert queued == [new.pk, new.pk]
+
+    def test_an_offer_ends_after_two_hours_but_never_past_the_booking_notice(
+        self, clinic, service, professional, clock, settings
+    ):
+        assert settings.HUB_WAITLIST_OFFER_MINUTES == 120
+        soon = make_slot(professional, service, NOW + timedelta(hours=3))  # notice: 2 h
+        later = make_slot(professional, service, NOW + timedelta(days=2))
+        wait(clinic, service, "Anne", earliest=NOW.date(), latest=NOW.date() + timedelta(days=5))
+        waitlist.offer_slot(soon.pk)
+        waitlist.offer_slot(later.pk)
+        assert [offer.expires_at for offer in Offer.objects.order_by("slot_start")] == [
+            NOW + timedelta(hours=1),
+            NOW + timedelta(hours=2),
+        ]
+
+    def test_a_slot_within_the_notice_is_not_offered(self, clinic, service, professional, clock):
+        make_slot(professional, service, NOW + timedelta(hours=1))
+        wait(clinic, service, "Anne", earliest=NOW.date(), latest=NOW.date())
+        assert waitlist.waitlist_pass() == 0
+
+    def test_a_patient_reachable_only_by_phone_is_passed_over(self, clinic, service, slot, freed):
+        wait(clinic, service, "Anne", email="", phone="+14505550111")
+        second = wait(clinic, service, "Bob")
+        waitlist.offer_slot(slot.pk)
+        assert [offer.entry for offer in Offer.objects.all()] == [second]
+
+
+class TestAccepting:
+    def test_the_first_to_accept_books_the_slot_and_the_second_is_told_it_is_taken(
+        self, client, clinic, service, slot, freed, channel_calls
+    ):
+        anne, bob = wait(clinic, service, "Anne"), wait(clinic, service, "Bob")
+        waitlist.offer_slot(slot.pk)
+        first, second = Offer.objects.order_by("id")
+        page = client.get(accept_link(first)).content.decode()
+        assert "Voulez-vous ce rendez-vous" in page and "jeudi 3 décembre 2026 à 14\u00a0h\u00a030" in page
+        assert client.post(accept_link(first)).status_code == 302
+        appointment = Appointment.objects.get(slot=slot, status="booked")
+        assert (appointment.patient, appointment.source) == (anne.patient, "online_hub")
+        anne.refresh_from_db()
+        assert (anne.state, anne.appointment) == ("booked", appointment)
+        client.post(accept_link(second))
+        assert "quelqu’un d’autre a pris cette plage" in client.get(accept_link(second)).content.decode()
+        bob.refresh_from_db()
+        assert bob.state == "waiting"
+        send_due_messages()
+        assert Message.objects.get(kind="confirmation", patient=anne.patient).state == "sent"
+
+    def test_accepting_twice_books_once(self, client, clinic, service, slot, freed):
+        wait(clinic, service, "Anne")
+        waitlist.offer_slot(slot.pk)
+        offer = Offer.objects.get()
+        client.post(accept_link(offer))
+        client.post(accept_link(offer))
+        assert Appointment.objects.filter(slot=slot, status="booked").count() == 1
+
+    def test_an_offer_expires_and_the_next_patients_are_offered(self, client, clinic, service, slot, freed, clock):
+        anne = wait(clinic, service, "Anne")
+        wait(clinic, service, "Bob")
+        wait(clinic, service, "Carl")
+        bob_and_later = [wait(clinic, service, name) for name in ("Dan", "Eve")]
+        waitlist.offer_slot(slot.pk)
+        clock.shift(timedelta(hours=2))
+        assert waitlist.expire_offers() == 3
+        assert [offer.entry for offer in Offer.objects.filter(state="open")] == bob_and_later
+        first = anne.offers.get()
+        client.post(accept_link(first))
+        assert "Cette offre a pris fin" in client.get(accept_link(first)).content.decode()
+        assert not Appointment.objects.filter(slot=slot, status="booked").exists()
+        anne.refresh_from_db()
+        assert anne.state == "waiting"
+
+    def test_a_slot_booked_by_staff_meanwhile_is_taken(self, client, clinic, service, slot, freed, patient):
+        wait(clinic, service, "Anne")
+        waitlist.offer_slot(slot.pk)
+        book(slot, patient)
+        offer = Offer.objects.get()
+        client.post(accept_link(offer))
+        offer.refresh_from_db()
+        assert offer.state == "taken"
+
+    def test_an_offer_closed_before_it_is_sent_is_withdrawn(self, clinic, service, slot, freed, patient, channel_calls):
+        wait(clinic, service, "Anne")
+        waitlist.offer_slot(slot.pk)
+        Offer.objects.update(state="taken")
+        assert send_due_messages()["withdrawn"] == 1
+
+    @pytest.mark.parametrize("token", ["x", "not.a:valid-token", "a" * 500])
+    def test_a_tampered_link_is_not_found(self, client, db, token):
+        assert client.get(f"/rendez-vous/offre/{token}/").status_code == 404
+
+
+class TestBySms:
+    @pytest.fixture
+    def texted_offers(self, clinic, service, slot, freed, channel_calls, settings):
+        settings.TWILIO_AUTH_TOKEN = "twilio-auth-token"
+        settings.HUB_PUBLIC_URL = "https://hub.example.org"
+        entries = [
+            wait(clinic, service, "Anne", email="", mobile="+15145550161"),
+            wait(clinic, service, "Bob", email="", mobile="+15145550162"),
+        ]
+        waitlist.offer_slot(slot.pk)
+        send_due_messages()
+        return entries
+
+    def text(self, client, number, body, sid):
+        post_signed(client, "/twilio/sms/", {"From": number, "Body": body, "MessageSid": sid})
+        understand_waiting()
+        return Reply.objects.get(provider_id=sid)
+
+    def test_yes_takes_the_offer_and_a_late_oui_is_told_it_is_gone(self, client, slot, texted_offers, channel_calls):
+        anne, bob = texted_offers
+        assert self.text(client, "+15145550161", "Yes", "SM1").outcome == "offer_accepted"
+        assert Appointment.objects.get(slot=slot, status="booked").patient == anne.patient
+        assert self.text(client, "+15145550162", "Oui", "SM2").outcome == "offer_gone"
+        send_due_messages()
+        answer = Message.objects.get(kind="answer")
+        assert (answer.to, answer.content) == (
+            "+15145550162",
+            "Clinique du Parc : désolé, cette plage n'est plus disponible. Vous restez sur la liste d'attente.",
+        )
+        bob.refresh_from_db()
+        assert bob.state == "waiting"
