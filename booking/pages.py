@@ -59,10 +59,15 @@ def show(request, template: str, language: str, clinic, context: dict, status: i
         response = render(
             request,
             f"booking/{template}.html",
-            {"t": texts, "language": language, "clinic": clinic, "phone": phone, **context},
+            {"t": texts, "language": language, "clinic": clinic, "phone": phone, "referrer": "same-origin", **context},
             status=status,
         )
-    return private(response)
+    private(response)
+    # The forms post to the same site with Django's CSRF check, which needs
+    # the Origin header that "no-referrer" would blank; no address here
+    # holds a credential (a request is bound to its browser's session).
+    response["Referrer-Policy"] = "same-origin"
+    return response
 
 
 def not_found(request, language: str, clinic=None):

@@ -1,0 +1,171 @@
+"""The booking page and the waiting list in a real browser (D20, R20).
+
+Debian's Chromium through Playwright, against the live server. Codes and
+offers arrive by email (Django's locmem backend): the test reads them as a
+patient would. Phone-width screenshots go to test-artifacts/screenshots/
+(the README shows them).
+"""
+
+import re
+from datetime import date, timedelta
+
+import pytest
+from django.core import mail
+from django.core.cache import cache
+from django.db import connection
+
+from booking import waitlist
+from booking.models import Offer, WaitlistEntry
+from confirmations.dispatch import send_due_messages
+from confirmations.models import Message
+from conftest import book, make_patient, make_slot, open_tab, postgres_only, screenshot
+from schedules.models import Appointment
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("today")]
+
+CODE = re.compile(r"\b(\d{6})\b")
+OFFER_LINK = re.compile(r"(https?://\S+/rendez-vous/offre/\S+/)")
+
+
+@pytest.fixture(autouse=True)
+def hub_on_live_server(settings, live_server):
+    settings.HUB_PUBLIC_URL = live_server.url
+    settings.ALLOWED_HOSTS = ["*"]
+    cache.clear()
+    mail.outbox.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def bookable(clinic, service):
+    clinic.online_booking, clinic.booking_address = True, "clinique-du-parc"
+    clinic.address = "1000, rue du Parc\nMontréal (Québec) H2V 4E7"
+    clinic.save()
+    service.online_booking = True
+    service.save()
+    return clinic
+
+
+def emailed(to: str, pattern: re.Pattern) -> str:
+    send_due_messages()
+    bodies = [email.body for email in mail.outbox if email.to == [to]]
+    assert bodies, f"nothing was emailed to {to}"
+    return pattern.search(bodies[-1]).group(1)
+
+
+def fill_details(tab, first: str, last: str, contact: str) -> None:
+    tab.get_by_label(re.compile("First name|Prénom")).fill(first)
+    tab.get_by_label(re.compile("Last name|Nom de famille")).fill(last)
+    tab.get_by_label(re.compile("Email or mobile|Courriel ou")).fill(contact)
+
+
+def test_r20_a_patient_whose_record_says_french_books_in_english_and_is_confirmed_in_english(
+    page, live_server, bookable, slot, patient
+):
+    assert patient.language == "fr"
+    page.goto(f"{live_server.url}/prendre-rendez-vous/clinique-du-parc/")
+    assert page.locator("h1").inner_text() == "Prendre rendez-vous"
+    page.get_by_role("link", name="English").click()
+    assert page.locator("h1").inner_text() == "Book an appointment"
+    screenshot(page, "booking-1-services")
+    page.get_by_role("link", name="In-clinic visit").click()
+    screenshot(page, "booking-2-times")
+    page.get_by_role("link", name=re.compile("Thursday, December 3, 2026 at 2:30 PM")).click()
+    fill_details(page, "Jean", "Roy", "jean@example.com")
+    screenshot(page, "booking-3-details")
+    page.get_by_role("button", name="Get my code").click()
+    assert "We sent a 6-digit code to jean@example.com" in page.content()
+    screenshot(page, "booking-4-code")
+    page.get_by_label("6-digit code").fill(emailed("jean@example.com", CODE))
+    page.get_by_role("button", name="Confirm the appointment").click()
+    assert page.locator("h1").inner_text() == "Your appointment is booked"
+    screenshot(page, "booking-5-booked")
+    appointment = Appointment.objects.get()
+    assert (appointment.patient, appointment.booking_language) == (patient, "en")
+    send_due_messages()
+    confirmation = Message.objects.get(kind="confirmation")
+    assert (confirmation.language, confirmation.state) == ("en", "sent")
+    assert [email.subject for email in mail.outbox][-1].startswith("Your appointment on Thursday")
+
+
+def test_two_browsers_race_for_one_slot_and_the_second_is_offered_the_next(
+    browser, live_server, bookable, service, professional, slot
+):
+    postgres_only(connection)  # two requests writing at once: SQLite's test database locks instead
+    later = make_slot(professional, service, slot.start + timedelta(days=1))
+    tabs = []
+    for name in ("Anne", "Bob"):
+        context, tab = open_tab(browser, 390, 844)
+        tab.goto(f"{live_server.url}/prendre-rendez-vous/clinique-du-parc/plage/{slot.pk}/?lang=fr")
+        fill_details(tab, name, "Roy", f"{name.lower()}@example.com")
+        tab.get_by_role("button", name="Recevoir mon code").click()
+        tab.get_by_label("Code à 6 chiffres").fill(emailed(f"{name.lower()}@example.com", CODE))
+        tabs.append((context, tab))
+    for _context, tab in tabs:  # both at once: neither waits for the other's page
+        tab.get_by_role("button", name="Confirmer le rendez-vous").click(no_wait_after=True)
+    for _context, tab in tabs:
+        tab.wait_for_selector("h1:not(:text('Entrez votre code'))")
+    headings = sorted(tab.locator("h1").inner_text() for _context, tab in tabs)
+    assert headings == ["Choisissez une plage horaire", "Votre rendez-vous est réservé"]
+    assert Appointment.objects.filter(slot=slot).count() == 1
+    loser = next(tab for _context, tab in tabs if tab.locator("h1").inner_text() == "Choisissez une plage horaire")
+    assert "vient d’être réservée par quelqu’un d’autre" in loser.content()
+    screenshot(loser, "booking-6-taken")
+    loser.get_by_role("button", name=re.compile("vendredi 4 décembre 2026")).click()
+    assert loser.locator("h1").inner_text() == "Votre rendez-vous est réservé"
+    assert Appointment.objects.filter(slot=later).count() == 1
+    for context, _tab in tabs:
+        context.close()
+
+
+@pytest.fixture
+def waiting(clinic, service, slot):
+    entries = []
+    for name in ("Anne", "Bob"):
+        patient = make_patient(clinic, first_name=name, email=f"{name.lower()}@example.com")
+        entries.append(
+            WaitlistEntry.objects.create(
+                clinic=clinic, patient=patient, service=service, earliest=date(2026, 12, 1), latest=date(2026, 12, 5)
+            )
+        )
+    return entries
+
+
+def test_a_cancellation_sends_offers_and_the_first_to_accept_gets_the_slot(
+    browser, live_server, clinic, slot, patient, waiting
+):
+    appointment = book(slot, patient)
+    appointment.status = Appointment.Status.CANCELLED
+    appointment.save()
+    assert waitlist.waitlist_pass() == 2  # the worker's pass (or the task queued at the cancellation)
+    links = [emailed(f"{name}@example.com", OFFER_LINK) for name in ("anne", "bob")]
+    tabs = [open_tab(browser, 390, 844) for _link in links]
+    for (_context, tab), link in zip(tabs, links, strict=True):
+        tab.goto(link)
+    screenshot(tabs[0][1], "waitlist-1-offer")
+    tabs[1][1].get_by_role("button", name="Je prends ce rendez-vous").click()
+    assert "ce rendez-vous est à vous" in tabs[1][1].content()
+    screenshot(tabs[1][1], "waitlist-2-accepted")
+    tabs[0][1].get_by_role("button", name="Je prends ce rendez-vous").click()
+    assert "quelqu’un d’autre a pris cette plage. Vous restez sur la liste d’attente." in tabs[0][1].content()
+    screenshot(tabs[0][1], "waitlist-3-taken")
+    assert Appointment.objects.get(slot=slot, status="booked").patient == waiting[1].patient
+    assert [entry.state for entry in WaitlistEntry.objects.order_by("id")] == ["waiting", "booked"]
+    for context, _tab in tabs:
+        context.close()
+
+
+def test_an_offer_expires(page, today, clinic, slot, patient, waiting):
+    appointment = book(slot, patient)
+    appointment.status = Appointment.Status.CANCELLED
+    appointment.save()
+    waitlist.waitlist_pass()
+    link = emailed("anne@example.com", OFFER_LINK)
+    today.shift(timedelta(hours=2, minutes=1))
+    page.goto(link)
+    assert "Cette offre a pris fin. Vous restez sur la liste d’attente." in page.content()
+    assert page.get_by_role("button").count() == 0
+    screenshot(page, "waitlist-4-expired")
+    assert waitlist.expire_offers() == 2
+    assert set(Offer.objects.values_list("state", flat=True)) == {"expired"}
