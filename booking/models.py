@@ -43,6 +43,34 @@ class BookingRequest(models.Model):
         blank=True,
         related_name="online_request",
     )
+    # A request to join the waiting list instead (when no time suits): the
+    # service, maybe a professional, the dates; then the entry it made.
+    service = models.ForeignKey(
+        "schedules.Service",
+        verbose_name=_("service"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    professional = models.ForeignKey(
+        "schedules.Professional",
+        verbose_name=_("professional"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    earliest = models.DateField(_("from"), null=True, blank=True)
+    latest = models.DateField(_("until"), null=True, blank=True)
+    entry = models.OneToOneField(
+        "booking.WaitlistEntry",
+        verbose_name=_("waiting list entry"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="online_request",
+    )
 
     class Meta:
         verbose_name = _("online booking request")

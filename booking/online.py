@@ -9,7 +9,7 @@ database's one-active-appointment-per-slot constraint decides, and the
 other is offered the next free slots.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -72,14 +72,25 @@ def is_free(slot: Slot, now: datetime | None = None) -> bool:
     )
 
 
-def ask(clinic: Clinic, slot: Slot, language: str, first_name: str, last_name: str, channel: str, contact: str):
-    """Records the request and plans the code's message, due now."""
+def ask(
+    clinic: Clinic,
+    slot: Slot | None,
+    language: str,
+    first_name: str,
+    last_name: str,
+    channel: str,
+    contact: str,
+    **waiting,
+):
+    """Records the request (a slot to book, or with `waiting` the service,
+    professional and dates to wait for) and plans the code's message, due now."""
     now = timezone.now()
     code = rules.new_code()
     with transaction.atomic():
         request = BookingRequest(
             clinic=clinic,
             slot=slot,
+            **waiting,
             language=language,
             first_name=first_name.strip(),
             last_name=last_name.strip(),
@@ -197,3 +208,33 @@ def patient_for(request: BookingRequest) -> Patient:
         language=request.language,
         **contact,
     )
+
+
+def join_waitlist(request: BookingRequest):
+    """Puts the verified request's patient on the waiting list, once."""
+    from booking.models import WaitlistEntry
+
+    with transaction.atomic():
+        request = BookingRequest.objects.select_for_update().get(pk=request.pk)
+        if request.entry_id:
+            return request.entry
+        if request.verified_at is None or request.service_id is None:
+            raise NotBookable
+        entry = WaitlistEntry.objects.create(
+            clinic_id=request.clinic_id,
+            patient=patient_for(request),
+            service_id=request.service_id,
+            professional_id=request.professional_id,
+            earliest=request.earliest,
+            latest=request.latest,
+        )
+        request.entry = entry
+        request.save(update_fields=["entry"])
+        return entry
+
+
+def forget_old_requests(now: datetime | None = None) -> int:
+    """Names, contacts and code hashes of requests older than the retention
+    period are deleted (D19); the appointments and entries they made stay."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.HUB_RETENTION_DAYS)
+    return BookingRequest.objects.filter(created_at__lt=cutoff).delete()[0]

@@ -12,6 +12,7 @@ down, logged).
 
 import hashlib
 import logging
+from datetime import date, timedelta
 
 import phonenumbers
 from django.conf import settings
@@ -19,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_ratelimit.core import is_ratelimited
@@ -29,7 +30,7 @@ from booking import online, rules
 from booking.models import BookingRequest
 from booking.texts import TEXTS
 from confirmations.content import TYPE_LABELS, spoken_phone
-from confirmations.dates import long_date
+from confirmations.dates import long_date, written_day
 from confirmations.events import readable_contact
 from confirmations.patient_pages import CACHE_ERRORS, browser_language, private, rate_limited
 from schedules.models import Slot
@@ -119,8 +120,78 @@ def slots(request, address: str, service_id: int):
         "chosen": professional_id,
         "rows": slot_rows(online.free_slots(service, professional_id), clinic, language, address),
         "back": to("booking-services", language, address=address),
+        "join": to("booking-waitlist", language, address=address, service_id=service.pk),
     }
     return show(request, "slots", language, clinic, context)
+
+
+def _dates(fields: dict, service, clinic) -> tuple | None:
+    """The window typed, if it is to come, in order, and within the service's horizon."""
+    try:
+        earliest, latest = date.fromisoformat(fields["earliest"]), date.fromisoformat(fields["latest"])
+    except ValueError:
+        return None
+    today = timezone.localdate(timezone=clinic.zone)
+    last = (timezone.now() + service.online_booking_horizon).astimezone(clinic.zone).date()
+    if not today <= earliest <= latest <= last:
+        return None
+    return earliest, latest
+
+
+@booking_page
+def join_waitlist(request, address: str, service_id: int):
+    """When no time suits: the patient asks to wait for one (verified by a code like a booking)."""
+    language = language_of(request)
+    clinic = online.open_clinic(address)
+    service = online.open_services(clinic).filter(pk=service_id).first() if clinic else None
+    if service is None:
+        return not_found(request, language, clinic)
+    texts = TEXTS[language]
+    professionals = list(clinic.professionals.order_by("last_name", "first_name"))
+    today = timezone.localdate(timezone=clinic.zone)
+    names = ("first_name", "last_name", "contact", "earliest", "latest", "professional")
+    fields = {name: request.POST.get(name, "").strip()[:100] for name in names}
+    if request.method == "GET":
+        fields |= {"earliest": today.isoformat(), "latest": (today + timedelta(days=30)).isoformat()}
+    errors, status = {}, 200
+    if request.method == "POST":
+        for name in ("first_name", "last_name", "contact"):
+            if not fields[name]:
+                errors[name] = texts["required"]
+        contact = contact_of(fields["contact"]) if fields["contact"] else None
+        if fields["contact"] and contact is None:
+            errors["contact"] = texts["bad_contact"]
+        window = _dates(fields, service, clinic)
+        if window is None:
+            errors["dates"] = texts["bad_dates"].format(days=service.online_booking_horizon.days)
+        professional = next((p for p in professionals if str(p.pk) == fields["professional"]), None)
+        if not errors and codes_limited(request, contact[1]):
+            errors["form"], status = texts["too_many_codes"].format(phone=phone_of(clinic)), 429
+        if not errors:
+            channel, to_address = contact
+            asked = online.ask(
+                clinic,
+                None,
+                language,
+                fields["first_name"],
+                fields["last_name"],
+                channel,
+                to_address,
+                service=service,
+                professional=professional,
+                earliest=window[0],
+                latest=window[1],
+            )
+            request.session[SESSION_KEY] = [*request.session.get(SESSION_KEY, [])[-9:], str(asked.public_id)]
+            return redirect(to("booking-code", language, address=address, request_id=asked.public_id))
+    context = {
+        "service_name": service.name(language),
+        "professionals": professionals,
+        "fields": fields,
+        "errors": errors,
+        "back": to("booking-slots", language, address=address, service_id=service.pk),
+    }
+    return show(request, "waitlist", language, clinic, context, status=status)
 
 
 def contact_of(text: str) -> tuple[str, str] | None:
@@ -214,7 +285,7 @@ def own_request(request, clinic, request_id) -> BookingRequest | None:
     if clinic is None or str(request_id) not in request.session.get(SESSION_KEY, []):
         return None
     return (
-        BookingRequest.objects.select_related("slot__service", "slot__professional", "appointment")
+        BookingRequest.objects.select_related("slot__service", "slot__professional", "appointment", "entry")
         .filter(public_id=request_id, clinic=clinic)
         .first()
     )
@@ -227,20 +298,27 @@ def code(request, address: str, request_id):
     asked = own_request(request, clinic, request_id)
     if asked is None:
         return not_found(request, language, clinic)
-    if asked.appointment_id:
+    if asked.appointment_id or asked.entry_id:
         return redirect(to("booking-done", language, address=address, request_id=asked.public_id))
     texts, error = TEXTS[language], ""
     if request.method == "POST":
         outcome = online.verify(asked.public_id, request.POST.get("code", ""))
         if outcome == rules.RIGHT:
             asked.refresh_from_db()
+            if asked.slot_id is None and asked.service_id:
+                online.join_waitlist(asked)
+                return redirect(to("booking-done", language, address=address, request_id=asked.public_id))
             return _book(request, clinic, asked, asked.slot, language, address)
         error = texts[outcome]
     context = {
         "code_message": texts["code_sent"].format(contact=readable_contact(asked.contact)),
         "error": error,
         "ended": error in (texts["expired"], texts["too_many"], texts["used"]),
-        "again": to("booking-details", language, address=address, slot_id=asked.slot_id) if asked.slot_id else "",
+        "again": (
+            to("booking-details", language, address=address, slot_id=asked.slot_id)
+            if asked.slot_id
+            else to("booking-waitlist", language, address=address, service_id=asked.service_id)
+        ),
     }
     return show(request, "code", language, clinic, context, status=200 if not error else 400)
 
@@ -290,6 +368,14 @@ def done(request, address: str, request_id):
     language = language_of(request)
     clinic = online.open_clinic(address)
     asked = own_request(request, clinic, request_id)
+    if asked is not None and asked.entry_id:
+        texts = TEXTS[language]
+        note = texts["joined_note"].format(
+            contact=readable_contact(asked.contact),
+            earliest=written_day(asked.entry.earliest, language),
+            latest=written_day(asked.entry.latest, language),
+        )
+        return show(request, "joined", language, clinic, {"note": note})
     if asked is None or asked.appointment is None:
         return not_found(request, language, clinic)
     appointment = asked.appointment

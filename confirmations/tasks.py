@@ -26,5 +26,8 @@ def erase_old_contents() -> str:
     """The daily retention task (confirmations/retention.py)."""
     from confirmations.retention import erase_old_contents
 
+    from booking.online import forget_old_requests
+
     messages, replies = erase_old_contents()
-    return f"contents erased: {messages} messages, {replies} replies"
+    requests = forget_old_requests()
+    return f"contents erased: {messages} messages, {replies} replies, {requests} online booking requests"

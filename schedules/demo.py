@@ -132,6 +132,9 @@ def load_demo(today: date | None = None) -> list[DemoLogin]:
                 "phone": spec["phone"],
                 "email": spec["email"],
                 "hub_connected": spec["hub_connected"],
+                # A connected clinic's booking page: /prendre-rendez-vous/<login>/
+                "online_booking": spec["hub_connected"],
+                "booking_address": spec["login"],
             },
         )
         today_here = today or timezone.localdate(timezone=clinic.zone)
@@ -142,7 +145,12 @@ def load_demo(today: date | None = None) -> list[DemoLogin]:
             Service.objects.update_or_create(
                 clinic=clinic,
                 name_fr=name_fr,
-                defaults={"name_en": name_en, "category": category, "cancellation_delay": delay},
+                defaults={
+                    "name_en": name_en,
+                    "category": category,
+                    "cancellation_delay": delay,
+                    "online_booking": category in (Category.IN_PERSON, Category.PHONE, Category.VIRTUAL),
+                },
             )[0]
             for name_fr, name_en, category, delay in SERVICES
         ]

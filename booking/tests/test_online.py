@@ -11,6 +11,7 @@ from confirmations.dispatch import send_due_messages
 from confirmations.models import Message
 from conftest import book, make_clinic, make_patient, make_professional, make_service, make_slot
 from patients.models import Patient
+from schedules.models import Appointment
 
 pytestmark = pytest.mark.django_db
 
@@ -202,3 +203,14 @@ class TestBooking:
             book(extra, patient, source="online_hub", booking_language="fr")
         with pytest.raises(online.TooManyBookings):
             online.book(verified(open_clinic, slot), slot)
+
+
+def test_d19_requests_are_forgotten_after_the_retention_period_and_their_booking_stays(
+    open_clinic, slot, clock, settings
+):
+    appointment = online.book(verified(open_clinic, slot), slot)
+    clock.shift(timedelta(days=settings.HUB_RETENTION_DAYS) - timedelta(seconds=1))
+    assert online.forget_old_requests() == 0
+    clock.shift(timedelta(seconds=2))
+    assert online.forget_old_requests() == 1
+    assert not BookingRequest.objects.exists() and Appointment.objects.filter(pk=appointment.pk).exists()

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 
-from booking.models import BookingRequest
+from booking.models import BookingRequest, WaitlistEntry
 from booking.tests.conftest import NOW
 from confirmations.dispatch import send_due_messages
 from confirmations.models import Message
@@ -184,3 +184,50 @@ class TestLimits:
         statuses = [ask_code(client, slot, contact=f"p{n}@example.com").status_code for n in range(11)]
         assert statuses == [302] * 10 + [429]
         assert "Too many codes were asked for" in ask_code(client, slot, contact="z@example.com").content.decode()
+
+
+class TestWaitingFromThePage:
+    def join(self, client, service, **fields):
+        data = {"lang": "en", "first_name": "Anne", "last_name": "Roy", "contact": "anne@example.com"}
+        data |= {"earliest": "2026-11-30", "latest": "2026-12-10", **fields}
+        return client.post(f"{HOME}service/{service.pk}/attente/", data)
+
+    def test_when_no_time_suits_the_patient_joins_the_waiting_list_with_a_code(
+        self, client, open_clinic, service, professional, clock
+    ):
+        assert f"service/{service.pk}/attente/" in client.get(f"{HOME}service/{service.pk}/").content.decode()
+        response = self.join(client, service, professional=professional.pk)
+        request = BookingRequest.objects.get()
+        response = client.post(
+            response["Location"].split("?")[0], {"lang": "en", "code": last_code("anne@example.com")}
+        )
+        html = client.get(response["Location"]).content.decode()
+        assert "You are on the waiting list" in html
+        assert "between Monday, November 30, 2026 and Thursday, December 10, 2026" in html
+        entry = WaitlistEntry.objects.get()
+        request.refresh_from_db()
+        assert (entry.service, entry.professional, entry.patient.first_name, request.entry) == (
+            service,
+            professional,
+            "Anne",
+            entry,
+        )
+
+    @pytest.mark.parametrize(
+        "earliest, latest",
+        [("2026-11-22", "2026-11-30"), ("2026-12-10", "2026-12-01"), ("2026-12-01", "2027-06-01"), ("x", "")],
+    )
+    def test_dates_past_backwards_beyond_the_horizon_or_malformed_are_refused(
+        self, client, open_clinic, service, clock, earliest, latest
+    ):
+        response = self.join(client, service, earliest=earliest, latest=latest)
+        assert response.status_code == 200 and "Choose dates to come" in response.content.decode()
+        assert not BookingRequest.objects.exists()
+
+
+def test_the_demo_clinic_takes_bookings_online(client, db):
+    from schedules.demo import load_demo
+
+    load_demo()
+    html = client.get("/prendre-rendez-vous/plateau/").content.decode()
+    assert "Rendez-vous en clinique" in html and "Tâches administratives" not in html
