@@ -24,9 +24,8 @@ def understand_reply(reply_id: int) -> str:
 
 def erase_old_contents() -> str:
     """The daily retention task (confirmations/retention.py)."""
-    from confirmations.retention import erase_old_contents
-
     from booking.online import forget_old_requests
+    from confirmations.retention import erase_old_contents
 
     messages, replies = erase_old_contents()
     requests = forget_old_requests()
