@@ -35,7 +35,8 @@ class TooManyBookings(Exception):
 
 
 def open_clinic(address: str) -> Clinic | None:
-    return Clinic.objects.filter(booking_address=address, online_booking=True).first()
+    # R1: only a clinic connected to the Hub confirms what is booked.
+    return Clinic.objects.filter(booking_address=address, online_booking=True, hub_connected=True).first()
 
 
 def open_services(clinic: Clinic):
@@ -155,9 +156,15 @@ def book(request: BookingRequest, slot: Slot) -> Appointment:
         with transaction.atomic():
             # Locks the request: a double click books once.
             request = BookingRequest.objects.select_for_update().get(pk=request.pk)
+            if request.appointment_id:
+                return request.appointment  # a second click while the first was booking
             if not may_choose(request):
                 raise NotBookable
-            slot = Slot.objects.select_for_update().select_related("service", "professional__clinic").get(pk=slot.pk)
+            slot = (
+                Slot.objects.select_for_update(of=("self",))
+                .select_related("service", "professional__clinic")
+                .get(pk=slot.pk)
+            )
             if slot.professional.clinic_id != request.clinic_id or not is_free(slot):
                 raise NotBookable
             patient = patient_for(request)

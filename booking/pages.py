@@ -12,6 +12,7 @@ down, logged).
 
 import hashlib
 import logging
+import unicodedata
 from datetime import date, timedelta
 
 import phonenumbers
@@ -33,6 +34,7 @@ from confirmations.content import TYPE_LABELS, spoken_phone
 from confirmations.dates import long_date, written_day
 from confirmations.events import readable_contact
 from confirmations.patient_pages import CACHE_ERRORS, browser_language, private, rate_limited
+from schedules.admin_scoping import row_id
 from schedules.models import Slot
 
 logger = logging.getLogger(__name__)
@@ -150,7 +152,7 @@ def join_waitlist(request, address: str, service_id: int):
     professionals = list(clinic.professionals.order_by("last_name", "first_name"))
     today = timezone.localdate(timezone=clinic.zone)
     names = ("first_name", "last_name", "contact", "earliest", "latest", "professional")
-    fields = {name: request.POST.get(name, "").strip()[:100] for name in names}
+    fields = {name: typed(request, name) for name in names}
     if request.method == "GET":
         fields |= {"earliest": today.isoformat(), "latest": (today + timedelta(days=30)).isoformat()}
     errors, status = {}, 200
@@ -192,6 +194,12 @@ def join_waitlist(request, address: str, service_id: int):
         "back": to("booking-slots", language, address=address, service_id=service.pk),
     }
     return show(request, "waitlist", language, clinic, context, status=status)
+
+
+def typed(request, name: str) -> str:
+    """A field as typed, without control characters (a NUL cannot be stored), at most 100 characters."""
+    text = request.POST.get(name, "")
+    return "".join(char for char in text if unicodedata.category(char) != "Cc").strip()[:100]
 
 
 def contact_of(text: str) -> tuple[str, str] | None:
@@ -253,7 +261,7 @@ def details(request, address: str, slot_id: int):
     slot = free_slot(clinic, slot_id) if clinic else None
     if slot is None:
         return not_found(request, language, clinic)
-    fields = {name: request.POST.get(name, "").strip()[:100] for name in ("first_name", "last_name", "contact")}
+    fields = {name: typed(request, name) for name in ("first_name", "last_name", "contact")}
     errors, status = {}, 200
     if request.method == "POST":
         texts = TEXTS[language]
@@ -330,8 +338,8 @@ def choose(request, address: str, request_id):
     language = language_of(request)
     clinic = online.open_clinic(address)
     asked = own_request(request, clinic, request_id)
-    slot_id = request.POST.get("slot", "")
-    slot = free_slot(clinic, int(slot_id)) if asked is not None and slot_id.isdigit() else None
+    slot_id = row_id(request.POST.get("slot"))
+    slot = free_slot(clinic, slot_id) if asked is not None and slot_id is not None else None
     if asked is None:
         return not_found(request, language, clinic)
     return _book(request, clinic, asked, slot, language, address)
@@ -339,9 +347,10 @@ def choose(request, address: str, request_id):
 
 def _book(request, clinic, asked: BookingRequest, slot: Slot | None, language: str, address: str):
     texts = TEXTS[language]
+    asked.refresh_from_db()
+    if asked.appointment_id:
+        return redirect(to("booking-done", language, address=address, request_id=asked.public_id))
     if not online.may_choose(asked):
-        if asked.appointment_id:
-            return redirect(to("booking-done", language, address=address, request_id=asked.public_id))
         return show(request, "message", language, clinic, {"message": texts["expired_request"], "restart": True})
     try:
         if slot is None:

@@ -13,19 +13,19 @@ stays on the list. The booking made from an offer is an ordinary booking.
 """
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
 from booking import online
 from booking.models import Offer, WaitlistEntry
-from confirmations.contacts import EMAIL, SMS, contact_for
+from confirmations.contacts import EMAIL, SMS, configured_channels, contact_for
 from confirmations.models import Message
 from confirmations.planning import queue, wake_the_worker_after_commit
 from schedules.actors import PATIENT, acting_as
@@ -58,8 +58,12 @@ def is_free(slot: Slot, now: datetime) -> bool:
 
 
 def waiting_for(slot: Slot):
-    """The entries this slot suits, first come first."""
+    """The entries this slot suits, first come first; never a patient who
+    already holds an appointment at that time."""
     day = slot.professional.clinic.local(slot.start).date()
+    busy = Appointment.objects.filter(patient=OuterRef("patient"), start__lt=slot.end, end__gt=slot.start).exclude(
+        status=Appointment.Status.CANCELLED
+    )
     return (
         WaitlistEntry.objects.filter(
             clinic_id=slot.professional.clinic_id,
@@ -70,6 +74,7 @@ def waiting_for(slot: Slot):
         )
         .filter(Q(professional__isnull=True) | Q(professional_id=slot.professional_id))
         .exclude(offers__slot=slot)
+        .filter(~Exists(busy))
         .select_related("patient", "clinic", "service")
         .order_by("created_at", "id")
     )
@@ -86,7 +91,7 @@ def offer_slot(slot_id: int) -> int:
             .filter(pk=slot_id)
             .first()
         )
-        if slot is None or not is_free(slot, now):
+        if slot is None or not slot.professional.clinic.hub_connected or not is_free(slot, now):
             return 0
         if Offer.objects.filter(slot=slot, state=Offer.State.OPEN).exists():
             return 0  # one round at a time
@@ -100,7 +105,7 @@ def offer_slot(slot_id: int) -> int:
         for entry in waiting_for(slot):
             if made == settings.HUB_WAITLIST_OFFERS_AT_ONCE:
                 break
-            contact = contact_for(entry.patient, channels={EMAIL, SMS})
+            contact = contact_for(entry.patient, channels=configured_channels() & {EMAIL, SMS})
             if contact is None:
                 continue  # only an email link or an SMS answer can take an offer
             message = Message.objects.create(
@@ -124,38 +129,42 @@ def accept(offer_id: int) -> str:
     WITHDRAWN. Accepting twice says ACCEPTED again and books once."""
     now = timezone.now()
     with transaction.atomic():
-        offer = (
-            Offer.objects.select_for_update(of=("self",)).select_related("entry__patient", "message").get(pk=offer_id)
-        )
-        if offer.state != Offer.State.OPEN:
-            return offer.state
-        if now >= offer.expires_at:
-            return _close(offer, EXPIRED, now)
+        # The slot first, then the offer and its entry: two patients
+        # accepting at once queue on the slot, and neither holds what the
+        # other waits for.
+        slot_id = Offer.objects.filter(pk=offer_id).values_list("slot_id", flat=True).first()
         slot = (
-            Slot.objects.select_for_update()
+            Slot.objects.select_for_update(of=("self",))
             .select_related("service", "professional__clinic")
-            .filter(pk=offer.slot_id)
+            .filter(pk=slot_id)
             .first()
         )
-        if slot is None or slot.start != offer.slot_start:
+        offer = Offer.objects.select_for_update(of=("self",)).select_related("message").get(pk=offer_id)
+        if offer.state != Offer.State.OPEN:
+            return offer.state
+        entry = WaitlistEntry.objects.select_for_update(of=("self",)).select_related("patient").get(pk=offer.entry_id)
+        if entry.state != WaitlistEntry.State.WAITING:
+            return _close(offer, WITHDRAWN, now)  # booked from another offer, or taken off the list
+        if now >= offer.expires_at:
+            return _close(offer, EXPIRED, now)
+        if slot is None or slot.pk != offer.slot_id or slot.start != offer.slot_start:
             return _close(offer, WITHDRAWN, now)
         if not is_free(slot, now):
             return _close(offer, TAKEN, now)
-        language = offer.message.language if offer.message else offer.entry.patient.language
+        language = offer.message.language if offer.message else entry.patient.language
         try:
             with transaction.atomic(), acting_as(PATIENT):
                 appointment = Appointment.objects.create(
-                    slot=slot,
-                    patient=offer.entry.patient,
-                    source=Appointment.Source.ONLINE_HUB,
-                    booking_language=language,
+                    slot=slot, patient=entry.patient, source=Appointment.Source.ONLINE_HUB, booking_language=language
                 )
         except IntegrityError:
             return _close(offer, TAKEN, now)  # booked in the same instant, by staff or the booking page
-        offer.entry.state, offer.entry.appointment = WaitlistEntry.State.BOOKED, appointment
-        offer.entry.save(update_fields=["state", "appointment"])
-        # The others offered this slot are told it is taken when they answer.
+        entry.state, entry.appointment = WaitlistEntry.State.BOOKED, appointment
+        entry.save(update_fields=["state", "appointment"])
+        # The others offered this slot are told it is taken when they answer;
+        # this patient's other offers end.
         Offer.objects.filter(slot=slot, state=Offer.State.OPEN).exclude(pk=offer.pk).update(state=TAKEN)
+        Offer.objects.filter(entry=entry, state=Offer.State.OPEN).exclude(pk=offer.pk).update(state=WITHDRAWN)
         return _close(offer, ACCEPTED, now)
 
 
@@ -178,13 +187,19 @@ def expire_offers(now: datetime | None = None) -> int:
 def waitlist_pass() -> int:
     """The per-minute catch-up: expired offers end, and every free slot some
     entry waits for is offered (a queued task lost with the broker, an entry
-    added after the slot was freed)."""
+    added after the slot was freed, a series of slots)."""
     expire_offers()
     now = timezone.now()
     made = 0
-    for entry in WaitlistEntry.objects.filter(state=WaitlistEntry.State.WAITING).select_related("service"):
+    entries = WaitlistEntry.objects.filter(state=WaitlistEntry.State.WAITING).select_related("service", "clinic")
+    for entry in entries:
         if not entry.service.sends_messages:
             continue
-        for slot in online.free_slots(entry.service, entry.professional_id, now, limit=3):
+        zone = entry.clinic.zone
+        in_window = online.free_slots(entry.service, entry.professional_id, now, limit=None).filter(
+            start__gte=datetime.combine(entry.earliest, time.min, zone),
+            start__lt=datetime.combine(entry.latest + timedelta(days=1), time.min, zone),
+        )
+        for slot in in_window[:3]:
             made += offer_slot(slot.pk)
     return made

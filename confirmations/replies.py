@@ -117,6 +117,22 @@ def _take_offer(reply: Reply) -> str:
     offer = Offer.objects.filter(message=reply.message).first()
     if offer is not None and waitlist.accept(offer.pk) == Offer.State.ACCEPTED:
         return Reply.Outcome.OFFER_ACCEPTED
+    # The offer is over: the YES may well be for the appointment an earlier
+    # SMS asked to confirm (R27), which it then confirms.
+    earlier = (
+        Message.objects.filter(
+            channel=Message.Channel.SMS, to=reply.number, sent_at__lte=reply.received_at, appointment__isnull=False
+        )
+        .exclude(kind__in=Message.SAID_ONCE)
+        .order_by("-sent_at", "-id")
+        .first()
+    )
+    if earlier is not None and _confirm(reply, earlier, Appointment.Status.CONFIRMED_SMS) in (
+        Reply.Outcome.CONFIRMED,
+        Reply.Outcome.ALREADY,
+    ):
+        reply.message = earlier
+        return Reply.Outcome.CONFIRMED
     if _should_answer(reply, answers.OFFER_GONE, stopped=False):
         _answer(reply, answers.OFFER_GONE, stopped=False)
     return Reply.Outcome.OFFER_GONE

@@ -90,6 +90,8 @@ class Clinic(models.Model):
     def clean(self) -> None:
         if self.online_booking and not self.booking_address:
             raise ValidationError({"booking_address": _("Online booking needs the booking page's address.")})
+        if self.online_booking and not self.hub_connected:
+            raise ValidationError({"online_booking": _("Online booking needs the clinic connected to the Hub.")})
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:

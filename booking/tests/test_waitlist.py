@@ -205,3 +205,70 @@ class TestBySms:
         )
         bob.refresh_from_db()
         assert bob.state == "waiting"
+
+
+class TestFoundInReview:
+    def test_an_entry_booked_from_one_offer_cannot_accept_another(self, client, clinic, service, professional, freed):
+        entry = wait(clinic, service, "Anne", latest=DAY + timedelta(days=1))
+        other = make_slot(professional, service, NOW + timedelta(days=10, hours=24))  # the next day
+        for slot_id in Appointment.objects.values_list("slot_id", flat=True):
+            waitlist.offer_slot(slot_id)
+        waitlist.offer_slot(other.pk)
+        first, second = entry.offers.order_by("id")
+        assert waitlist.accept(first.pk) == "accepted"
+        second.refresh_from_db()
+        assert second.state == "withdrawn" and waitlist.accept(second.pk) == "withdrawn"
+        assert Appointment.objects.filter(patient=entry.patient, status="booked").count() == 1
+
+    def test_an_entry_taken_off_the_list_books_nothing(self, clinic, service, slot, freed):
+        entry = wait(clinic, service, "Anne")
+        waitlist.offer_slot(slot.pk)
+        entry.state = WaitlistEntry.State.REMOVED
+        entry.save()
+        assert waitlist.accept(Offer.objects.get().pk) == "withdrawn"
+        assert not Appointment.objects.filter(slot=slot, status="booked").exists()
+
+    def test_a_patient_already_booked_at_that_time_is_not_offered_it(self, clinic, service, slot, freed):
+        busy = wait(clinic, service, "Anne")
+        elsewhere = make_slot(make_professional(clinic, first_name="Julie"), service, slot.start)
+        book(elsewhere, busy.patient)
+        second = wait(clinic, service, "Bob")
+        waitlist.offer_slot(slot.pk)
+        assert [offer.entry for offer in Offer.objects.all()] == [second]
+
+    def test_the_pass_finds_a_free_slot_far_in_the_window(self, clinic, service, professional, clock):
+        for days in range(1, 5):
+            make_slot(professional, service, NOW + timedelta(days=days))
+        far = make_slot(professional, service, NOW + timedelta(days=20))
+        wait(clinic, service, "Anne", earliest=far.start.date(), latest=far.start.date())
+        assert waitlist.waitlist_pass() == 1
+        assert Offer.objects.get().slot == far
+
+    def test_an_offer_goes_by_a_channel_this_hub_sends_by(self, clinic, service, slot, freed, settings):
+        settings.HUB_CHANNELS = {**settings.HUB_CHANNELS, "email": None}
+        wait(clinic, service, "Anne", mobile="+15145550161")
+        waitlist.offer_slot(slot.pk)
+        assert Message.objects.get(kind="offer").channel == "sms"
+
+    def test_a_clinic_not_connected_to_the_hub_offers_nothing(self, clinic, service, slot, freed):
+        clinic.hub_connected = False
+        clinic.save()
+        wait(clinic, service, "Anne")
+        assert waitlist.offer_slot(slot.pk) == 0
+
+
+def test_r27_a_yes_after_an_offer_is_over_confirms_the_appointment_an_earlier_sms_announced(
+    client, clinic, service, professional, slot, freed, channel_calls, settings
+):
+    settings.TWILIO_AUTH_TOKEN = "twilio-auth-token"
+    settings.HUB_PUBLIC_URL = "https://hub.example.org"
+    bob = wait(clinic, service, "Bob", email="", mobile="+15145550162")
+    his = book(make_slot(professional, service, NOW + timedelta(days=12)), bob.patient)
+    send_due_messages()  # his confirmation, by SMS
+    waitlist.offer_slot(slot.pk)
+    send_due_messages()  # then the offer
+    Offer.objects.update(state="taken")
+    post_signed(client, "/twilio/sms/", {"From": "+15145550162", "Body": "OUI", "MessageSid": "SM9"})
+    understand_waiting()
+    his.refresh_from_db()
+    assert (Reply.objects.get().outcome, his.status) == ("confirmed", "confirmed_sms")
