@@ -34,6 +34,7 @@ MODULES = {
         "confirmations/tests/test_planning.py",
         "confirmations/tests/test_events.py",
         "schedules/tests/test_back_office.py",
+        "booking/tests/test_waitlist.py",
     ],
     "confirmations.dispatch": [
         "confirmations/tests/test_dispatch.py",
@@ -42,8 +43,14 @@ MODULES = {
         "confirmations/tests/test_sms_keywords.py",
         "confirmations/tests/test_webhooks.py",
         "schedules/tests/test_staff_under_faults.py",
+        "booking/tests/test_online.py",
+        "booking/tests/test_waitlist.py",
     ],
-    "confirmations.replies": ["confirmations/tests/test_webhooks.py", "confirmations/tests/test_sms_keywords.py"],
+    "confirmations.replies": [
+        "confirmations/tests/test_webhooks.py",
+        "confirmations/tests/test_sms_keywords.py",
+        "booking/tests/test_waitlist.py",
+    ],
     "confirmations.keywords": ["confirmations/tests/test_sms_keywords.py"],
     "confirmations.contacts": ["confirmations/tests/test_dispatch.py", "confirmations/tests/test_webhooks.py"],
     "confirmations.patient_pages": [
