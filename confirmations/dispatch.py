@@ -23,6 +23,7 @@ The same pass runs from `manage.py send_due_messages`, from the per-minute
 django-q2 schedule and from the fast path queued when a change commits.
 """
 
+import itertools
 import logging
 import threading
 import time
@@ -461,7 +462,7 @@ def durably(write: Callable[[], str | None]) -> str | None:
     fresh connection if the database connection dropped: what the provider
     did cannot be undone, so its outcome must reach the row. After the last
     try the row stays in `sending`, and the lease makes it "outcome unknown"."""
-    for attempt in range(1, WRITE_TRIES + 1):
+    for attempt in itertools.count(1):
         try:
             return write()
         except (OperationalError, InterfaceError):
@@ -470,22 +471,21 @@ def durably(write: Callable[[], str | None]) -> str | None:
             log.warning("database connection lost while recording an outcome; retrying", exc_info=True)
             connection.close()
             time.sleep(WRITE_PAUSE)
-    return None
 
 
-def resend_elsewhere(message: Message, reason: str, detail: str = "") -> Message | None:
+def resend_elsewhere(message: Message, reason: str, detail: str = "") -> None:
     """After a permanent failure on a contact (hard bounce, invalid or
     opted-out number), the same communication goes once to the patient's
     next contact method; the history says so."""
     if message.kind in Message.SAID_ONCE:
-        return None  # an answer goes to the number that wrote, a code to the address typed, or nowhere
+        return  # an answer goes to the number that wrote, a code to the address typed, or nowhere
     if message.fallback_of_id is not None or Message.objects.filter(fallback_of=message).exists():
-        return None  # once
-    resend = message.again(fallback_of=message, skip_contacts=[*message.skip_contacts, message.to])
+        return  # once
+    message.again(fallback_of=message, skip_contacts=[*message.skip_contacts, message.to])
     with acting_as(HUB):
         _history(message, event("fallback", message=message.kind, to=message.to, reason=reason, detail=detail))
     wake_the_worker_after_commit()
-    return resend
+
 
 
 def _note_sent(message: Message) -> None:

@@ -544,7 +544,7 @@ class TestPromisedNumbers:
 
     @pytest.mark.parametrize(
         "concurrency, batch, size",
-        [(32, 0, 32), (4, 2, 2), (4, 9, 4), (4, -1, 4), (1, 0, 1), (0, 0, 1), (-3, 0, 1)],
+        [(32, 0, 32), (4, 2, 2), (4, 1, 1), (4, 9, 4), (4, -1, 4), (1, 0, 1), (0, 0, 1), (-3, 0, 1)],
     )
     def test_a_batch_is_one_wave_of_provider_calls(self, settings, concurrency, batch, size):
         settings.HUB_SEND_CONCURRENCY, settings.HUB_SEND_BATCH = concurrency, batch
@@ -658,3 +658,70 @@ def test_with_no_mobile_to_check_no_opt_out_is_looked_up(patient, django_assert_
     patient.mobile = ""
     with django_assert_num_queries(0):
         assert opted_out_numbers([patient, None]) == set()
+
+
+class TestWakingTheWorkerForWhatIsNew:
+    """A message made by the dispatcher or by staff goes at once, not at the next minute."""
+
+    def test_a_fallback_after_a_bad_address_wakes_the_worker(self, slot, clinic, channel_calls, clock, monkeypatch):
+        from confirmations import dispatch
+        from confirmations.outcomes import BAD_ADDRESS
+
+        woken = []
+        book(slot, make_patient(clinic, mobile="+15145550111"))
+        RecordingChannel.failures = [TransportError("mailbox does not exist", BAD_ADDRESS)]
+        monkeypatch.setattr(dispatch, "wake_the_worker_after_commit", lambda: woken.append(1))
+        send_due_messages()
+        assert Message.objects.filter(fallback_of__isnull=False).count() == 1 and woken == [1]
+
+    def test_sending_again_by_hand_wakes_the_worker(self, slot, patient, channel_calls, clock, monkeypatch):
+        from django.contrib.auth.models import User
+
+        from confirmations import dispatch
+
+        book(slot, patient)
+        Message.objects.filter(kind="confirmation").update(state="unknown")
+        woken = []
+        monkeypatch.setattr(dispatch, "wake_the_worker_after_commit", lambda: woken.append(1))
+        assert dispatch.send_again(sent("confirmation"), User.objects.create_user("accueil")) is not None
+        assert woken == [1]
+
+
+def test_a_batch_that_fails_before_any_call_goes_back_to_pending_as_it_was(
+    professional, service, clinic, channel_calls, clock, settings, monkeypatch
+):
+    from confirmations import dispatch
+
+    settings.HUB_SEND_CONCURRENCY = 4
+    for hours in range(3):
+        book(make_slot(professional, service, slot_start(hours)), make_patient(clinic, first_name=f"P{hours}"))
+
+    def broken(self, messages, started, abandoned):
+        raise RuntimeError("the sender threads could not start")
+        yield  # a generator, like the real one
+
+    monkeypatch.setattr(dispatch.Senders, "send", broken)
+    with pytest.raises(RuntimeError):
+        send_due_messages()
+    rows = Message.objects.filter(kind="confirmation")
+    assert sorted(rows.values_list("state", "attempts")) == [("pending", 0)] * 3  # prepared, saved, then undone
+    assert channel_calls == []
+
+
+def slot_start(hours: int) -> datetime:
+    return datetime(2026, 12, 3, 9 + hours, 0, tzinfo=TORONTO)
+
+
+def test_a_delivery_report_that_came_first_is_completed_by_the_send(slot, patient, channel_calls, clock):
+    from confirmations.dispatch import record_sent
+
+    appointment = book(slot, patient)
+    # Handed to the provider, whose "delivered" report won the race with the send's own answer.
+    Message.objects.filter(kind="confirmation").update(state="delivered", channel="email", to="jean@example.com")
+    message = sent("confirmation")
+    record_sent(message, timezone.now(), "provider-42")
+    message.refresh_from_db()
+    assert (message.state, message.provider_id, message.sent_at) == ("delivered", "provider-42", timezone.now())
+    record_sent(message, timezone.now(), "provider-42")  # written again after a lost acknowledgement
+    sent_lines = [e for line in appointment.history.all() for e in line.events if e["kind"] == "sent"]
+    assert len(sent_lines) == 1

@@ -37,3 +37,10 @@ def test_each_job_on_postgresql_has_a_database_of_its_own_and_sqlite_is_the_defa
         {"PATH": "/bin", "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/hub_mutants_0"},
         {"PATH": "/bin", "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/hub_mutants_1"},
     ]
+
+
+def test_every_listed_equivalent_is_a_mutant_of_the_code_as_it_is():
+    """A line moved by an edit would leave a stale entry that excuses nothing
+    (or, worse, a new mutant): the list must follow the code."""
+    made = {mutant.key for module in mutants.MODULES for mutant in mutants.mutants_of(module)}
+    assert sorted(mutants.equivalent() - made) == []
