@@ -487,7 +487,6 @@ def resend_elsewhere(message: Message, reason: str, detail: str = "") -> None:
     wake_the_worker_after_commit()
 
 
-
 def _note_sent(message: Message) -> None:
     """R29: the status says a confirmation went out; the note says when and where.
 
