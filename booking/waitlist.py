@@ -19,7 +19,6 @@ from functools import partial
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
-from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -44,13 +43,10 @@ ACCEPTED, TAKEN, EXPIRED, WITHDRAWN = (
 
 @receiver(slot_freed)
 def offer_when_committed(sender, slot_id: int, **kwargs) -> None:
-    transaction.on_commit(partial(queue, "booking.tasks.offer_slot", slot_id))
-
-
-@receiver(post_save, sender=Slot)
-def offer_new_slots(sender, instance: Slot, created: bool, raw: bool = False, **kwargs) -> None:
-    if created and not raw:
-        offer_when_committed(sender, instance.pk)
+    """A freed slot is offered as soon as its change commits, when someone
+    waits for its service (new slots: the per-minute pass)."""
+    if WaitlistEntry.objects.filter(state=WaitlistEntry.State.WAITING, service__slots=slot_id).exists():
+        transaction.on_commit(partial(queue, "booking.tasks.offer_slot", slot_id))
 
 
 def is_free(slot: Slot, now: datetime) -> bool:

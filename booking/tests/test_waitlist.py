@@ -68,20 +68,39 @@ class TestOffering:
         text = Message.objects.get(kind="offer", patient=fourth.patient).content
         assert "Pour la prendre, répondez OUI." in text
 
-    def test_the_cancellation_queues_the_offer_once_it_commits(self, slot, freed):
-        assert freed == [("booking.tasks.offer_slot", slot.pk)]
+    def test_a_cancellation_queues_the_offer_once_it_commits_when_someone_waits(
+        self, clinic, service, slot, clock, monkeypatch, django_capture_on_commit_callbacks
+    ):
+        wait(clinic, service, "Anne")
+        appointment = book(slot, make_patient(clinic, first_name="Paul"))
+        queued = []
+        monkeypatch.setattr(waitlist, "queue", lambda task, *args: queued.append((task, *args)))
+        appointment.status = Appointment.Status.CANCELLED
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            appointment.save()
+        assert queued == []  # not before the commit
+        for callback in callbacks:
+            callback()
+        assert queued == [("booking.tasks.offer_slot", slot.pk)]
 
-    def test_a_deleted_appointment_and_a_new_slot_are_offered_too(
+    def test_a_deleted_appointment_is_offered_at_once_and_a_new_slot_within_the_minute(
         self, clinic, service, professional, patient, clock, monkeypatch, django_capture_on_commit_callbacks
     ):
         queued = []
         monkeypatch.setattr(waitlist, "queue", lambda task, *args: queued.append(args[0]))
-        with django_capture_on_commit_callbacks(execute=True):
-            new = make_slot(professional, service, NOW + timedelta(days=3))
+        new = make_slot(professional, service, NOW + timedelta(days=3))
         appointment = book(new, patient)
         with django_capture_on_commit_callbacks(execute=True):
             appointment.delete()
-        assert queued == [new.pk, new.pk]
+        assert queued == []  # nobody waits for it
+        wait(clinic, service, "Anne", earliest=NOW.date(), latest=NOW.date() + timedelta(days=9))
+        appointment = book(new, patient)
+        with django_capture_on_commit_callbacks(execute=True):
+            appointment.delete()
+        assert queued == [new.pk]
+        newer = make_slot(professional, service, NOW + timedelta(days=4))
+        assert waitlist.waitlist_pass() == 2  # the freed one (its task lost here) and the new one
+        assert sorted(Offer.objects.values_list("slot_id", flat=True)) == [new.pk, newer.pk]
 
     def test_an_offer_ends_after_two_hours_but_never_past_the_booking_notice(
         self, clinic, service, professional, clock, settings
