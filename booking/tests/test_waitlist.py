@@ -291,3 +291,17 @@ def test_r27_a_yes_after_an_offer_is_over_confirms_the_appointment_an_earlier_sm
     understand_waiting()
     his.refresh_from_db()
     assert (Reply.objects.get().outcome, his.status) == ("confirmed", "confirmed_sms")
+
+
+def test_r20_a_patient_who_joined_from_the_english_page_gets_the_offer_and_the_booking_in_english(
+    client, clinic, service, slot, freed, channel_calls
+):
+    entry = wait(clinic, service, "Anne")  # her record says French
+    entry.language = "en"
+    entry.save()
+    waitlist.offer_slot(slot.pk)
+    send_due_messages()
+    offer = Message.objects.get(kind="offer")
+    assert offer.language == "en" and offer.subject.startswith("Clinique du Parc: a time is free on Thursday")
+    assert waitlist.accept(Offer.objects.get().pk) == "accepted"
+    assert Appointment.objects.get(slot=slot, status="booked").booking_language == "en"
