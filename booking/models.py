@@ -110,6 +110,11 @@ class WaitlistEntry(models.Model):
     )
     earliest = models.DateField(_("from"))
     latest = models.DateField(_("until"))
+    # The language of the booking page the patient joined from (R20): its
+    # offers, and the booking made from one, are in it. Empty: the record's.
+    language = models.CharField(  # noqa: DJ001
+        _("language"), max_length=2, choices=[("fr", "Français"), ("en", "English")], null=True, blank=True
+    )
     state = models.CharField(_("state"), max_length=8, choices=State.choices, default=State.WAITING)
     appointment = models.ForeignKey(
         Appointment, verbose_name=_("appointment"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -40,7 +40,7 @@ def offer(request, token: str):
     language = request.GET.get("lang")
     if found is None:
         return show(request, "not_found", language if language in TEXTS else browser_language(request), None, {}, 404)
-    language = language if language in TEXTS else found.entry.patient.language
+    language = language if language in TEXTS else (found.entry.language or found.entry.patient.language)
     language = language if language in TEXTS else "fr"
     if request.method == "POST":
         waitlist.accept(found.pk)

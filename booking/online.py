@@ -234,6 +234,7 @@ def join_waitlist(request: BookingRequest):
             professional_id=request.professional_id,
             earliest=request.earliest,
             latest=request.latest,
+            language=request.language,
         )
         request.entry = entry
         request.save(update_fields=["entry"])

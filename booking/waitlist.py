@@ -110,7 +110,7 @@ def offer_slot(slot_id: int) -> int:
                 patient=entry.patient,
                 channel=contact.channel,
                 to=contact.to,
-                language=entry.patient.language,
+                language=entry.language or entry.patient.language,
                 due_at=now,
             )
             Offer.objects.create(entry=entry, slot=slot, slot_start=slot.start, message=message, expires_at=ends)

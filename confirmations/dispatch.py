@@ -393,7 +393,9 @@ def _prepare_offer(message: Message) -> str | None:
     offer = offers.of(message)
     if offer is None or not offers.still_open(offer):
         return _withdraw(message, Reason.OFFER_CLOSED)
-    message.language = message.patient.language if message.patient is not None else message.language
+    # The page's language when the patient joined from the booking page (R20), else the record's now.
+    chosen = offer.entry.language or (message.patient.language if message.patient is not None else None)
+    message.language = chosen or message.language
     message.subject, message.content, message.html = offers.write(offer, message.language, message.channel)
     message.attempts += 1
     return None

@@ -206,10 +206,11 @@ class TestWaitingFromThePage:
         assert "between Monday, November 30, 2026 and Thursday, December 10, 2026" in html
         entry = WaitlistEntry.objects.get()
         request.refresh_from_db()
-        assert (entry.service, entry.professional, entry.patient.first_name, request.entry) == (
+        assert (entry.service, entry.professional, entry.patient.first_name, entry.language, request.entry) == (
             service,
             professional,
             "Anne",
+            "en",
             entry,
         )
 

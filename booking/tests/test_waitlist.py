@@ -291,3 +291,38 @@ def test_r27_a_yes_after_an_offer_is_over_confirms_the_appointment_an_earlier_sm
     understand_waiting()
     his.refresh_from_db()
     assert (Reply.objects.get().outcome, his.status) == ("confirmed", "confirmed_sms")
+
+
+def test_r20_a_patient_who_joined_from_the_english_page_gets_the_offer_and_the_booking_in_english(
+    client, clinic, service, slot, freed, channel_calls
+):
+    entry = wait(clinic, service, "Anne")  # her record says French
+    entry.language = "en"
+    entry.save()
+    waitlist.offer_slot(slot.pk)
+    send_due_messages()
+    offer = Message.objects.get(kind="offer")
+    assert offer.language == "en" and offer.subject.startswith("Clinique du Parc: a time is free on Thursday")
+    assert waitlist.accept(Offer.objects.get().pk) == "accepted"
+    assert Appointment.objects.get(slot=slot, status="booked").booking_language == "en"
+
+
+def test_moving_an_appointment_to_another_slot_frees_the_first_and_deleting_a_cancelled_one_frees_nothing(
+    clinic, service, professional, slot, patient, clock, monkeypatch, django_capture_on_commit_callbacks
+):
+    wait(clinic, service, "Anne", earliest=NOW.date(), latest=DAY + timedelta(days=9))
+    queued = []
+    monkeypatch.setattr(waitlist, "queue", lambda task, *args: queued.append(args[0]))
+    appointment = book(slot, patient)
+    later = make_slot(professional, service, slot.start + timedelta(days=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        appointment.move_to(later)
+    assert queued == [slot.pk]
+    appointment.refresh_from_db()
+    appointment.status = Appointment.Status.CANCELLED
+    with django_capture_on_commit_callbacks(execute=True):
+        appointment.save()
+    assert queued == [slot.pk, later.pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        appointment.delete()  # already free since its cancellation
+    assert queued == [slot.pk, later.pk]
