@@ -157,12 +157,7 @@ def join_waitlist(request, address: str, service_id: int):
         fields |= {"earliest": today.isoformat(), "latest": (today + timedelta(days=30)).isoformat()}
     errors, status = {}, 200
     if request.method == "POST":
-        for name in ("first_name", "last_name", "contact"):
-            if not fields[name]:
-                errors[name] = texts["required"]
-        contact = contact_of(fields["contact"]) if fields["contact"] else None
-        if fields["contact"] and contact is None:
-            errors["contact"] = texts["bad_contact"]
+        contact = who(fields, texts, errors)
         window = _dates(fields, service, clinic)
         if window is None:
             errors["dates"] = texts["bad_dates"].format(days=service.online_booking_horizon.days)
@@ -200,6 +195,17 @@ def typed(request, name: str) -> str:
     """A field as typed, without control characters (a NUL cannot be stored), at most 100 characters."""
     text = request.POST.get(name, "")
     return "".join(char for char in text if unicodedata.category(char) != "Cc").strip()[:100]
+
+
+def who(fields: dict, texts: dict, errors: dict) -> tuple[str, str] | None:
+    """Checks the name and contact typed (errors beside each field); the contact, or None."""
+    for name in ("first_name", "last_name", "contact"):
+        if not fields[name]:
+            errors[name] = texts["required"]
+    contact = contact_of(fields["contact"]) if fields["contact"] else None
+    if fields["contact"] and contact is None:
+        errors["contact"] = texts["bad_contact"]
+    return contact
 
 
 def contact_of(text: str) -> tuple[str, str] | None:
@@ -265,12 +271,7 @@ def details(request, address: str, slot_id: int):
     errors, status = {}, 200
     if request.method == "POST":
         texts = TEXTS[language]
-        for name in ("first_name", "last_name", "contact"):
-            if not fields[name]:
-                errors[name] = texts["required"]
-        contact = contact_of(fields["contact"]) if fields["contact"] else None
-        if fields["contact"] and contact is None:
-            errors["contact"] = texts["bad_contact"]
+        contact = who(fields, texts, errors)
         if not errors and codes_limited(request, contact[1]):
             errors["form"], status = texts["too_many_codes"].format(phone=phone_of(clinic)), 429
         if not errors:
