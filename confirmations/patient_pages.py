@@ -61,6 +61,9 @@ TEXTS = {
         "du rendez-vous. Pour toute question, communiquez avec votre clinique.",
         "too_many_title": "Trop de tentatives",
         "too_many": "Veuillez patienter une minute avant de réessayer.",
+        "expired_title": "Cette page a expiré",
+        "expired": "Le formulaire n’a pas pu être envoyé\u00a0: la page était ouverte depuis trop longtemps, "
+        "ou votre navigateur a refusé un témoin (cookie). Revenez en arrière, rechargez la page, puis réessayez.",
         "switch": "English",
         "switch_lang": "en",
     },
@@ -88,6 +91,9 @@ TEXTS = {
         "starts. For any question, contact your clinic.",
         "too_many_title": "Too many attempts",
         "too_many": "Please wait a minute before trying again.",
+        "expired_title": "This page has expired",
+        "expired": "The form could not be sent: the page was open for too long, or your browser refused a cookie. "
+        "Go back, reload the page and try again.",
         "switch": "Français",
         "switch_lang": "fr",
     },
@@ -158,6 +164,15 @@ def bad_link(request, language: str = "fr"):
 
 def too_many_requests(request, exception=None):
     return page(request, "too_many", _language(request, browser_language(request)), {}, status=429)
+
+
+def expired_form(request, reason: str = ""):
+    """CSRF_FAILURE_VIEW: a form posted without its cookie or from another
+    site (a page left open for hours, cookies refused) is refused in the
+    language of the page that posted it, and nothing was done."""
+    wanted = request.POST.get("lang")
+    language = wanted if wanted in TEXTS else _language(request, browser_language(request))
+    return page(request, "expired", language, {}, status=403)
 
 
 def _language(request, default: str) -> str:

@@ -247,6 +247,8 @@ else:
     # (hub.W001, hubsite/checks.py) says to set REDIS_URL.
     SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003"]
 RATELIMIT_VIEW = "confirmations.patient_pages.too_many_requests"
+# A form refused for its missing CSRF cookie says so in the page's language.
+CSRF_FAILURE_VIEW = "confirmations.patient_pages.expired_form"
 # Behind N proxies that each append to X-Forwarded-For, the client is the
 # N-th address from the right (the left part can be forged by the client).
 TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))

@@ -109,6 +109,21 @@ class TestBooking:
         assert "Inscrivez un courriel ou un numéro de cellulaire canadien valide." in html
         assert not BookingRequest.objects.exists() and not Message.objects.exists()
 
+    @pytest.mark.parametrize("lang, said", [("fr", "Cette page a expiré"), ("en", "This page has expired")])
+    def test_a_form_without_its_csrf_cookie_is_refused_in_the_patients_language_and_sends_nothing(
+        self, open_clinic, slot, clock, lang, said
+    ):
+        # A browser that lost its cookie, or a form posted from another site.
+        strict = Client(enforce_csrf_checks=True)
+        response = strict.post(
+            f"{HOME}plage/{slot.pk}/", {"lang": lang, "first_name": "Jean", "last_name": "Roy", "contact": "j@x.ca"}
+        )
+        html = response.content.decode()
+        assert response.status_code == 403
+        assert said in html and "CSRF" not in html
+        assert f'lang="{lang}-CA"' in html
+        assert not BookingRequest.objects.exists() and not Message.objects.exists()
+
     @pytest.mark.parametrize(
         "typed, channel, to",
         [("514 555-0122", "sms", "+15145550122"), ("(514) 555-0122", "sms", "+15145550122"),

@@ -295,3 +295,13 @@ def test_without_a_known_address_only_the_account_is_locked(clinic, limit):
         log_in("accueil", "wrong", address="")
     assert log_in("accueil", PASSWORD, address="").status_code == 429
     assert log_in("marc", PASSWORD, address="").status_code == 302
+
+
+def test_a_login_form_without_its_csrf_cookie_says_in_french_that_the_page_expired(clinic):
+    member(clinic)
+    refused = Client(enforce_csrf_checks=True).post(
+        "/admin/login/", {"username": "accueil", "password": PASSWORD}, HTTP_ACCEPT_LANGUAGE="fr-CA"
+    )
+    assert refused.status_code == 403
+    assert "Cette page a expiré" in refused.content.decode()
+    assert "_auth_user_id" not in refused.wsgi_request.session
