@@ -30,9 +30,11 @@ from phonenumber_field.phonenumber import PhoneNumber
 from booking import online, rules
 from booking.models import BookingRequest
 from booking.texts import TEXTS
+from confirmations.contacts import SMS, configured_channels
 from confirmations.content import TYPE_LABELS, spoken_phone
 from confirmations.dates import long_date, written_day
 from confirmations.events import readable_contact
+from confirmations.models import OptOut
 from confirmations.patient_pages import CACHE_ERRORS, browser_language, private, rate_limited
 from schedules.admin_scoping import row_id
 from schedules.models import Slot
@@ -205,7 +207,20 @@ def who(fields: dict, texts: dict, errors: dict) -> tuple[str, str] | None:
     contact = contact_of(fields["contact"]) if fields["contact"] else None
     if fields["contact"] and contact is None:
         errors["contact"] = texts["bad_contact"]
+    elif contact is not None and (why := unreachable(*contact)):
+        errors["contact"] = texts[why]
     return contact
+
+
+def unreachable(channel: str, to: str) -> str | None:
+    """Why a code could not reach this contact, if it could not: this Hub
+    does not send by its channel, or the mobile opted out of SMS (a code
+    would be refused by the carrier, and the patient left waiting)."""
+    if channel not in configured_channels():
+        return "email_only" if channel == SMS else "sms_only"
+    if channel == SMS and OptOut.objects.filter(number=to).exists():
+        return "opted_out"
+    return None
 
 
 def contact_of(text: str) -> tuple[str, str] | None:

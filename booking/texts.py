@@ -20,6 +20,10 @@ TEXTS = {
         "send_code": "Recevoir mon code",
         "required": "Ce champ est obligatoire.",
         "bad_contact": "Inscrivez un courriel ou un numéro de cellulaire canadien valide.",
+        "opted_out": "Ce numéro a demandé à ne plus recevoir nos textos (STOP). Inscrivez plutôt votre courriel, "
+        "ou répondez START à l’un de nos textos pour les recevoir de nouveau.",
+        "email_only": "Cette clinique envoie les codes par courriel seulement\u00a0: inscrivez votre courriel.",
+        "sms_only": "Cette clinique envoie les codes par texto seulement\u00a0: inscrivez votre numéro de cellulaire.",
         "too_many_codes": "Trop de codes ont été demandés. Réessayez dans une heure ou appelez la clinique au {phone}.",
         "enter_code": "Entrez votre code",
         "code_sent": "Nous avons envoyé un code de 6 chiffres à {contact}. Il est valide 10 minutes.",
@@ -75,6 +79,10 @@ TEXTS = {
         "send_code": "Get my code",
         "required": "This field is required.",
         "bad_contact": "Enter a valid email or Canadian mobile number.",
+        "opted_out": "This number asked not to receive our text messages (STOP). Enter your email instead, "
+        "or reply START to one of our text messages to receive them again.",
+        "email_only": "This clinic sends codes by email only: enter your email.",
+        "sms_only": "This clinic sends codes by text message only: enter your mobile number.",
         "too_many_codes": "Too many codes were asked for. Try again in an hour, or call the clinic at {phone}.",
         "enter_code": "Enter your code",
         "code_sent": "We sent a 6-digit code to {contact}. It is valid for 10 minutes.",

@@ -56,6 +56,7 @@ MODULES = {
     "confirmations.patient_pages": [
         "confirmations/tests/test_patient_pages.py",
         "confirmations/tests/test_rate_limit_faults.py",
+        "booking/tests/test_pages.py",
     ],
     "confirmations.links": ["confirmations/tests/test_patient_pages.py", "confirmations/tests/test_content.py"],
 }

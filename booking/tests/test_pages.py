@@ -8,7 +8,7 @@ from django.test import Client
 from booking.models import BookingRequest, WaitlistEntry
 from booking.tests.conftest import NOW
 from confirmations.dispatch import send_due_messages
-from confirmations.models import Message
+from confirmations.models import Message, OptOut
 from conftest import book, make_clinic, make_patient, make_professional, make_service, make_slot
 from schedules.models import Appointment
 
@@ -133,6 +133,30 @@ class TestBooking:
         ask_code(client, slot, contact=typed)
         request = BookingRequest.objects.get()
         assert (request.contact_channel, request.contact) == (channel, to)
+
+    def test_a_mobile_that_opted_out_of_sms_is_asked_for_an_email_instead_and_gets_nothing(
+        self, client, open_clinic, slot, clock
+    ):
+        OptOut.objects.create(number="+15145550122")
+        response = ask_code(client, slot, contact="514 555-0122", lang="fr")
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert "Ce numéro a demandé à ne plus recevoir nos textos" in html
+        assert not BookingRequest.objects.exists() and not Message.objects.exists()
+
+    def test_a_hub_sending_no_sms_asks_for_an_email_and_sends_nothing(self, client, open_clinic, slot, clock, settings):
+        settings.HUB_CHANNELS = {**settings.HUB_CHANNELS, "sms": None}
+        response = ask_code(client, slot, contact="514 555-0122", lang="en")
+        assert "This clinic sends codes by email only: enter your email." in response.content.decode()
+        assert not BookingRequest.objects.exists() and not Message.objects.exists()
+        ask_code(client, slot, contact="jean@example.com", lang="en")
+        assert Message.objects.get().channel == "email"
+
+    def test_a_hub_sending_no_email_asks_for_a_mobile(self, client, open_clinic, slot, clock, settings):
+        settings.HUB_CHANNELS = {**settings.HUB_CHANNELS, "email": None}
+        response = ask_code(client, slot, contact="jean@example.com", lang="fr")
+        assert "Cette clinique envoie les codes par texto seulement" in response.content.decode()
+        assert not Message.objects.exists()
 
     def test_wrong_code_says_so_and_the_request_stays_open(self, client, open_clinic, slot, clock):
         ask_code(client, slot, lang="fr")
