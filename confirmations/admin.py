@@ -44,6 +44,25 @@ class MessageAdmin(ReadOnlyAdmin):
     readonly_fields = [field.name for field in Message._meta.fields]
     change_form_template = "admin/confirmations/message/change_form.html"
 
+    # A one-time code is the patient's alone: staff see that it was sent,
+    # when and where, never the code (its text, or the values it was made of).
+    CODE_SECRETS = ("snapshot", "subject", "content", "html")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.kind == Message.Kind.CODE:
+            return [*self.readonly_fields, "code_withheld"]
+        return self.readonly_fields
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is not None and obj.kind == Message.Kind.CODE:
+            return [name for name in fields if name not in self.CODE_SECRETS]
+        return fields
+
+    @admin.display(description=_("content"))
+    def code_withheld(self, message: Message) -> str:
+        return _("The one-time code is not shown.")
+
     @admin.display(description=_("to"), ordering="to")
     def recipient(self, message: Message) -> str:
         return message.readable_to

@@ -1,5 +1,6 @@
 """The clinic's booking page, through HTTP (D20, R20)."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -9,7 +10,7 @@ from booking.models import BookingRequest, WaitlistEntry
 from booking.tests.conftest import NOW
 from confirmations.dispatch import send_due_messages
 from confirmations.models import Message, OptOut
-from conftest import book, make_clinic, make_patient, make_professional, make_service, make_slot
+from conftest import book, make_clinic, make_patient, make_professional, make_service, make_slot, make_staff
 from schedules.models import Appointment
 
 pytestmark = pytest.mark.django_db
@@ -157,6 +158,24 @@ class TestBooking:
         response = ask_code(client, slot, contact="jean@example.com", lang="fr")
         assert "Cette clinique envoie les codes par texto seulement" in response.content.decode()
         assert not Message.objects.exists()
+
+    @pytest.mark.parametrize("username, group", [("accueil", None), ("soutien", "support")])
+    def test_staff_and_support_see_that_a_code_was_sent_but_never_the_code(
+        self, client, open_clinic, slot, clock, username, group
+    ):
+        from schedules.access import SUPPORT_GROUP
+
+        ask_code(client, slot)
+        send_due_messages()
+        code = last_code()
+        reader = Client()
+        reader.force_login(make_staff(None if group else open_clinic, username, SUPPORT_GROUP if group else None))
+        message = Message.objects.get(kind="code")
+        listed = reader.get("/admin/confirmations/message/").content.decode()
+        shown = reader.get(f"/admin/confirmations/message/{message.pk}/change/").content.decode()
+        assert "jean@example.com" in listed and "jean@example.com" in shown
+        assert not re.search(rf"\b{code}\b", listed) and not re.search(rf"\b{code}\b", shown)
+        assert "Le code à usage unique n’est pas affiché." in shown
 
     def test_wrong_code_says_so_and_the_request_stays_open(self, client, open_clinic, slot, clock):
         ask_code(client, slot, lang="fr")
