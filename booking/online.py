@@ -168,7 +168,10 @@ def book(request: BookingRequest, slot: Slot) -> Appointment:
             if slot.professional.clinic_id != request.clinic_id or not is_free(slot):
                 raise NotBookable
             patient = patient_for(request)
-            if upcoming_online(patient) >= settings.HUB_ONLINE_BOOKINGS_PER_PATIENT:
+            if (
+                upcoming_online(patient) >= settings.HUB_ONLINE_BOOKINGS_PER_PATIENT
+                or upcoming_by_contact(request) >= settings.HUB_ONLINE_BOOKINGS_PER_CONTACT
+            ):
                 raise TooManyBookings
             with acting_as(PATIENT):
                 appointment = Appointment.objects.create(
@@ -188,6 +191,20 @@ def upcoming_online(patient: Patient) -> int:
     return (
         Appointment.objects.filter(patient=patient, source=Appointment.Source.ONLINE_HUB, start__gt=timezone.now())
         .exclude(status=Appointment.Status.CANCELLED)
+        .count()
+    )
+
+
+def upcoming_by_contact(request: BookingRequest) -> int:
+    """Upcoming online bookings made with this request's email or mobile, under any name."""
+    return (
+        BookingRequest.objects.filter(
+            clinic_id=request.clinic_id,
+            contact_channel=request.contact_channel,
+            contact__iexact=request.contact,
+            appointment__start__gt=timezone.now(),
+        )
+        .exclude(appointment__status=Appointment.Status.CANCELLED)
         .count()
     )
 

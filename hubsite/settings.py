@@ -292,6 +292,8 @@ HUB_RETENTION_DAYS = int(os.environ.get("HUB_RETENTION_DAYS", "90"))
 # Online booking (D20): upcoming online bookings one patient may hold, and
 # how many one-time codes a client address and one email or mobile may ask for.
 HUB_ONLINE_BOOKINGS_PER_PATIENT = int(os.environ.get("HUB_ONLINE_BOOKINGS_PER_PATIENT", "2"))
+# ... and per verified email or mobile, whatever the names typed (a family shares one).
+HUB_ONLINE_BOOKINGS_PER_CONTACT = int(os.environ.get("HUB_ONLINE_BOOKINGS_PER_CONTACT", "6"))
 HUB_BOOKING_CODES_PER_ADDRESS = os.environ.get("HUB_BOOKING_CODES_PER_ADDRESS", "10/h")
 HUB_BOOKING_CODES_PER_CONTACT = os.environ.get("HUB_BOOKING_CODES_PER_CONTACT", "3/h")
 # The waiting list: how many patients a freed slot is offered to at once,

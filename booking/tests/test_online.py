@@ -204,6 +204,26 @@ class TestBooking:
         with pytest.raises(online.TooManyBookings):
             online.book(verified(open_clinic, slot), slot)
 
+    def test_one_email_holds_at_most_six_upcoming_online_bookings_whatever_the_names(
+        self, open_clinic, service, professional, slot, clock, settings
+    ):
+        # A family shares an email; a script typing a new name each time
+        # would otherwise fill the clinic's day with one verified address.
+        assert settings.HUB_ONLINE_BOOKINGS_PER_CONTACT == 6
+        names = ["Léa", "Noé", "Zoé", "Éli", "Ana", "Max", "Théo"]
+        slots = [make_slot(professional, service, slot.start + timedelta(hours=hour)) for hour in range(1, 8)]
+        for name, each in zip(names[:6], slots, strict=False):
+            online.book(verified(open_clinic, each, contact="Famille@Example.com", first=name), each)
+        with pytest.raises(online.TooManyBookings):
+            online.book(verified(open_clinic, slots[6], contact="famille@example.com", first=names[6]), slots[6])
+        # A cancelled one no longer counts; another email is another count.
+        first = Appointment.objects.get(patient__first_name="Léa")
+        first.status = Appointment.Status.CANCELLED
+        first.save()
+        online.book(verified(open_clinic, slots[6], contact="famille@example.com", first=names[6]), slots[6])
+        other = make_slot(professional, service, slot.start + timedelta(hours=9))
+        online.book(verified(open_clinic, other, contact="roy@example.com"), other)
+
 
 def test_d19_requests_are_forgotten_after_the_retention_period_and_their_booking_stays(
     open_clinic, slot, clock, settings
