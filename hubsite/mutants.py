@@ -10,6 +10,12 @@ is never touched: `-p hubsite.mutants` puts the mutated module in place as
 it is imported). A test that fails kills the mutant; a mutant that
 survives is a change no test notices.
 
+To be quick, a mutant first meets only the tests that run its lines (a
+first run of the module's tests under coverage.py says which test runs
+which line); one that survives them meets all the module's tests before it
+is called a survivor, so the figures are those of running every test on
+every mutant.
+
 A survivor that truly cannot change behaviour is listed, with why, in
 hubsite/mutants-equivalent.txt and left out of the score.
 """
@@ -74,6 +80,7 @@ class Mutant:
     index: int
     line: int
     what: str
+    last_line: int = 0  # where the changed code ends (it may span lines)
 
     @property
     def key(self) -> str:
@@ -129,12 +136,19 @@ def _set(attribute, value):
 
 
 def source_of(module: str) -> str:
-    return (ROOT / (module.replace(".", "/") + ".py")).read_text()
+    return file_of(module).read_text()
 
 
 def mutants_of(module: str) -> list[Mutant]:
     tree = ast.parse(source_of(module))
-    return [Mutant(module, index, node.lineno, what) for index, (node, what, _how) in enumerate(_points(tree))]
+    return [
+        Mutant(module, index, node.lineno, what, node.end_lineno or node.lineno)
+        for index, (node, what, _how) in enumerate(_points(tree))
+    ]
+
+
+def file_of(module: str) -> Path:
+    return ROOT / (module.replace(".", "/") + ".py")
 
 
 def mutated_tree(module: str, index: int) -> ast.AST:
@@ -190,6 +204,67 @@ class _MutantFinder(importlib.abc.MetaPathFinder):
 if os.environ.get("HUB_MUTANT"):
     _wanted = json.loads(os.environ["HUB_MUTANT"])
     sys.meta_path.insert(0, _MutantFinder(_wanted["module"], _wanted["index"]))
+
+
+# --- Which tests run which lines --------------------------------------------
+# HUB_MUTANT_COVERAGE={"module": ..., "data": file}: the test process records,
+# per test, the module's lines it runs. HUB_MUTANT_TESTS=file (one test id a
+# line): the test process runs only those tests.
+
+_coverage = None
+if os.environ.get("HUB_MUTANT_COVERAGE"):
+    import coverage
+
+    _measured = json.loads(os.environ["HUB_MUTANT_COVERAGE"])
+    # Started before the module is imported: what runs at import is recorded
+    # outside any test (context ""), and means "every test".
+    _coverage = coverage.Coverage(data_file=_measured["data"], include=[str(file_of(_measured["module"]))])
+    _coverage.start()
+
+
+def pytest_runtest_setup(item):
+    if _coverage is not None:
+        _coverage.switch_context(item.nodeid)
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    if _coverage is not None:
+        _coverage.switch_context("")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _coverage is not None:
+        _coverage.stop()
+        _coverage.save()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    if os.environ.get("HUB_MUTANT_TESTS"):
+        wanted = set(Path(os.environ["HUB_MUTANT_TESTS"]).read_text().splitlines())
+        kept = [item for item in items if item.nodeid in wanted]
+        config.hook.pytest_deselected(items=[item for item in items if item.nodeid not in wanted])
+        items[:] = kept
+
+
+def tests_by_line(module: str, data_file: str) -> dict[int, set[str]]:
+    """From a run under HUB_MUTANT_COVERAGE: each line of the module and the
+    tests that ran it ("" for a line run outside any test: at import)."""
+    import coverage
+
+    data = coverage.CoverageData(data_file)
+    data.read()
+    by_line = data.contexts_by_lineno(str(file_of(module)))
+    return {line: set(contexts) for line, contexts in by_line.items()}
+
+
+def tests_for(mutant: Mutant, by_line: dict[int, set[str]]) -> set[str] | None:
+    """The tests that run the mutant's lines, or None for "all of them": a
+    line run at import (a constant, a default), or one no test seems to run
+    (code run in a thread or a process of its own may not be recorded)."""
+    found = set().union(*(by_line.get(line, set()) for line in range(mutant.line, mutant.last_line + 1)))
+    if not found or "" in found:
+        return None
+    return found
 
 
 def test_environment(environ, postgres: str | None, job: int) -> dict:

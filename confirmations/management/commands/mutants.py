@@ -10,6 +10,7 @@ import os
 import queue
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
@@ -46,11 +47,10 @@ class Command(BaseCommand):
         rows, below = [], []
         for module in modules:
             tests = mutants.MODULES[module]
-            if not self.run(module, None, tests, timeout):
-                raise CommandError(f"the tests of {module} fail without any mutant: fix them first")
+            by_line = self.measure(module, tests, timeout)
             found = mutants.mutants_of(module)
             with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-                killed = list(pool.map(partial(self.killed, module, tests, timeout), found))
+                killed = list(pool.map(partial(self.killed, module, tests, by_line, timeout), found))
             survivors = [m for m, dead in zip(found, killed, strict=True) if not dead and m.key not in equivalent]
             counted = len(found) - sum(1 for m in found if m.key in equivalent)
             score = 100.0 * (counted - len(survivors)) / counted if counted else 100.0
@@ -67,13 +67,35 @@ class Command(BaseCommand):
             self.stderr.write(f"under {min:.1f}%: {', '.join(below)}")
             sys.exit(1)
 
-    def killed(self, module: str, tests: list[str], timeout: int, mutant: mutants.Mutant) -> bool:
-        return not self.run(module, mutant.index, tests, timeout)
+    def measure(self, module: str, tests: list[str], timeout: int) -> dict[int, set[str]]:
+        """Runs the module's tests once, without any mutant, under coverage:
+        which test runs which line."""
+        with tempfile.TemporaryDirectory() as folder:
+            data = os.path.join(folder, "coverage")
+            measuring = {"HUB_MUTANT_COVERAGE": json.dumps({"module": module, "data": data})}
+            if self.run(module, None, tests, 4 * timeout, measuring) != 0:
+                raise CommandError(f"the tests of {module} fail without any mutant: fix them first")
+            return mutants.tests_by_line(module, data)
 
-    def run(self, module: str, index: int | None, tests: list[str], timeout: int) -> bool:
-        """True when the tests pass (with the mutant `index`, or none)."""
-        env = dict(self.environments.get())
+    def killed(self, module: str, tests: list[str], by_line, timeout: int, mutant: mutants.Mutant) -> bool:
+        selected = mutants.tests_for(mutant, by_line)
+        if selected is not None:
+            with tempfile.NamedTemporaryFile("w", suffix=".txt") as chosen:
+                chosen.write("\n".join(sorted(selected)))
+                chosen.flush()
+                outcome = self.run(module, mutant.index, tests, timeout, {"HUB_MUTANT_TESTS": chosen.name})
+            if outcome in (1, 2, None):  # a test failed, the module no longer imports, or they hung
+                return True
+        # It passed the tests that run its lines (or they could not be
+        # picked out): it is a survivor only if it passes all of them.
+        return self.run(module, mutant.index, tests, timeout) != 0
+
+    def run(self, module: str, index: int | None, tests: list[str], timeout: int, extra: dict | None = None):
+        """pytest's exit code on the tests (with the mutant `index`, or
+        none), or None when they hang."""
+        base = self.environments.get()
         try:
+            env = {**base, **(extra or {})}
             if index is not None:
                 env["HUB_MUTANT"] = json.dumps({"module": module, "index": index})
             command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "hubsite.mutants"]
@@ -82,7 +104,7 @@ class Command(BaseCommand):
                     [*command, *tests], env=env, cwd=mutants.ROOT, capture_output=True, timeout=timeout, check=False
                 )
             except subprocess.TimeoutExpired:
-                return False  # a mutant that makes the tests hang is noticed
-            return done.returncode == 0
+                return None  # a mutant that makes the tests hang is noticed
+            return done.returncode
         finally:
-            self.environments.put({key: value for key, value in env.items() if key != "HUB_MUTANT"})
+            self.environments.put(base)
