@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from booking import codes, rules
 from booking.models import BookingRequest
+from confirmations.contacts import EMAIL, SMS, configured_channels
 from confirmations.keywords import plain_letters
 from confirmations.models import Message
 from confirmations.planning import wake_the_worker_after_commit
@@ -31,11 +32,19 @@ class NotBookable(Exception):
 
 
 class TooManyBookings(Exception):
-    """The patient already holds as many upcoming online bookings as a clinic allows."""
+    """The patient already holds as many upcoming online bookings as a clinic
+    allows (`for_contact`: as many as one email or mobile may make)."""
+
+    def __init__(self, for_contact: bool = False):
+        super().__init__()
+        self.for_contact = for_contact
 
 
 def open_clinic(address: str) -> Clinic | None:
-    # R1: only a clinic connected to the Hub confirms what is booked.
+    # R1: only a clinic connected to the Hub confirms what is booked; and
+    # a code must be able to reach the patient, by email or SMS.
+    if not configured_channels() & {EMAIL, SMS}:
+        return None
     return Clinic.objects.filter(booking_address=address, online_booking=True, hub_connected=True).first()
 
 
@@ -154,8 +163,11 @@ def book(request: BookingRequest, slot: Slot) -> Appointment:
     TooManyBookings."""
     try:
         with transaction.atomic():
-            # Locks the request: a double click books once.
-            request = BookingRequest.objects.select_for_update().get(pk=request.pk)
+            # Locks the requests made with this email or mobile, in one order
+            # (the request's own among them): a double click books once, and
+            # bookings with one contact count one after the other.
+            with_contact = same_contact(request).select_for_update().order_by("pk")
+            request = next(each for each in with_contact if each.pk == request.pk)
             if request.appointment_id:
                 return request.appointment  # a second click while the first was booking
             if not may_choose(request):
@@ -168,11 +180,10 @@ def book(request: BookingRequest, slot: Slot) -> Appointment:
             if slot.professional.clinic_id != request.clinic_id or not is_free(slot):
                 raise NotBookable
             patient = patient_for(request)
-            if (
-                upcoming_online(patient) >= settings.HUB_ONLINE_BOOKINGS_PER_PATIENT
-                or upcoming_by_contact(request) >= settings.HUB_ONLINE_BOOKINGS_PER_CONTACT
-            ):
+            if upcoming_online(patient) >= settings.HUB_ONLINE_BOOKINGS_PER_PATIENT:
                 raise TooManyBookings
+            if upcoming_by_contact(request) >= settings.HUB_ONLINE_BOOKINGS_PER_CONTACT:
+                raise TooManyBookings(for_contact=True)
             with acting_as(PATIENT):
                 appointment = Appointment.objects.create(
                     slot=slot,
@@ -195,15 +206,18 @@ def upcoming_online(patient: Patient) -> int:
     )
 
 
+def same_contact(request: BookingRequest):
+    """The clinic's booking requests made with this request's email or mobile."""
+    return BookingRequest.objects.filter(
+        clinic_id=request.clinic_id, contact_channel=request.contact_channel, contact__iexact=request.contact
+    )
+
+
 def upcoming_by_contact(request: BookingRequest) -> int:
     """Upcoming online bookings made with this request's email or mobile, under any name."""
     return (
-        BookingRequest.objects.filter(
-            clinic_id=request.clinic_id,
-            contact_channel=request.contact_channel,
-            contact__iexact=request.contact,
-            appointment__start__gt=timezone.now(),
-        )
+        same_contact(request)
+        .filter(appointment__start__gt=timezone.now())
         .exclude(appointment__status=Appointment.Status.CANCELLED)
         .count()
     )

@@ -164,8 +164,8 @@ def join_waitlist(request, address: str, service_id: int):
         if window is None:
             errors["dates"] = texts["bad_dates"].format(days=service.online_booking_horizon.days)
         professional = next((p for p in professionals if str(p.pk) == fields["professional"]), None)
-        if not errors and codes_limited(request, contact[1]):
-            errors["form"], status = texts["too_many_codes"].format(phone=phone_of(clinic)), 429
+        if not errors:
+            status = may_send_code(request, clinic, contact, texts, errors)
         if not errors:
             channel, to_address = contact
             asked = online.ask(
@@ -207,9 +207,19 @@ def who(fields: dict, texts: dict, errors: dict) -> tuple[str, str] | None:
     contact = contact_of(fields["contact"]) if fields["contact"] else None
     if fields["contact"] and contact is None:
         errors["contact"] = texts["bad_contact"]
-    elif contact is not None and (why := unreachable(*contact)):
-        errors["contact"] = texts[why]
     return contact
+
+
+def may_send_code(request, clinic, contact: tuple[str, str], texts: dict, errors: dict) -> int:
+    """Whether a code may go to this contact now (else the error, and the
+    page's status): within the limits, then reachable. The limits come
+    first: asking whether a number opted out costs a try like a code."""
+    if codes_limited(request, contact[1]):
+        errors["form"] = texts["too_many_codes"].format(phone=phone_of(clinic))
+        return 429
+    if why := unreachable(*contact):
+        errors["contact"] = texts[why]
+    return 200
 
 
 def unreachable(channel: str, to: str) -> str | None:
@@ -287,8 +297,8 @@ def details(request, address: str, slot_id: int):
     if request.method == "POST":
         texts = TEXTS[language]
         contact = who(fields, texts, errors)
-        if not errors and codes_limited(request, contact[1]):
-            errors["form"], status = texts["too_many_codes"].format(phone=phone_of(clinic)), 429
+        if not errors:
+            status = may_send_code(request, clinic, contact, texts, errors)
         if not errors:
             channel, to_address = contact
             asked = online.ask(clinic, slot, language, fields["first_name"], fields["last_name"], channel, to_address)
@@ -372,10 +382,15 @@ def _book(request, clinic, asked: BookingRequest, slot: Slot | None, language: s
         if slot is None:
             raise online.NotBookable
         online.book(asked, slot)
-    except online.TooManyBookings:
-        message = texts["too_many_bookings"].format(
-            count=settings.HUB_ONLINE_BOOKINGS_PER_PATIENT, phone=phone_of(clinic)
-        )
+    except online.TooManyBookings as refused:
+        if refused.for_contact:
+            message = texts["too_many_for_contact"].format(
+                count=settings.HUB_ONLINE_BOOKINGS_PER_CONTACT, phone=phone_of(clinic)
+            )
+        else:
+            message = texts["too_many_bookings"].format(
+                count=settings.HUB_ONLINE_BOOKINGS_PER_PATIENT, phone=phone_of(clinic)
+            )
         return show(request, "message", language, clinic, {"message": message}, status=409)
     except online.NotBookable:
         service = slot.service if slot is not None else asked.slot.service if asked.slot_id else None

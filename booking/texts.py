@@ -39,6 +39,8 @@ TEXTS = {
         "choose": "Réserver",
         "too_many_bookings": "Vous avez déjà {count} rendez-vous à venir pris en ligne à cette clinique. "
         "Pour en prendre un autre, appelez la clinique au {phone}.",
+        "too_many_for_contact": "Ce courriel ou ce numéro a déjà servi à prendre {count} rendez-vous à venir "
+        "en ligne à cette clinique. Pour en prendre un autre, appelez la clinique au {phone}.",
         "booked": "Votre rendez-vous est réservé",
         "booked_note": "Une confirmation vous est envoyée à {contact}.",
         "date": "Date et heure",
@@ -97,6 +99,8 @@ TEXTS = {
         "choose": "Book",
         "too_many_bookings": "You already have {count} upcoming appointments booked online at this clinic. "
         "To book another, call the clinic at {phone}.",
+        "too_many_for_contact": "This email or number was already used to book {count} upcoming appointments "
+        "online at this clinic. To book another, call the clinic at {phone}.",
         "booked": "Your appointment is booked",
         "booked_note": "A confirmation is being sent to {contact}.",
         "date": "Date and time",

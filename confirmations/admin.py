@@ -49,9 +49,10 @@ class MessageAdmin(ReadOnlyAdmin):
     CODE_SECRETS = ("snapshot", "subject", "content", "html")
 
     def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
         if obj is not None and obj.kind == Message.Kind.CODE:
-            return [*self.readonly_fields, "code_withheld"]
-        return self.readonly_fields
+            return [*fields, "code_withheld"]
+        return fields
 
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
@@ -72,6 +73,10 @@ class MessageAdmin(ReadOnlyAdmin):
         return message.why
 
     def lookup_allowed(self, lookup, value, request=None):
+        # What a message says is never a filter (`?snapshot__code=…` would
+        # tell a one-time code by guessing).
+        if lookup.split("__", 1)[0] in (*self.CODE_SECRETS, "error"):
+            return False
         # The start page's confirmation rate links to the reminders of confirmed appointments.
         return lookup == "appointment__status__in" or super().lookup_allowed(lookup, value, request)
 

@@ -1,15 +1,17 @@
 """Booking online (D20), below the pages: free slots, codes, the patient, the booking."""
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 
 from booking import online, rules
 from booking.models import BookingRequest
 from booking.tests.conftest import NOW
 from confirmations.dispatch import send_due_messages
 from confirmations.models import Message
-from conftest import book, make_clinic, make_patient, make_professional, make_service, make_slot
+from conftest import book, make_clinic, make_patient, make_professional, make_service, make_slot, postgres_only
 from patients.models import Patient
 from schedules.models import Appointment
 
@@ -223,6 +225,49 @@ class TestBooking:
         online.book(verified(open_clinic, slots[6], contact="famille@example.com", first=names[6]), slots[6])
         other = make_slot(professional, service, slot.start + timedelta(hours=9))
         online.book(verified(open_clinic, other, contact="roy@example.com"), other)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_bookings_at_once_with_one_email_count_one_after_the_other(
+    open_clinic, service, professional, slot, clock, settings, monkeypatch
+):
+    postgres_only(connection)  # SQLite serialises writers: there is no race to test
+    settings.HUB_ONLINE_BOOKINGS_PER_CONTACT = 1
+    other = make_slot(professional, service, slot.start + timedelta(hours=1))
+    requests = [verified(open_clinic, each, first=name) for each, name in ((slot, "Léa"), (other, "Noé"))]
+    # Each booking waits, once it has counted, for the other to have
+    # counted too: without a lock on the contact, both count 0 and both book.
+    both_counted = threading.Barrier(2, timeout=2)
+    counted = online.upcoming_by_contact
+
+    def count_then_wait(request):
+        found = counted(request)
+        try:
+            both_counted.wait()
+        except threading.BrokenBarrierError:
+            pass  # the other waits for this booking to commit: as it should
+        return found
+
+    monkeypatch.setattr(online, "upcoming_by_contact", count_then_wait)
+    outcomes = []
+
+    def attempt(request, each):
+        try:
+            online.book(request, each)
+            outcomes.append("booked")
+        except online.TooManyBookings:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt, args=pair) for pair in zip(requests, (slot, other), strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["booked", "refused"]
+    assert Appointment.objects.filter(source="online_hub").count() == 1
 
 
 def test_d19_requests_are_forgotten_after_the_retention_period_and_their_booking_stays(

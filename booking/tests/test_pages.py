@@ -153,6 +153,13 @@ class TestBooking:
         ask_code(client, slot, contact="jean@example.com", lang="en")
         assert Message.objects.get().channel == "email"
 
+    def test_a_hub_sending_neither_email_nor_sms_has_no_booking_page(self, client, open_clinic, slot, clock, settings):
+        # A code could reach nobody.
+        settings.HUB_CHANNELS = {**settings.HUB_CHANNELS, "email": None, "sms": None}
+        assert client.get(HOME).status_code == 404
+        assert ask_code(client, slot).status_code == 404
+        assert not Message.objects.exists()
+
     def test_a_hub_sending_no_email_asks_for_a_mobile(self, client, open_clinic, slot, clock, settings):
         settings.HUB_CHANNELS = {**settings.HUB_CHANNELS, "email": None}
         response = ask_code(client, slot, contact="jean@example.com", lang="fr")
@@ -175,6 +182,12 @@ class TestBooking:
         shown = reader.get(f"/admin/confirmations/message/{message.pk}/change/").content.decode()
         assert "jean@example.com" in listed and "jean@example.com" in shown
         assert not re.search(rf"\b{code}\b", listed) and not re.search(rf"\b{code}\b", shown)
+        # Nor can it be guessed by filtering the list on what messages say.
+        assert reader.get("/admin/confirmations/message/?kind=code").status_code == 200
+        for lookup in (f"snapshot__code={code}", f"snapshot__code__gte={code}", f"content__contains={code}",
+                       f"subject__icontains={code}", f"html__contains={code}", "error__isnull=False"):  # fmt: skip
+            refused = reader.get(f"/admin/confirmations/message/?{lookup}")
+            assert refused.status_code == 400, lookup
         assert "Le code à usage unique n’est pas affiché." in shown
 
     def test_wrong_code_says_so_and_the_request_stays_open(self, client, open_clinic, slot, clock):
@@ -226,7 +239,28 @@ class TestBooking:
         url = f"{HOME}code/{BookingRequest.objects.get().public_id}/"
         response = client.post(url, {"lang": "en", "code": last_code()})
         assert response.status_code == 409
-        assert "call the clinic at 514 555-0100" in response.content.decode()
+        assert (
+            "You already have 2 upcoming appointments booked online at this clinic. To book another, call the clinic at 514 555-0100."
+            in response.content.decode()
+        )
+
+    def test_six_upcoming_online_bookings_with_one_email_are_refused_whatever_the_name(
+        self, client, open_clinic, service, professional, slot, clock
+    ):
+        from booking import online
+        from booking.tests.test_online import verified
+
+        for hour, name in enumerate(["Léa", "Noé", "Zoé", "Éli", "Ana", "Max"], start=1):
+            extra = make_slot(professional, service, slot.start + timedelta(hours=hour))
+            online.book(verified(open_clinic, extra, first=name), extra)
+        ask_code(client, slot, first="Théo")
+        url = f"{HOME}code/{BookingRequest.objects.get(first_name='Théo').public_id}/"
+        response = client.post(url, {"lang": "fr", "code": last_code()})
+        assert response.status_code == 409
+        assert (
+            "Ce courriel ou ce numéro a déjà servi à prendre 6 rendez-vous à venir en ligne à cette clinique. "
+            "Pour en prendre un autre, appelez la clinique au 514 555-0100."
+        ) in response.content.decode()
 
 
 class TestLimits:
@@ -236,6 +270,13 @@ class TestLimits:
         assert statuses == [302, 302, 302, 429]
         assert Message.objects.filter(kind="code").count() == 3
         assert ask_code(client, slot, contact="anne@example.com").status_code == 302  # another email
+
+    def test_asking_whether_a_mobile_opted_out_costs_a_try_like_a_code(self, client, open_clinic, slot, clock):
+        # Opt-outs hold for every clinic of the Hub: the page must not
+        # become a way to look a number up freely.
+        OptOut.objects.create(number="+15145550122")
+        statuses = [ask_code(client, slot, contact="514 555-0122").status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
 
     def test_ten_codes_an_hour_from_one_address(self, client, open_clinic, slot, clock, settings):
         assert settings.HUB_BOOKING_CODES_PER_ADDRESS == "10/h"
