@@ -2,6 +2,11 @@
 change that still compiles, and the equivalent list is read as written."""
 
 import ast
+import json
+import os
+import re
+import subprocess
+import sys
 
 from hubsite import mutants
 
@@ -44,3 +49,44 @@ def test_every_listed_equivalent_is_a_mutant_of_the_code_as_it_is():
     (or, worse, a new mutant): the list must follow the code."""
     made = {mutant.key for module in mutants.MODULES for mutant in mutants.mutants_of(module)}
     assert sorted(mutants.equivalent() - made) == []
+
+
+def test_a_mutant_meets_the_tests_that_run_its_lines_or_all_of_them():
+    mutant = mutants.Mutant("confirmations.rules", 0, 10, "Lt → LtE", last_line=11)
+    by_line = {10: {"t.py::a"}, 11: {"t.py::b"}, 12: {"t.py::c"}}
+    assert mutants.tests_for(mutant, by_line) == {"t.py::a", "t.py::b"}
+    # A line run at import (a constant, a default): every test may see it.
+    assert mutants.tests_for(mutant, {**by_line, 11: {"", "t.py::b"}}) is None
+    # A line no test seems to run (a thread, another process): all of them.
+    assert mutants.tests_for(mutant, {12: {"t.py::c"}}) is None
+
+
+def test_a_first_run_under_coverage_says_which_test_runs_which_line_and_a_mutant_run_takes_only_those(tmp_path):
+    """The real thing: pytest with `-p hubsite.mutants`, on links.py and two
+    tests of the content that make links."""
+    test = "confirmations/tests/test_content.py::TestEmail::test_r21_r22_buttons_link_to_signed_patient_pages"
+    data = tmp_path / "coverage"
+    env = {**mutants.test_environment(os.environ, None, 0)}
+    measuring = {"HUB_MUTANT_COVERAGE": json.dumps({"module": "confirmations.links", "data": str(data)})}
+    run = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "hubsite.mutants"]
+    done = subprocess.run([*run, test], env={**env, **measuring}, cwd=mutants.ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
+    by_line = mutants.tests_by_line("confirmations.links", str(data))
+    functions = {
+        node.name: node for node in ast.parse(mutants.source_of("confirmations.links")).body if hasattr(node, "body")
+    }
+    making, reading = functions["token_for"], functions["read"]
+    assert by_line[making.body[0].lineno] == {f"{test}[fr]", f"{test}[en]"}
+    assert "" in by_line[making.lineno]  # the `def` line runs at import
+    assert reading.body[0].lineno not in by_line  # these tests never read a link
+
+    chosen = tmp_path / "tests.txt"
+    chosen.write_text(f"{test}[en]\n")
+    done = subprocess.run(
+        [*run, "confirmations/tests/test_content.py"],
+        env={**env, "HUB_MUTANT_TESTS": str(chosen)},
+        cwd=mutants.ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0 and re.search(r"^1 passed, \d+ deselected", done.stdout, re.M), done.stdout
