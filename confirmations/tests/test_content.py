@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
+import time_machine
 
 from confirmations import links, sms
 from confirmations.content import render
@@ -146,7 +147,9 @@ class TestEmail:
             assert ("En personne" if language == "fr" else "In person") in part
 
     @pytest.mark.parametrize("language", ["fr", "en"])
+    @time_machine.travel(datetime(2026, 11, 23, 15, 0, tzinfo=UTC), tick=False)
     def test_r21_r22_buttons_link_to_signed_patient_pages(self, language):
+        # Frozen: a link's signature carries the second it was made.
         patient = SNAPSHOT["patient_ref"]
         cancel = links.url_for(self.REF, patient, links.CANCEL, language)
         confirm = links.url_for(self.REF, patient, links.CONFIRM, language)
