@@ -78,7 +78,17 @@ class TestCodes:
         message = Message.objects.get(kind="code")
         assert message.subject == "Clinique du Parc: your code to book an appointment"
         assert f"is {code_sent(request)}. It is valid for 10 minutes." in message.content
+        assert (message.state, message.attempts) == ("sent", 1)
         assert not message.can_be_sent_again
+
+    def test_a_code_by_a_channel_the_hub_stopped_sending_by_fails_and_nothing_is_sent(
+        self, open_clinic, slot, clock, channel_calls, settings
+    ):
+        online.ask(open_clinic, slot, "fr", "Jean", "Roy", "sms", "+15145550111")
+        settings.HUB_CHANNELS = {**settings.HUB_CHANNELS, "sms": None}
+        assert send_due_messages()["failed"] == 1 and channel_calls == []
+        message = Message.objects.get(kind="code")
+        assert (message.state, message.reason, message.attempts, message.content) == ("failed", "no_channel", 0, "")
 
     def test_by_sms_in_french(self, open_clinic, slot, clock, channel_calls):
         request = online.ask(open_clinic, slot, "fr", "Jean", "Roy", "sms", "+15145550111")

@@ -326,3 +326,28 @@ def test_moving_an_appointment_to_another_slot_frees_the_first_and_deleting_a_ca
     with django_capture_on_commit_callbacks(execute=True):
         appointment.delete()  # already free since its cancellation
     assert queued == [slot.pk, later.pk]
+
+
+def test_r20_a_staff_added_entry_gets_its_offer_in_the_language_the_record_says_when_it_is_sent(
+    clinic, service, slot, freed, channel_calls
+):
+    entry = wait(clinic, service, "Anne")  # added by staff: no page language; her record says French
+    waitlist.offer_slot(slot.pk)
+    entry.patient.language = "en"
+    entry.patient.save()
+    send_due_messages()
+    offer = Message.objects.get(kind="offer")
+    assert (offer.state, offer.language, offer.attempts) == ("sent", "en", 1)
+    assert offer.subject.startswith("Clinique du Parc: a time is free on Thursday")
+
+
+def test_an_offer_by_a_channel_the_hub_stopped_sending_by_fails_and_nothing_is_sent(
+    clinic, service, slot, freed, channel_calls, settings
+):
+    wait(clinic, service, "Anne")
+    waitlist.offer_slot(slot.pk)
+    settings.HUB_CHANNELS = {**settings.HUB_CHANNELS, "email": None}
+    send_due_messages()
+    offer = Message.objects.get(kind="offer")
+    assert (offer.state, offer.reason, offer.attempts, offer.content) == ("failed", "no_channel", 0, "")
+    assert [call for call in channel_calls if call[0] == offer.pk] == []
