@@ -11,6 +11,7 @@ import queue
 import subprocess
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
@@ -47,14 +48,18 @@ class Command(BaseCommand):
         rows, below = [], []
         for module in modules:
             tests = mutants.MODULES[module]
+            started = time.monotonic()
+            self.stderr.write(f"{module}: its tests under coverage…")
             by_line = self.measure(module, tests, timeout)
             found = mutants.mutants_of(module)
+            self.stderr.write(f"{module}: {len(found)} mutants…")
             with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
                 killed = list(pool.map(partial(self.killed, module, tests, by_line, timeout), found))
             survivors = [m for m, dead in zip(found, killed, strict=True) if not dead and m.key not in equivalent]
             counted = len(found) - sum(1 for m in found if m.key in equivalent)
             score = 100.0 * (counted - len(survivors)) / counted if counted else 100.0
             rows.append((module, len(found), counted - len(survivors), len(survivors), score, survivors))
+            self.stderr.write(f"{module}: {score:.1f}% in {(time.monotonic() - started) / 60:.0f} min")
             if score < min:
                 below.append(module)
         self.stdout.write(f"{'module':<32} {'mutants':>8} {'killed':>8} {'survived':>9} {'score':>7}")
