@@ -13,8 +13,10 @@ survives is a change no test notices.
 To be quick, a mutant first meets only the tests that run its lines (a
 first run of the module's tests under coverage.py says which test runs
 which line); one that survives them meets all the module's tests before it
-is called a survivor, so the figures are those of running every test on
-every mutant.
+is called a survivor. The figures are then those of running every test on
+every mutant, as long as the tests do not depend on the order they run in
+(each test's database is rolled back, and fixtures reset the settings,
+the cache and the recording channel).
 
 A survivor that truly cannot change behaviour is listed, with why, in
 hubsite/mutants-equivalent.txt and left out of the score.
@@ -259,8 +261,7 @@ def tests_by_line(module: str, data_file: str) -> dict[int, set[str]]:
 
 def tests_for(mutant: Mutant, by_line: dict[int, set[str]]) -> set[str] | None:
     """The tests that run the mutant's lines, or None for "all of them": a
-    line run at import (a constant, a default), or one no test seems to run
-    (code run in a thread or a process of its own may not be recorded)."""
+    line run at import (a constant, a default), or one no test runs."""
     found = set().union(*(by_line.get(line, set()) for line in range(mutant.line, mutant.last_line + 1)))
     if not found or "" in found:
         return None
@@ -271,7 +272,9 @@ def test_environment(environ, postgres: str | None, job: int) -> dict:
     """The environment of one job's test runs: SQLite by default; with
     `postgres`, a database of its own per job (pytest-django creates
     test_<name>), so that jobs running at once never share one."""
-    env = {key: value for key, value in environ.items() if not key.startswith(("DATABASE_URL", "HUB_REQUIRE"))}
+    # Nor a mutant, a selection or coverage asked for by the caller's own environment.
+    ignored = ("DATABASE_URL", "HUB_REQUIRE", "HUB_MUTANT", "COVERAGE_PROCESS_START")
+    env = {key: value for key, value in environ.items() if not key.startswith(ignored)}
     if postgres:
         base, _slash, name = postgres.rstrip("/").rpartition("/")
         env["DATABASE_URL"] = f"{base}/{name or 'hub'}_mutants_{job}"

@@ -36,7 +36,8 @@ def test_the_equivalent_list_reads_keys_and_ignores_reasons(tmp_path, monkeypatc
 
 
 def test_each_job_on_postgresql_has_a_database_of_its_own_and_sqlite_is_the_default():
-    environ = {"PATH": "/bin", "DATABASE_URL": "postgres://x@h/ci", "HUB_REQUIRE_POSTGRES": "1"}
+    environ = {"PATH": "/bin", "DATABASE_URL": "postgres://x@h/ci", "HUB_REQUIRE_POSTGRES": "1", "HUB_MUTANT": "{}",
+               "HUB_MUTANT_TESTS": "t.txt", "COVERAGE_PROCESS_START": ".coveragerc"}  # fmt: skip
     assert mutants.test_environment(environ, None, 0) == {"PATH": "/bin"}
     assert [mutants.test_environment(environ, "postgres://postgres@127.0.0.1:5432/hub", job) for job in (0, 1)] == [
         {"PATH": "/bin", "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/hub_mutants_0"},

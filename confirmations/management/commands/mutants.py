@@ -73,8 +73,11 @@ class Command(BaseCommand):
             sys.exit(1)
 
     def measure(self, module: str, tests: list[str], timeout: int) -> dict[int, set[str]]:
-        """Runs the module's tests once, without any mutant, under coverage:
-        which test runs which line."""
+        """Runs the module's tests without any mutant: as they are, within the
+        timeout (else every mutant would look killed by it), then under
+        coverage, to learn which test runs which line."""
+        if self.run(module, None, tests, timeout) != 0:
+            raise CommandError(f"the tests of {module} fail (or outlast --timeout) without any mutant: fix them first")
         with tempfile.TemporaryDirectory() as folder:
             data = os.path.join(folder, "coverage")
             measuring = {"HUB_MUTANT_COVERAGE": json.dumps({"module": module, "data": data})}
@@ -89,7 +92,7 @@ class Command(BaseCommand):
                 chosen.write("\n".join(sorted(selected)))
                 chosen.flush()
                 outcome = self.run(module, mutant.index, tests, timeout, {"HUB_MUTANT_TESTS": chosen.name})
-            if outcome in (1, 2, None):  # a test failed, the module no longer imports, or they hung
+            if outcome in (1, 2, None):  # a test failed, collection failed (an import), or they hung
                 return True
         # It passed the tests that run its lines (or they could not be
         # picked out): it is a survivor only if it passes all of them.
