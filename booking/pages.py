@@ -383,14 +383,12 @@ def _book(request, clinic, asked: BookingRequest, slot: Slot | None, language: s
             raise online.NotBookable
         online.book(asked, slot)
     except online.TooManyBookings as refused:
-        if refused.for_contact:
-            message = texts["too_many_for_contact"].format(
-                count=settings.HUB_ONLINE_BOOKINGS_PER_CONTACT, phone=phone_of(clinic)
-            )
-        else:
-            message = texts["too_many_bookings"].format(
-                count=settings.HUB_ONLINE_BOOKINGS_PER_PATIENT, phone=phone_of(clinic)
-            )
+        text, count = (
+            ("too_many_for_contact", settings.HUB_ONLINE_BOOKINGS_PER_CONTACT)
+            if refused.for_contact
+            else ("too_many_bookings", settings.HUB_ONLINE_BOOKINGS_PER_PATIENT)
+        )
+        message = texts[text].format(count=count, phone=phone_of(clinic))
         return show(request, "message", language, clinic, {"message": message}, status=409)
     except online.NotBookable:
         service = slot.service if slot is not None else asked.slot.service if asked.slot_id else None

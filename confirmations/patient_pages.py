@@ -158,12 +158,18 @@ def page(request, template: str, language: str, context: dict, status: int = 200
     return private(response)
 
 
+def refusal(request, name: str, language: str, status: int):
+    """A page that only says why nothing was done: its title, then its text."""
+    texts = TEXTS[language]
+    return page(request, "refused", language, {"title": texts[f"{name}_title"], "text": texts[name]}, status)
+
+
 def bad_link(request, language: str = "fr"):
-    return page(request, "bad_link", language, {}, status=404)
+    return refusal(request, "bad_link", language, status=404)
 
 
 def too_many_requests(request, exception=None):
-    return page(request, "too_many", _language(request, browser_language(request)), {}, status=429)
+    return refusal(request, "too_many", _language(request, browser_language(request)), status=429)
 
 
 def expired_form(request, reason: str = ""):
@@ -172,7 +178,7 @@ def expired_form(request, reason: str = ""):
     language of the page that posted it, and nothing was done."""
     wanted = request.POST.get("lang")
     language = wanted if wanted in TEXTS else _language(request, browser_language(request))
-    return page(request, "expired", language, {}, status=403)
+    return refusal(request, "expired", language, status=403)
 
 
 def _language(request, default: str) -> str:
