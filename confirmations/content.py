@@ -10,10 +10,10 @@ from datetime import datetime
 
 import phonenumbers
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
 from phonenumber_field.phonenumber import PhoneNumber
 
-from confirmations import links, sms
+from confirmations import links, rules, sms
 from confirmations.dates import long_date
 
 TYPE_WORDS = {
@@ -96,6 +96,7 @@ def snapshot_of(appointment, patient=None) -> dict:
     """What a message says of an appointment, frozen (D7, D13)."""
     patient = patient or appointment.patient
     clinic = appointment.professional.clinic
+    cancel_until = rules.cancel_online_until(appointment.start, appointment.service.cancellation_delay)
     return {
         "start": appointment.start.isoformat(),
         "time_zone": clinic.timezone,
@@ -108,7 +109,8 @@ def snapshot_of(appointment, patient=None) -> dict:
         "clinic_phone": clinic.phone.as_e164 if isinstance(clinic.phone, PhoneNumber) else "",
         "clinic_email": clinic.email,
         "category": appointment.service.category,
-        "online_cancellation": appointment.service.cancellation_delay is not None,
+        # R8: when the Cancel link stops working (None: it never works).
+        "cancel_until": cancel_until.isoformat() if cancel_until else None,
     }
 
 
@@ -142,6 +144,13 @@ def fields(snapshot: dict, language: str) -> dict:
     }
 
 
+def _may_cancel_online(snapshot: dict) -> bool:
+    """R21, R25: a Cancel link only while it works, judged as the message is
+    written (that is, sent); otherwise the email says how to reach the clinic."""
+    until = snapshot.get("cancel_until")
+    return rules.may_cancel_online(datetime.fromisoformat(until) if until else None, timezone.now())
+
+
 def render(kind: str, channel: str, language: str, snapshot: dict, appointment_ref=None) -> Rendered:
     """The message in `language`; `appointment_ref` (its public id) and the
     snapshot's patient give the email its signed Cancel and Confirm links."""
@@ -161,7 +170,7 @@ def render(kind: str, channel: str, language: str, snapshot: dict, appointment_r
     }
     if appointment_ref is not None and kind != "cancellation" and snapshot.get("patient_ref"):
         patient_ref = snapshot["patient_ref"]
-        if snapshot.get("online_cancellation"):
+        if _may_cancel_online(snapshot):
             context["cancel_url"] = links.url_for(appointment_ref, patient_ref, links.CANCEL, language)
         if kind == "reminder":
             context["confirm_url"] = links.url_for(appointment_ref, patient_ref, links.CONFIRM, language)  # R22
