@@ -16,7 +16,9 @@ from conftest import TORONTO, RecordingChannel, book, make_patient
 pytestmark = pytest.mark.django_db
 
 BOUNCE = TransportError("SMTP RCPT 550 5.1.1 User unknown", BAD_ADDRESS)
-FAILED = "Confirmation\u00a0: échec de l’envoi, l’adresse ou le numéro ne fonctionne pas (SMTP RCPT 550 5.1.1 User unknown)."
+FAILED = (
+    "Confirmation\u00a0: échec de l’envoi, l’adresse ou le numéro ne fonctionne pas (SMTP RCPT 550 5.1.1 User unknown)."
+)
 NO_OTHER_CONTACT = (
     "Confirmation\u00a0: le dossier du patient n’a aucun autre moyen de contact que ce Hub peut utiliser\u00a0; "
     "le message n’est pas renvoyé."
