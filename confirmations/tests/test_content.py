@@ -68,6 +68,36 @@ def test_r24_voice_scripts_word_for_word(language, kind):
 
 
 @pytest.mark.parametrize(
+    ("name", "french"),
+    [
+        ("Alice Martin", "d'Alice Martin"),
+        ("Émilie Roy", "d'Émilie Roy"),
+        ("Isabelle Ouellet", "d'Isabelle Ouellet"),
+        ("Hélène Roy", "d'Hélène Roy"),  # an initial h is taken as mute
+        ("Yves Roy", "d'Yves Roy"),
+        ("Yannick Roy", "de Yannick Roy"),  # y before a vowel sounds as a consonant
+        ("Jean Roy", "de Jean Roy"),
+    ],
+)
+@pytest.mark.parametrize("kind", KINDS)
+def test_french_elides_de_before_a_name_that_starts_with_a_vowel_sound(kind, name, french):
+    snapshot = {**SNAPSHOT, "patient": name}
+    for channel in ("voice", "sms"):
+        text = render(kind, channel, "fr", snapshot).text
+        assert f"rendez-vous en personne {french}" in text
+
+
+def test_r24_the_voice_script_elides_before_a_vowel():
+    snapshot = {**SNAPSHOT, "patient": "Alice Martin"}
+    assert render("confirmation", "voice", "fr", snapshot).text == VOICE_SCRIPTS[("fr", "confirmation")].replace(
+        "de Jean Roy", "d'Alice Martin"
+    )
+    assert render("confirmation", "voice", "en", snapshot).text == VOICE_SCRIPTS[("en", "confirmation")].replace(
+        "Jean Roy", "Alice Martin"
+    )
+
+
+@pytest.mark.parametrize(
     ("category", "french", "english"),
     [
         ("in_person", "rendez-vous en personne de", "in-person appointment"),
