@@ -5,15 +5,16 @@ cancellation (whose appointment may be gone, or may since belong to another
 patient, D13), from the snapshot taken when it was planned.
 """
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
 import phonenumbers
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
 from phonenumber_field.phonenumber import PhoneNumber
 
-from confirmations import links, sms
+from confirmations import links, rules, sms
 from confirmations.dates import long_date
 
 TYPE_WORDS = {
@@ -23,16 +24,18 @@ TYPE_WORDS = {
 }
 
 # R24, word for word. The clinic phone is said twice on purpose.
+# "{of_patient}" is the script's "de {nom du patient}", elided as French
+# requires ("d'Alice", `of_name`).
 VOICE = {
     "fr": {
-        "confirmation": "Ce message est pour confirmer le rendez-vous {type} de {patient}, le {date} avec "
+        "confirmation": "Ce message est pour confirmer le rendez-vous {type} {of_patient}, le {date} avec "
         "{professional} à {clinic}.",
-        "reminder": "Ce message est pour vous rappeler le rendez-vous {type} de {patient}, le {date} avec "
+        "reminder": "Ce message est pour vous rappeler le rendez-vous {type} {of_patient}, le {date} avec "
         "{professional} à {clinic}. Appuyez sur 1 pour confirmer votre rendez-vous.",
-        "modification": "Ce message est pour vous informer d'une modification faite au rendez-vous {type} de "
-        "{patient}, le {date} avec {professional} à {clinic}. Pour plus d'information, vous pouvez contacter "
+        "modification": "Ce message est pour vous informer d'une modification faite au rendez-vous {type} "
+        "{of_patient}, le {date} avec {professional} à {clinic}. Pour plus d'information, vous pouvez contacter "
         "la clinique au {phone}, le {phone}.",
-        "cancellation": "Ce message est pour vous informer de l'annulation du rendez-vous {type} de {patient}, "
+        "cancellation": "Ce message est pour vous informer de l'annulation du rendez-vous {type} {of_patient}, "
         "le {date} à {clinic}. Pour plus d'information, vous pouvez contacter la clinique au {phone}, "
         "le {phone}.",
     },
@@ -54,12 +57,12 @@ VOICE = {
 # whole SMS into UCS-2 and halve its length.
 SMS = {
     "fr": {
-        "confirmation": "{clinic} : rendez-vous {type} de {patient} confirmé le {date} avec {professional}.",
-        "reminder": "{clinic} : rappel du rendez-vous {type} de {patient} le {date} avec {professional}. "
+        "confirmation": "{clinic} : rendez-vous {type} {of_patient} confirmé le {date} avec {professional}.",
+        "reminder": "{clinic} : rappel du rendez-vous {type} {of_patient} le {date} avec {professional}. "
         "Répondez OUI pour confirmer.",
-        "modification": "{clinic} : le rendez-vous {type} de {patient} est modifié. Nouveau moment : le {date} "
+        "modification": "{clinic} : le rendez-vous {type} {of_patient} est modifié. Nouveau moment : le {date} "
         "avec {professional}.",
-        "cancellation": "{clinic} : le rendez-vous {type} de {patient} du {date} est annulé. Information : {phone}.",
+        "cancellation": "{clinic} : le rendez-vous {type} {of_patient} du {date} est annulé. Information : {phone}.",
     },
     "en": {
         "confirmation": "{clinic}: {patient}'s {type} appointment is booked on {date} with {professional}.",
@@ -96,6 +99,7 @@ def snapshot_of(appointment, patient=None) -> dict:
     """What a message says of an appointment, frozen (D7, D13)."""
     patient = patient or appointment.patient
     clinic = appointment.professional.clinic
+    cancel_until = rules.cancel_online_until(appointment.start, appointment.service.cancellation_delay)
     return {
         "start": appointment.start.isoformat(),
         "time_zone": clinic.timezone,
@@ -108,7 +112,8 @@ def snapshot_of(appointment, patient=None) -> dict:
         "clinic_phone": clinic.phone.as_e164 if isinstance(clinic.phone, PhoneNumber) else "",
         "clinic_email": clinic.email,
         "category": appointment.service.category,
-        "online_cancellation": appointment.service.cancellation_delay is not None,
+        # R8: when the Cancel link stops working (None: it never works).
+        "cancel_until": cancel_until.isoformat() if cancel_until else None,
     }
 
 
@@ -129,17 +134,48 @@ def spoken_phone(e164: str) -> str:
     return national.replace("(", "").replace(") ", " ")
 
 
+VOWELS = frozenset("aeiouœæ")
+
+
+def of_name(name: str) -> str:
+    """French "de" before a name: "de Jean", but "d'Alice", "d'Émilie",
+    "d'Yves". A plain apostrophe, which an SMS keeps in GSM-7 (`sms.plain`)."""
+    return f"d'{name}" if _starts_with_a_vowel_sound(name) else f"de {name}"
+
+
+def _starts_with_a_vowel_sound(word: str) -> bool:
+    # Letters without their accents: "É" is "e". An initial h is taken as
+    # mute ("d'Hélène", "d'Hugo"), the common case for first names: the
+    # spelling cannot tell the few aspirated ones ("de Hans"). A y before a
+    # vowel sounds as a consonant ("de Yannick"); before a consonant, as a
+    # vowel ("d'Yves").
+    letters = [unicodedata.normalize("NFD", char)[0].lower() for char in word[:2]]
+    if not letters:
+        return False
+    if letters[0] == "y":
+        return len(letters) > 1 and letters[1] not in VOWELS
+    return letters[0] in VOWELS or letters[0] == "h"
+
+
 def fields(snapshot: dict, language: str) -> dict:
     start = datetime.fromisoformat(snapshot["start"])
     date = long_date(start, snapshot["time_zone"], language)
     return {
         "type": TYPE_WORDS[language].get(snapshot["category"], ""),
         "patient": snapshot["patient"],
+        "of_patient": of_name(snapshot["patient"]),  # in French only
         "date": date,
         "professional": snapshot["professional"],
         "clinic": snapshot["clinic"],
         "phone": spoken_phone(snapshot["clinic_phone"]),
     }
+
+
+def _may_cancel_online(snapshot: dict) -> bool:
+    """R21, R25: a Cancel link only while it works, judged as the message is
+    written (that is, sent); otherwise the email says how to reach the clinic."""
+    until = snapshot.get("cancel_until")
+    return rules.may_cancel_online(datetime.fromisoformat(until) if until else None, timezone.now())
 
 
 def render(kind: str, channel: str, language: str, snapshot: dict, appointment_ref=None) -> Rendered:
@@ -161,7 +197,7 @@ def render(kind: str, channel: str, language: str, snapshot: dict, appointment_r
     }
     if appointment_ref is not None and kind != "cancellation" and snapshot.get("patient_ref"):
         patient_ref = snapshot["patient_ref"]
-        if snapshot.get("online_cancellation"):
+        if _may_cancel_online(snapshot):
             context["cancel_url"] = links.url_for(appointment_ref, patient_ref, links.CANCEL, language)
         if kind == "reminder":
             context["confirm_url"] = links.url_for(appointment_ref, patient_ref, links.CONFIRM, language)  # R22

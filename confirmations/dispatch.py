@@ -478,12 +478,18 @@ def durably(write: Callable[[], str | None]) -> str | None:
 def resend_elsewhere(message: Message, reason: str, detail: str = "") -> None:
     """After a permanent failure on a contact (hard bounce, invalid or
     opted-out number), the same communication goes once to the patient's
-    next contact method; the history says so."""
+    next contact method; the history says so. With no next contact this Hub
+    can use, nothing goes (D9), and the history says only that."""
     if message.kind in Message.SAID_ONCE:
         return  # an answer goes to the number that wrote, a code to the address typed, or nowhere
     if message.fallback_of_id is not None or Message.objects.filter(fallback_of=message).exists():
         return  # once
-    message.again(fallback_of=message, skip_contacts=[*message.skip_contacts, message.to])
+    skip = [*message.skip_contacts, message.to]
+    if contact_for(message.patient, skip=skip) is None:
+        with acting_as(HUB):
+            _history(message, event("no_fallback", message=message.kind))
+        return
+    message.again(fallback_of=message, skip_contacts=skip)
     with acting_as(HUB):
         _history(message, event("fallback", message=message.kind, to=message.to, reason=reason, detail=detail))
     wake_the_worker_after_commit()

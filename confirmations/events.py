@@ -100,6 +100,7 @@ TEXTS = {
     "send_withdrawn": _("%(Message)s not sent: %(reason)s."),
     "failed": _("%(Message)s failed: %(reason)s."),
     "fallback": _("%(Message)s to %(to)s failed for good (%(reason)s); sent once more to the next contact."),
+    "no_fallback": _("%(Message)s: the patient record has no other contact this Hub can use; it is not sent again."),
     "unknown": _(
         "%(Message)s: outcome unknown (%(reason)s). The patient may or may not have received it; "
         "it will not be sent again automatically."

@@ -27,7 +27,7 @@ from django_ratelimit.exceptions import Ratelimited
 from phonenumber_field.phonenumber import PhoneNumber
 from redis.exceptions import RedisError
 
-from confirmations import links
+from confirmations import links, rules
 from confirmations.content import TYPE_LABELS, spoken_phone
 from confirmations.dates import long_date
 from confirmations.events import event
@@ -229,8 +229,8 @@ def details(appointment: Appointment, language: str) -> dict:
 
 def can_cancel_online(appointment: Appointment) -> bool:
     """R25, R8: until `cancellation_delay` before the start; never without a delay."""
-    delay = appointment.service.cancellation_delay
-    return delay is not None and timezone.now() <= appointment.start - delay
+    until = rules.cancel_online_until(appointment.start, appointment.service.cancellation_delay)
+    return rules.may_cancel_online(until, timezone.now())
 
 
 @patient_page

@@ -262,3 +262,15 @@ def recheck(message: Due, current: Facts | None, now: datetime) -> str | None:
     if scope_reason(current) is not None:
         return Reason.LEFT_HUB
     return None
+
+
+def cancel_online_until(start: datetime, delay: timedelta | None) -> datetime | None:
+    """R8: the last instant a patient may still cancel online; None for a
+    service that allows no online cancellation."""
+    return None if delay is None else start - delay
+
+
+def may_cancel_online(until: datetime | None, now: datetime) -> bool:
+    """R25: up to `until` included. The patient pages act on it, and an email
+    written later carries no Cancel link, which would only open a refusal."""
+    return until is not None and now <= until

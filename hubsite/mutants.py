@@ -46,6 +46,7 @@ MODULES = {
     ],
     "confirmations.dispatch": [
         "confirmations/tests/test_dispatch.py",
+        "confirmations/tests/test_fallback.py",
         "confirmations/tests/test_faults.py",
         "confirmations/tests/test_providers.py",
         "confirmations/tests/test_sms_keywords.py",

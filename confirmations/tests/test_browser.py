@@ -156,13 +156,15 @@ def test_the_confirm_button_confirms(page, professional, service, patient):
     assert status_of(appointment) == Appointment.Status.CONFIRMED_EMAIL
 
 
-def test_too_late_to_cancel_online_shows_the_clinic_phone_and_no_button(page, professional, service, patient):
+def test_too_late_to_cancel_online_shows_the_clinic_phone_and_no_button(page, professional, service, patient, today):
     from playwright.sync_api import expect
 
-    # 3 h ahead, inside the service's 24 h cancellation delay.
-    soon = make_slot(professional, service, timezone.now() + timedelta(hours=3))
+    # Emailed 25 h ahead, while the link works; opened 2 h later, inside
+    # the service's 24 h cancellation delay (an email written then has no link).
+    soon = make_slot(professional, service, timezone.now() + timedelta(hours=25))
     appointment = send(book(soon, patient))
     before = appointment.status
+    today.shift(timedelta(hours=2))
 
     page.goto(email_link(appointment, CONFIRMATION, CANCEL_LINE))
     message = page.get_by_role("status")

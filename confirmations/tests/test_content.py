@@ -6,15 +6,19 @@ content, links and mail-client-safe HTML.
 """
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 
 from confirmations import links, sms
-from confirmations.content import render
+from confirmations.content import render, snapshot_of
 from confirmations.dates import long_date
+from confirmations.dispatch import send_due_messages
+from conftest import book, make_patient, make_slot
+from schedules.models import Slot
 
 KINDS = ["confirmation", "reminder", "modification", "cancellation"]
 
@@ -28,7 +32,7 @@ SNAPSHOT = {
     "clinic_phone": "+15145550100",
     "clinic_email": "accueil@parc.example.org",
     "category": "in_person",
-    "online_cancellation": True,
+    "cancel_until": datetime(2026, 12, 2, 19, 30, tzinfo=UTC).isoformat(),  # a 24-hour delay
     "patient_ref": "6f1c1c1e-0000-4000-8000-000000000001",
 }
 
@@ -61,6 +65,36 @@ VOICE_SCRIPTS = {
 @pytest.mark.parametrize(("language", "kind"), list(VOICE_SCRIPTS), ids=lambda v: v)
 def test_r24_voice_scripts_word_for_word(language, kind):
     assert render(kind, "voice", language, SNAPSHOT).text == VOICE_SCRIPTS[(language, kind)]
+
+
+@pytest.mark.parametrize(
+    ("name", "french"),
+    [
+        ("Alice Martin", "d'Alice Martin"),
+        ("Émilie Roy", "d'Émilie Roy"),
+        ("Isabelle Ouellet", "d'Isabelle Ouellet"),
+        ("Hélène Roy", "d'Hélène Roy"),  # an initial h is taken as mute
+        ("Yves Roy", "d'Yves Roy"),
+        ("Yannick Roy", "de Yannick Roy"),  # y before a vowel sounds as a consonant
+        ("Jean Roy", "de Jean Roy"),
+    ],
+)
+@pytest.mark.parametrize("kind", KINDS)
+def test_french_elides_de_before_a_name_that_starts_with_a_vowel_sound(kind, name, french):
+    snapshot = {**SNAPSHOT, "patient": name}
+    for channel in ("voice", "sms"):
+        text = render(kind, channel, "fr", snapshot).text
+        assert f"rendez-vous en personne {french}" in text
+
+
+def test_r24_the_voice_script_elides_before_a_vowel():
+    snapshot = {**SNAPSHOT, "patient": "Alice Martin"}
+    assert render("confirmation", "voice", "fr", snapshot).text == VOICE_SCRIPTS[("fr", "confirmation")].replace(
+        "de Jean Roy", "d'Alice Martin"
+    )
+    assert render("confirmation", "voice", "en", snapshot).text == VOICE_SCRIPTS[("en", "confirmation")].replace(
+        "Jean Roy", "Alice Martin"
+    )
 
 
 @pytest.mark.parametrize(
@@ -163,7 +197,7 @@ class TestEmail:
         assert "rendez-vous/" not in cancellation.html + cancellation.text
 
     def test_r8_without_online_cancellation_the_email_says_to_call(self):
-        email = self.email("confirmation", "fr", online_cancellation=False)
+        email = self.email("confirmation", "fr", cancel_until=None)
         assert "rendez-vous/annuler" not in email.html
         assert "Pour annuler, appelez la clinique au 514 555-0100." in email.html
 
@@ -211,3 +245,75 @@ def test_every_email_ends_with_the_clinics_identity_and_contact_details(kind, la
     assert html_footer == (
         "Clinique du Parc · 4500, rue Saint-Denis<br>Montréal (Québec) H2J 2L3 · 514 555-0100 · accueil@parc.example.org"
     )
+
+
+class TestCancelLinkOnlyWhileItWorks:
+    """R21, R22, R25, R8: an email carries a Cancel link only while the
+    service's cancellation delay still lets the patient cancel online, at
+    the moment it is written; past it, the email says how to reach the
+    clinic instead. The reminder's Confirm link stays either way."""
+
+    START = datetime(2026, 12, 3, 10, 30, tzinfo=ZoneInfo("America/Toronto"))
+    LAST_MOMENT = START - timedelta(hours=24)  # the service's cancellation delay (conftest: 24 h)
+    CALL = {
+        "fr": "Pour annuler, appelez la clinique au 514 555-0100.",
+        "en": "To cancel, call the clinic at 514 555-0100.",
+    }
+
+    @pytest.fixture
+    def appointment(self, professional, service, patient):
+        return book(make_slot(professional, service, self.START), patient)
+
+    def email(self, appointment, kind, language):
+        return render(kind, "email", language, snapshot_of(appointment), appointment.public_id)
+
+    @pytest.mark.parametrize("language", ["fr", "en"])
+    @pytest.mark.parametrize("kind", ["confirmation", "reminder", "modification"])
+    def test_the_cancel_link_stays_until_the_last_moment_to_cancel_online(self, appointment, kind, language):
+        with time_machine.travel(self.LAST_MOMENT, tick=False):
+            cancel = links.url_for(appointment.public_id, appointment.patient.public_id, links.CANCEL, language)
+            email = self.email(appointment, kind, language)
+        assert f'href="{cancel}"' in email.html and cancel in email.text
+        assert self.CALL[language] not in email.html + email.text
+
+    @pytest.mark.parametrize("language", ["fr", "en"])
+    @pytest.mark.parametrize("kind", ["confirmation", "reminder", "modification"])
+    def test_past_the_cancellation_delay_the_email_says_to_call_the_clinic(self, appointment, kind, language):
+        with time_machine.travel(self.LAST_MOMENT + timedelta(microseconds=1), tick=False):
+            email = self.email(appointment, kind, language)
+        for part in (email.html, email.text):
+            assert "rendez-vous/annuler" not in part
+            assert self.CALL[language] in part
+
+    @pytest.mark.parametrize("language", ["fr", "en"])
+    def test_past_the_cancellation_delay_the_reminder_keeps_its_confirm_link(self, appointment, language):
+        with time_machine.travel(self.LAST_MOMENT + timedelta(hours=1), tick=False):
+            confirm = links.url_for(appointment.public_id, appointment.patient.public_id, links.CONFIRM, language)
+            email = self.email(appointment, "reminder", language)
+        assert f'href="{confirm}"' in email.html and confirm in email.text
+
+    @pytest.mark.parametrize("language", ["fr", "en"])
+    def test_a_same_day_booking_gets_no_dead_cancel_link(self, appointment, language, channel_calls):
+        """The reported case: booked early in the morning for 10:30 the same
+        day, with a 24-hour delay: the confirmation and the reminder go at once."""
+        appointment.delete()
+        with time_machine.travel(self.START - timedelta(hours=5), tick=False):
+            patient = make_patient(appointment.patient.clinic, first_name="Alice", language=language)
+            booked = book(Slot.objects.get(start=self.START), patient)
+            send_due_messages()
+        sent = {message.kind: message for message in booked.messages.filter(state="sent")}
+        assert set(sent) == {"confirmation", "reminder"}
+        for message in sent.values():
+            assert message.channel == "email"
+            assert "rendez-vous/annuler" not in message.html + message.content
+            assert self.CALL[language] in message.content
+        assert "rendez-vous/confirmer" in sent["reminder"].html
+
+    def test_without_a_clinic_phone_the_email_says_to_write_to_the_clinic(self, appointment):
+        snapshot = {**snapshot_of(appointment), "clinic_phone": "", "clinic_email": "accueil@parc.example.org"}
+        with time_machine.travel(self.LAST_MOMENT + timedelta(hours=1), tick=False):
+            french = render("confirmation", "email", "fr", snapshot, appointment.public_id)
+            english = render("confirmation", "email", "en", snapshot, appointment.public_id)
+        assert "Pour annuler, écrivez à la clinique à l’adresse accueil@parc.example.org." in french.html
+        assert "To cancel, write to the clinic at accueil@parc.example.org." in english.text
+        assert "appelez la clinique au ." not in french.html + french.text

@@ -18,6 +18,8 @@ from confirmations.rules import (
     Due,
     Facts,
     call_time,
+    cancel_online_until,
+    may_cancel_online,
     plan,
     recheck,
     scope_reason,
@@ -441,3 +443,18 @@ def test_plans_that_book_nothing_anew_leave_the_status_alone():
 
 def test_d4_at_the_very_start_a_message_is_past():
     assert recheck(REMINDER_DUE, BASE, START) == "past"
+
+
+# --- Cancelling online (R8, R25) -----------------------------------------------
+
+
+def test_r25_cancelling_online_works_until_the_delay_before_the_start_included():
+    until = cancel_online_until(START, 24 * H)
+    assert until == START - 24 * H
+    assert may_cancel_online(until, until)
+    assert not may_cancel_online(until, until + timedelta(microseconds=1))
+
+
+def test_r8_a_service_without_a_delay_is_never_cancelled_online():
+    assert cancel_online_until(START, None) is None
+    assert not may_cancel_online(None, START - 100 * H)
