@@ -13,7 +13,7 @@ down, logged).
 import hashlib
 import logging
 import unicodedata
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import phonenumbers
 from django.conf import settings
@@ -118,15 +118,52 @@ def slots(request, address: str, service_id: int):
     professionals = list(clinic.professionals.order_by("last_name", "first_name"))
     chosen = request.GET.get("professional", "")
     professional_id = next((p.pk for p in professionals if str(p.pk) == chosen), None)
+    today = timezone.localdate(timezone=clinic.zone)
+    last_day = today + service.online_booking_horizon
+    day = chosen_day(request.GET.get("from", ""), today)
+    times = online.times_page(
+        service,
+        professional_id,
+        after=position(request, "after", service),
+        before=position(request, "before", service),
+        # A day past the window shows what the day after the window would.
+        since=datetime.combine(min(day, last_day + timedelta(days=1)), time.min, clinic.zone) if day else None,
+    )
+    here = to("booking-slots", language, address=address, service_id=service.pk)
+    if professional_id:
+        here += f"&professional={professional_id}"
     context = {
         "service_name": service.name(language),
         "professionals": professionals,
         "chosen": professional_id,
-        "rows": slot_rows(online.free_slots(service, professional_id), clinic, language, address),
+        "day": day.isoformat() if day else "",
+        "today": today.isoformat(),
+        "last_day": last_day.isoformat(),
+        "rows": slot_rows(times.slots, clinic, language, address),
+        # An empty page (a date past every free time) leads back to the soonest.
+        "earlier": (f"{here}&before={times.slots[0].pk}" if times.slots else here) if times.earlier else "",
+        "later": f"{here}&after={times.slots[-1].pk}" if times.later else "",
         "back": to("booking-services", language, address=address),
         "join": to("booking-waitlist", language, address=address, service_id=service.pk),
     }
     return show(request, "slots", language, clinic, context)
+
+
+def chosen_day(text: str, today: date) -> date | None:
+    """The day typed in the page's date field, or None if it is not one or
+    is past (the soonest times then)."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    return day if day >= today else None
+
+
+def position(request, name: str, service) -> Slot | None:
+    """The slot a "later" or "earlier" link starts from (booked meanwhile
+    or not), or None: a deleted slot or a malformed number show the soonest."""
+    slot_id = row_id(request.GET.get(name))
+    return Slot.objects.filter(pk=slot_id, service=service).first() if slot_id else None
 
 
 def _dates(fields: dict, service, clinic) -> tuple | None:
