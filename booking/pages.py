@@ -95,17 +95,20 @@ def slot_rows(slots, clinic, language: str, address: str) -> list[dict]:
     ]
 
 
+def offered_services(clinic, language: str, address: str) -> list[dict]:
+    return [
+        {"name": service.name(language), "url": to("booking-slots", language, address=address, service_id=service.pk)}
+        for service in online.open_services(clinic).order_by("name_fr")
+    ]
+
+
 @booking_page
 def services(request, address: str):
     language = language_of(request)
     clinic = online.open_clinic(address)
     if clinic is None:
         return not_found(request, language)
-    offered = [
-        {"name": service.name(language), "url": to("booking-slots", language, address=address, service_id=service.pk)}
-        for service in online.open_services(clinic).order_by("name_fr")
-    ]
-    return show(request, "services", language, clinic, {"services": offered})
+    return show(request, "services", language, clinic, {"services": offered_services(clinic, language, address)})
 
 
 @booking_page
@@ -371,12 +374,14 @@ def code(request, address: str, request_id):
         return not_found(request, language, clinic)
     if asked.appointment_id or asked.entry_id:
         return redirect(to("booking-done", language, address=address, request_id=asked.public_id))
+    if why := why_not_bookable(clinic, asked):
+        return elsewhere(request, clinic, asked, why, language, address)  # the code would book nothing
     texts, error = TEXTS[language], ""
     if request.method == "POST":
         outcome = online.verify(asked.public_id, request.POST.get("code", ""))
         if outcome == rules.RIGHT:
             asked.refresh_from_db()
-            if asked.slot_id is None and asked.service_id:
+            if joins_waitlist(asked):
                 online.join_waitlist(asked)
                 return redirect(to("booking-done", language, address=address, request_id=asked.public_id))
             return _book(request, clinic, asked, asked.slot, language, address)
@@ -385,6 +390,7 @@ def code(request, address: str, request_id):
         "code_message": texts["code_sent"].format(contact=readable_contact(asked.contact)),
         "error": error,
         "ended": error in (texts["expired"], texts["too_many"], texts["used"]),
+        "joining": joins_waitlist(asked),
         "again": (
             to("booking-details", language, address=address, slot_id=asked.slot_id)
             if asked.slot_id
@@ -428,14 +434,59 @@ def _book(request, clinic, asked: BookingRequest, slot: Slot | None, language: s
         message = texts[text].format(count=count, phone=phone_of(clinic))
         return show(request, "message", language, clinic, {"message": message}, status=409)
     except online.NotBookable:
-        service = slot.service if slot is not None else asked.slot.service if asked.slot_id else None
-        rows = slot_rows(online.free_slots(service), clinic, language, address) if service else []
-        context = {
-            "rows": rows,
-            "choose_url": to("booking-choose", language, address=address, request_id=asked.public_id),
-        }
-        return show(request, "taken", language, clinic, context, status=409)
+        return elsewhere(request, clinic, asked, why_not_bookable(clinic, asked) or TAKEN, language, address)
     return redirect(to("booking-done", language, address=address, request_id=asked.public_id))
+
+
+# Why the time a request was for cannot be booked: another patient took it,
+# support deleted the slot, or the service no longer takes bookings online.
+TAKEN, GONE, CLOSED = "taken", "gone", "closed"
+
+
+def joins_waitlist(asked: BookingRequest) -> bool:
+    # Only a request to join the waiting list has dates (one for a slot
+    # has a service too: the slot's, see online.ask).
+    return asked.earliest is not None
+
+
+def service_asked(asked: BookingRequest):
+    """The service the request is for (a request made before requests kept
+    their slot's service knows it only through the slot)."""
+    return asked.service if asked.service_id else asked.slot.service if asked.slot_id else None
+
+
+def why_not_bookable(clinic, asked: BookingRequest) -> str | None:
+    """CLOSED or GONE when a request for a slot can no longer book anything,
+    whatever the code typed; None otherwise (a slot taken meanwhile is
+    found only when booking)."""
+    if joins_waitlist(asked):
+        return None
+    service = service_asked(asked)
+    if service is not None and not online.open_services(clinic).filter(pk=service.pk).exists():
+        return CLOSED
+    return GONE if asked.slot_id is None else None
+
+
+def elsewhere(request, clinic, asked: BookingRequest, why: str, language: str, address: str):
+    """Says why the time asked for cannot be booked, and offers what can:
+    the service's next free times (taken without a new code once the code
+    was right), or else the services open online."""
+    texts, phone = TEXTS[language], phone_of(clinic)
+    service = service_asked(asked) if why != CLOSED else None
+    rows = slot_rows(online.free_slots(service), clinic, language, address) if service else []
+    context = {
+        "heading": texts["title" if why == CLOSED else "choose_slot"],
+        "message": texts[why].format(phone=phone),
+        "then": texts["next_times"] if rows else texts["no_slot"].format(phone=phone) if service else "",
+        "rows": rows,
+        "choose_url": (
+            to("booking-choose", language, address=address, request_id=asked.public_id)
+            if online.may_choose(asked)
+            else ""
+        ),
+        "services": [] if service else offered_services(clinic, language, address),
+    }
+    return show(request, "taken", language, clinic, context, status=409)
 
 
 @booking_page
