@@ -17,8 +17,6 @@ from datetime import date, datetime, time, timedelta
 
 import phonenumbers
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -30,14 +28,14 @@ from phonenumber_field.phonenumber import PhoneNumber
 from booking import online, rules
 from booking.models import BookingRequest
 from booking.texts import TEXTS
-from confirmations.contacts import SMS, configured_channels
+from confirmations.contacts import EMAIL, SMS, VOICE, configured_channels, contact_for, usable_email
 from confirmations.content import TYPE_LABELS, spoken_phone
 from confirmations.dates import long_date, written_day
 from confirmations.events import readable_contact
 from confirmations.models import OptOut
 from confirmations.patient_pages import CACHE_ERRORS, browser_language, private, rate_limited
 from schedules.admin_scoping import row_id
-from schedules.models import Slot
+from schedules.models import Appointment, Slot
 
 logger = logging.getLogger(__name__)
 
@@ -246,8 +244,15 @@ def who(fields: dict, texts: dict, errors: dict) -> tuple[str, str] | None:
             errors[name] = texts["required"]
     contact = contact_of(fields["contact"]) if fields["contact"] else None
     if fields["contact"] and contact is None:
-        errors["contact"] = texts["bad_contact"]
+        errors["contact"] = texts["accented_email" if accented_before_at(fields["contact"]) else "bad_contact"]
     return contact
+
+
+def accented_before_at(text: str) -> bool:
+    """An address whose name has accents (chloé@…): no message could reach
+    it (contacts.usable_email), so the form says why rather than "invalid"."""
+    local, at, _domain = text.rpartition("@")
+    return bool(at) and not local.isascii()
 
 
 def may_send_code(request, clinic, contact: tuple[str, str], texts: dict, errors: dict) -> int:
@@ -277,10 +282,8 @@ def contact_of(text: str) -> tuple[str, str] | None:
     """('email', address) or ('sms', +1 number) from what the patient typed; None if neither."""
     text = text.strip()
     if "@" in text:
-        try:
-            validate_email(text)
-        except ValidationError:
-            return None
+        if not usable_email(text):
+            return None  # an address the patient's messages could not go to
         local, _at, domain = text.rpartition("@")
         return BookingRequest.Contact.EMAIL, f"{local}@{domain.lower()}"
     try:
@@ -359,7 +362,9 @@ def own_request(request, clinic, request_id) -> BookingRequest | None:
     if clinic is None or str(request_id) not in request.session.get(SESSION_KEY, []):
         return None
     return (
-        BookingRequest.objects.select_related("slot__service", "slot__professional", "appointment", "entry")
+        BookingRequest.objects.select_related(
+            "slot__service", "slot__professional", "service", "appointment__patient", "entry__patient"
+        )
         .filter(public_id=request_id, clinic=clinic)
         .first()
     )
@@ -495,20 +500,45 @@ def done(request, address: str, request_id):
     clinic = online.open_clinic(address)
     asked = own_request(request, clinic, request_id)
     if asked is not None and asked.entry_id:
-        texts = TEXTS[language]
-        note = texts["joined_note"].format(
-            contact=readable_contact(asked.contact),
-            earliest=written_day(asked.entry.earliest, language),
-            latest=written_day(asked.entry.latest, language),
-        )
-        return show(request, "joined", language, clinic, {"note": note})
+        return show(request, "joined", language, clinic, {"note": joined_note(asked.entry, language, clinic)})
     if asked is None or asked.appointment is None:
         return not_found(request, language, clinic)
-    appointment = asked.appointment
+    appointment, texts = asked.appointment, TEXTS[language]
+    cancelled = appointment.status == Appointment.Status.CANCELLED
     context = {
+        "cancelled": cancelled,
         "when": long_date(appointment.start, clinic.timezone, language),
         "professional": appointment.professional.full_name,
         "type": TYPE_LABELS[language].get(appointment.service.category, ""),
-        "booked_note": TEXTS[language]["booked_note"].format(contact=readable_contact(asked.contact)),
+        "booked_note": (
+            texts["cancelled_note"].format(phone=phone_of(clinic))
+            if cancelled
+            else booked_note(appointment.patient, language, clinic)
+        ),
+        "again": to("booking-services", language, address=address),
     }
     return show(request, "done", language, clinic, context)
+
+
+def booked_note(patient, language: str, clinic) -> str:
+    """Where the appointment's messages go: the contact the dispatcher will
+    choose from the record (R19, D9), not necessarily the one typed."""
+    texts, contact = TEXTS[language], contact_for(patient)
+    if contact is None:
+        return texts["booked_unreachable"].format(phone=phone_of(clinic))
+    text = "booked_by_call" if contact.channel == VOICE else "booked_note"
+    return texts[text].format(contact=readable_contact(contact.to))
+
+
+def joined_note(entry, language: str, clinic) -> str:
+    """Where offers will go: the contact waitlist.offer_slot chooses (R19,
+    by email or SMS only, since only those can take an offer)."""
+    texts = TEXTS[language]
+    contact = contact_for(entry.patient, channels=configured_channels() & {EMAIL, SMS})
+    if contact is None:
+        return texts["joined_unreachable"].format(phone=phone_of(clinic))
+    return texts["joined_note"].format(
+        contact=readable_contact(contact.to),
+        earliest=written_day(entry.earliest, language),
+        latest=written_day(entry.latest, language),
+    )
