@@ -70,7 +70,7 @@ TEXTS = {
         "booked_by_call": "Nos messages au sujet de ce rendez-vous vous parviendront par appel au {contact}.",
         "booked_unreachable": "Nous n’avons aucun moyen de vous joindre au sujet de ce rendez-vous. "
         "Notez-le bien ou appelez la clinique au {phone}.",
-        "joined_unreachable": "Nous n’avons ni courriel ni cellulaire où vous offrir une plage. "
+        "joined_unreachable": "Nous n’avons ni courriel ni numéro de cellulaire pour vous offrir une plage. "
         "Appelez la clinique au {phone}.",
         "cancelled": "Votre rendez-vous est annulé",
         "cancelled_note": "Ce rendez-vous a été annulé. Pour en prendre un autre, choisissez une plage "

@@ -433,6 +433,41 @@ class TestWhereMessagesGo:
         assert said in html and "555-0122" not in html
 
     @pytest.mark.parametrize(
+        "phone, lang, said",
+        [("+14505550111", "fr", "Nos messages au sujet de ce rendez-vous vous parviendront par appel au (450) 555-0111."),
+         ("+14505550111", "en", "Our messages about this appointment will reach you by phone call at (450) 555-0111."),
+         ("", "fr", "Nous n’avons aucun moyen de vous joindre au sujet de ce rendez-vous."),
+         ("", "en", "We have no way to reach you about this appointment.")],
+    )  # fmt: skip
+    def test_r19_a_mobile_that_opted_out_after_booking_leaves_the_phone_or_nothing_and_the_page_says_so(
+        self, client, open_clinic, slot, clock, phone, lang, said
+    ):
+        make_patient(open_clinic, email="", mobile="+15145550122", phone=phone)
+        ask_code(client, slot, contact="514 555-0122", lang=lang)
+        response = client.post(
+            code_url(BookingRequest.objects.get()), {"lang": lang, "code": last_code("+15145550122")}
+        )
+        OptOut.objects.create(number="+15145550122")  # STOP to the confirmation
+        _response, html = page(client, response["Location"])
+        assert said in html
+
+    @pytest.mark.parametrize(
+        "lang, said",
+        [("fr", "Nous n’avons ni courriel ni numéro de cellulaire pour vous offrir une plage. Appelez la clinique au 514 555-0100."),
+         ("en", "We have no email or mobile number at which to offer you a time. Call the clinic at 514 555-0100.")],
+    )  # fmt: skip
+    def test_r19_a_waiting_patient_whose_mobile_opted_out_is_told_no_offer_can_reach_them(
+        self, client, open_clinic, service, clock, lang, said
+    ):
+        data = {"lang": lang, "first_name": "Anne", "last_name": "Roy", "contact": "514 555-0122"}
+        data |= {"earliest": "2026-11-30", "latest": "2026-12-10"}
+        response = client.post(f"{HOME}service/{service.pk}/attente/", data)
+        response = client.post(response["Location"].split("?")[0], {"lang": lang, "code": last_code("+15145550122")})
+        OptOut.objects.create(number="+15145550122")
+        _response, html = page(client, response["Location"])
+        assert said in html
+
+    @pytest.mark.parametrize(
         "lang, said",
         [("fr", "Nous ne pouvons pas écrire à une adresse qui contient des accents avant le @"),
          ("en", "We cannot write to an address with accented letters before the @")],
