@@ -9,6 +9,7 @@ database's one-active-appointment-per-slot constraint decides, and the
 other is offered the next free slots.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -72,6 +73,51 @@ def free_slots(service: Service, professional_id: int | None = None, now: dateti
     return slots.select_related("professional", "service").order_by("start", "id")[:limit]
 
 
+@dataclass
+class Times:
+    """One page of free times, and whether there are free times before and after it."""
+
+    slots: list[Slot]
+    earlier: bool
+    later: bool
+
+
+def _after(slot: Slot) -> Q:
+    # Slots sharing a start are ordered by id: a page never cuts between them.
+    return Q(start__gt=slot.start) | Q(start=slot.start, id__gt=slot.id)
+
+
+def _before(slot: Slot) -> Q:
+    return Q(start__lt=slot.start) | Q(start=slot.start, id__lt=slot.id)
+
+
+def times_page(
+    service: Service,
+    professional_id: int | None = None,
+    *,
+    after: Slot | None = None,
+    before: Slot | None = None,
+    since: datetime | None = None,
+    size: int = 12,
+) -> Times:
+    """`size` free times (`free_slots`): the soonest, or those right after
+    the slot `after`, right before the slot `before`, or from `since`. With
+    none left past a slot (taken meanwhile), the soonest; with none from
+    `since`, none (and whether there are earlier ones)."""
+    free = free_slots(service, professional_id, limit=None)
+    if after is not None:
+        shown = list(free.filter(_after(after))[:size])
+    elif before is not None:
+        shown = list(free.filter(_before(before)).order_by("-start", "-id")[:size])[::-1]
+    else:
+        shown = list((free if since is None else free.filter(start__gte=since))[:size])
+    if not shown and (after or before):
+        return times_page(service, professional_id, size=size)
+    if not shown:
+        return Times([], earlier=free.exists(), later=False)
+    return Times(shown, earlier=free.filter(_before(shown[0])).exists(), later=free.filter(_after(shown[-1])).exists())
+
+
 def is_free(slot: Slot, now: datetime | None = None) -> bool:
     service = slot.service
     return (
@@ -93,13 +139,16 @@ def ask(
     **waiting,
 ):
     """Records the request (a slot to book, or with `waiting` the service,
-    professional and dates to wait for) and plans the code's message, due now."""
+    professional and dates to wait for) and plans the code's message, due now.
+    A slot's service is kept too: if support deletes the slot meanwhile,
+    the page can still offer the service's other times."""
     now = timezone.now()
     code = rules.new_code()
     with transaction.atomic():
         request = BookingRequest(
             clinic=clinic,
             slot=slot,
+            **({"service": slot.service} if slot else {}),
             **waiting,
             language=language,
             first_name=first_name.strip(),

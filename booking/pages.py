@@ -13,12 +13,10 @@ down, logged).
 import hashlib
 import logging
 import unicodedata
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import phonenumbers
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -30,14 +28,14 @@ from phonenumber_field.phonenumber import PhoneNumber
 from booking import online, rules
 from booking.models import BookingRequest
 from booking.texts import TEXTS
-from confirmations.contacts import SMS, configured_channels
+from confirmations.contacts import EMAIL, SMS, VOICE, configured_channels, contact_for, usable_email
 from confirmations.content import TYPE_LABELS, spoken_phone
 from confirmations.dates import long_date, written_day
 from confirmations.events import readable_contact
 from confirmations.models import OptOut
 from confirmations.patient_pages import CACHE_ERRORS, browser_language, private, rate_limited
 from schedules.admin_scoping import row_id
-from schedules.models import Slot
+from schedules.models import Appointment, Slot
 
 logger = logging.getLogger(__name__)
 
@@ -95,17 +93,20 @@ def slot_rows(slots, clinic, language: str, address: str) -> list[dict]:
     ]
 
 
+def offered_services(clinic, language: str, address: str) -> list[dict]:
+    return [
+        {"name": service.name(language), "url": to("booking-slots", language, address=address, service_id=service.pk)}
+        for service in online.open_services(clinic).order_by("name_fr")
+    ]
+
+
 @booking_page
 def services(request, address: str):
     language = language_of(request)
     clinic = online.open_clinic(address)
     if clinic is None:
         return not_found(request, language)
-    offered = [
-        {"name": service.name(language), "url": to("booking-slots", language, address=address, service_id=service.pk)}
-        for service in online.open_services(clinic).order_by("name_fr")
-    ]
-    return show(request, "services", language, clinic, {"services": offered})
+    return show(request, "services", language, clinic, {"services": offered_services(clinic, language, address)})
 
 
 @booking_page
@@ -118,15 +119,52 @@ def slots(request, address: str, service_id: int):
     professionals = list(clinic.professionals.order_by("last_name", "first_name"))
     chosen = request.GET.get("professional", "")
     professional_id = next((p.pk for p in professionals if str(p.pk) == chosen), None)
+    today = timezone.localdate(timezone=clinic.zone)
+    last_day = today + service.online_booking_horizon
+    day = chosen_day(request.GET.get("from", ""), today)
+    times = online.times_page(
+        service,
+        professional_id,
+        after=position(request, "after", service),
+        before=position(request, "before", service),
+        # A day past the window shows what the day after the window would.
+        since=datetime.combine(min(day, last_day + timedelta(days=1)), time.min, clinic.zone) if day else None,
+    )
+    here = to("booking-slots", language, address=address, service_id=service.pk)
+    if professional_id:
+        here += f"&professional={professional_id}"
     context = {
         "service_name": service.name(language),
         "professionals": professionals,
         "chosen": professional_id,
-        "rows": slot_rows(online.free_slots(service, professional_id), clinic, language, address),
+        "day": day.isoformat() if day else "",
+        "today": today.isoformat(),
+        "last_day": last_day.isoformat(),
+        "rows": slot_rows(times.slots, clinic, language, address),
+        # An empty page (a date past every free time) leads back to the soonest.
+        "earlier": (f"{here}&before={times.slots[0].pk}" if times.slots else here) if times.earlier else "",
+        "later": f"{here}&after={times.slots[-1].pk}" if times.later else "",
         "back": to("booking-services", language, address=address),
         "join": to("booking-waitlist", language, address=address, service_id=service.pk),
     }
     return show(request, "slots", language, clinic, context)
+
+
+def chosen_day(text: str, today: date) -> date | None:
+    """The day typed in the page's date field, or None if it is not one or
+    is past (the soonest times then)."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    return day if day >= today else None
+
+
+def position(request, name: str, service) -> Slot | None:
+    """The slot a "later" or "earlier" link starts from (booked meanwhile
+    or not), or None: a deleted slot or a malformed number show the soonest."""
+    slot_id = row_id(request.GET.get(name))
+    return Slot.objects.filter(pk=slot_id, service=service).first() if slot_id else None
 
 
 def _dates(fields: dict, service, clinic) -> tuple | None:
@@ -206,8 +244,15 @@ def who(fields: dict, texts: dict, errors: dict) -> tuple[str, str] | None:
             errors[name] = texts["required"]
     contact = contact_of(fields["contact"]) if fields["contact"] else None
     if fields["contact"] and contact is None:
-        errors["contact"] = texts["bad_contact"]
+        errors["contact"] = texts["accented_email" if accented_before_at(fields["contact"]) else "bad_contact"]
     return contact
+
+
+def accented_before_at(text: str) -> bool:
+    """An address whose name has accents (chloé@…): no message could reach
+    it (contacts.usable_email), so the form says why rather than "invalid"."""
+    local, at, _domain = text.rpartition("@")
+    return bool(at) and not local.isascii()
 
 
 def may_send_code(request, clinic, contact: tuple[str, str], texts: dict, errors: dict) -> int:
@@ -237,10 +282,8 @@ def contact_of(text: str) -> tuple[str, str] | None:
     """('email', address) or ('sms', +1 number) from what the patient typed; None if neither."""
     text = text.strip()
     if "@" in text:
-        try:
-            validate_email(text)
-        except ValidationError:
-            return None
+        if not usable_email(text):
+            return None  # an address the patient's messages could not go to
         local, _at, domain = text.rpartition("@")
         return BookingRequest.Contact.EMAIL, f"{local}@{domain.lower()}"
     try:
@@ -319,7 +362,9 @@ def own_request(request, clinic, request_id) -> BookingRequest | None:
     if clinic is None or str(request_id) not in request.session.get(SESSION_KEY, []):
         return None
     return (
-        BookingRequest.objects.select_related("slot__service", "slot__professional", "appointment", "entry")
+        BookingRequest.objects.select_related(
+            "slot__service", "slot__professional", "service", "appointment__patient", "entry__patient"
+        )
         .filter(public_id=request_id, clinic=clinic)
         .first()
     )
@@ -334,12 +379,14 @@ def code(request, address: str, request_id):
         return not_found(request, language, clinic)
     if asked.appointment_id or asked.entry_id:
         return redirect(to("booking-done", language, address=address, request_id=asked.public_id))
+    if why := why_not_bookable(clinic, asked):
+        return elsewhere(request, clinic, asked, why, language, address)  # the code would book nothing
     texts, error = TEXTS[language], ""
     if request.method == "POST":
         outcome = online.verify(asked.public_id, request.POST.get("code", ""))
         if outcome == rules.RIGHT:
             asked.refresh_from_db()
-            if asked.slot_id is None and asked.service_id:
+            if joins_waitlist(asked):
                 online.join_waitlist(asked)
                 return redirect(to("booking-done", language, address=address, request_id=asked.public_id))
             return _book(request, clinic, asked, asked.slot, language, address)
@@ -348,6 +395,7 @@ def code(request, address: str, request_id):
         "code_message": texts["code_sent"].format(contact=readable_contact(asked.contact)),
         "error": error,
         "ended": error in (texts["expired"], texts["too_many"], texts["used"]),
+        "joining": joins_waitlist(asked),
         "again": (
             to("booking-details", language, address=address, slot_id=asked.slot_id)
             if asked.slot_id
@@ -391,14 +439,59 @@ def _book(request, clinic, asked: BookingRequest, slot: Slot | None, language: s
         message = texts[text].format(count=count, phone=phone_of(clinic))
         return show(request, "message", language, clinic, {"message": message}, status=409)
     except online.NotBookable:
-        service = slot.service if slot is not None else asked.slot.service if asked.slot_id else None
-        rows = slot_rows(online.free_slots(service), clinic, language, address) if service else []
-        context = {
-            "rows": rows,
-            "choose_url": to("booking-choose", language, address=address, request_id=asked.public_id),
-        }
-        return show(request, "taken", language, clinic, context, status=409)
+        return elsewhere(request, clinic, asked, why_not_bookable(clinic, asked) or TAKEN, language, address)
     return redirect(to("booking-done", language, address=address, request_id=asked.public_id))
+
+
+# Why the time a request was for cannot be booked: another patient took it,
+# support deleted the slot, or the service no longer takes bookings online.
+TAKEN, GONE, CLOSED = "taken", "gone", "closed"
+
+
+def joins_waitlist(asked: BookingRequest) -> bool:
+    # Only a request to join the waiting list has dates (one for a slot
+    # has a service too: the slot's, see online.ask).
+    return asked.earliest is not None
+
+
+def service_asked(asked: BookingRequest):
+    """The service the request is for (a request made before requests kept
+    their slot's service knows it only through the slot)."""
+    return asked.service if asked.service_id else asked.slot.service if asked.slot_id else None
+
+
+def why_not_bookable(clinic, asked: BookingRequest) -> str | None:
+    """CLOSED or GONE when a request for a slot can no longer book anything,
+    whatever the code typed; None otherwise (a slot taken meanwhile is
+    found only when booking)."""
+    if joins_waitlist(asked):
+        return None
+    service = service_asked(asked)
+    if service is not None and not online.open_services(clinic).filter(pk=service.pk).exists():
+        return CLOSED
+    return GONE if asked.slot_id is None else None
+
+
+def elsewhere(request, clinic, asked: BookingRequest, why: str, language: str, address: str):
+    """Says why the time asked for cannot be booked, and offers what can:
+    the service's next free times (taken without a new code once the code
+    was right), or else the services open online."""
+    texts, phone = TEXTS[language], phone_of(clinic)
+    service = service_asked(asked) if why != CLOSED else None
+    rows = slot_rows(online.free_slots(service), clinic, language, address) if service else []
+    context = {
+        "heading": texts["title" if why == CLOSED else "choose_slot"],
+        "message": texts[why].format(phone=phone),
+        "then": texts["next_times"] if rows else texts["no_slot"].format(phone=phone) if service else "",
+        "rows": rows,
+        "choose_url": (
+            to("booking-choose", language, address=address, request_id=asked.public_id)
+            if online.may_choose(asked)
+            else ""
+        ),
+        "services": [] if service else offered_services(clinic, language, address),
+    }
+    return show(request, "taken", language, clinic, context, status=409)
 
 
 @booking_page
@@ -407,20 +500,45 @@ def done(request, address: str, request_id):
     clinic = online.open_clinic(address)
     asked = own_request(request, clinic, request_id)
     if asked is not None and asked.entry_id:
-        texts = TEXTS[language]
-        note = texts["joined_note"].format(
-            contact=readable_contact(asked.contact),
-            earliest=written_day(asked.entry.earliest, language),
-            latest=written_day(asked.entry.latest, language),
-        )
-        return show(request, "joined", language, clinic, {"note": note})
+        return show(request, "joined", language, clinic, {"note": joined_note(asked.entry, language, clinic)})
     if asked is None or asked.appointment is None:
         return not_found(request, language, clinic)
-    appointment = asked.appointment
+    appointment, texts = asked.appointment, TEXTS[language]
+    cancelled = appointment.status == Appointment.Status.CANCELLED
     context = {
+        "cancelled": cancelled,
         "when": long_date(appointment.start, clinic.timezone, language),
         "professional": appointment.professional.full_name,
         "type": TYPE_LABELS[language].get(appointment.service.category, ""),
-        "booked_note": TEXTS[language]["booked_note"].format(contact=readable_contact(asked.contact)),
+        "booked_note": (
+            texts["cancelled_note"].format(phone=phone_of(clinic))
+            if cancelled
+            else booked_note(appointment.patient, language, clinic)
+        ),
+        "again": to("booking-services", language, address=address),
     }
     return show(request, "done", language, clinic, context)
+
+
+def booked_note(patient, language: str, clinic) -> str:
+    """Where the appointment's messages go: the contact the dispatcher will
+    choose from the record (R19, D9), not necessarily the one typed."""
+    texts, contact = TEXTS[language], contact_for(patient)
+    if contact is None:
+        return texts["booked_unreachable"].format(phone=phone_of(clinic))
+    text = "booked_by_call" if contact.channel == VOICE else "booked_note"
+    return texts[text].format(contact=readable_contact(contact.to))
+
+
+def joined_note(entry, language: str, clinic) -> str:
+    """Where offers will go: the contact waitlist.offer_slot chooses (R19,
+    by email or SMS only, since only those can take an offer)."""
+    texts = TEXTS[language]
+    contact = contact_for(entry.patient, channels=configured_channels() & {EMAIL, SMS})
+    if contact is None:
+        return texts["joined_unreachable"].format(phone=phone_of(clinic))
+    return texts["joined_note"].format(
+        contact=readable_contact(contact.to),
+        earliest=written_day(entry.earliest, language),
+        latest=written_day(entry.latest, language),
+    )

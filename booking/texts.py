@@ -34,8 +34,12 @@ TEXTS = {
         "too_many": "Trop d’essais. Demandez un nouveau code.",
         "used": "Ce code a déjà servi.",
         "new_code": "Demander un nouveau code",
-        "taken": "Désolé, cette plage vient d’être réservée par quelqu’un d’autre. "
-        "Voici les prochaines plages libres\u00a0:",
+        "taken": "Désolé, cette plage vient d’être réservée par quelqu’un d’autre.",
+        "gone": "Désolé, cette plage n’est plus offerte par la clinique.",
+        "next_times": "Voici les prochaines plages libres\u00a0:",
+        "closed": "Ce type de rendez-vous ne peut plus être pris en ligne. "
+        "Pour le prendre, appelez la clinique au {phone}.",
+        "still_open": "Vous pouvez prendre en ligne\u00a0:",
         "choose": "Réserver",
         "too_many_bookings": "Vous avez déjà {count} rendez-vous à venir pris en ligne à cette clinique. "
         "Pour en prendre un autre, appelez la clinique au {phone}.",
@@ -60,6 +64,23 @@ TEXTS = {
         "any_professional": "N’importe quel professionnel",
         "joined": "Vous êtes sur la liste d’attente",
         "joined_note": "Nous vous écrirons à {contact} si une plage se libère entre le {earliest} et le {latest}.",
+        "join_code": "M’inscrire sur la liste d’attente",
+        "accented_email": "Nous ne pouvons pas écrire à une adresse qui contient des accents avant le @. "
+        "Inscrivez une autre adresse courriel ou votre numéro de cellulaire.",
+        "booked_by_call": "Nos messages au sujet de ce rendez-vous vous parviendront par appel au {contact}.",
+        "booked_unreachable": "Nous n’avons aucun moyen de vous joindre au sujet de ce rendez-vous. "
+        "Notez-le bien ou appelez la clinique au {phone}.",
+        "joined_unreachable": "Nous n’avons ni courriel ni numéro de cellulaire pour vous offrir une plage. "
+        "Appelez la clinique au {phone}.",
+        "cancelled": "Votre rendez-vous est annulé",
+        "cancelled_note": "Ce rendez-vous a été annulé. Pour en prendre un autre, choisissez une plage "
+        "ou appelez la clinique au {phone}.",
+        "book_another": "Prendre un autre rendez-vous",
+        "from": "À partir du",
+        "later": "Plages suivantes",
+        "earlier": "Plages précédentes",
+        "other_times": "Autres plages",
+        "no_slot_from": "Aucune plage libre ne peut être réservée en ligne à partir de cette date.",
         "switch": "English",
         "switch_lang": "en",
     },
@@ -95,7 +116,11 @@ TEXTS = {
         "too_many": "Too many tries. Ask for a new code.",
         "used": "This code was already used.",
         "new_code": "Ask for a new code",
-        "taken": "Sorry, someone else has just booked this time. Here are the next free times:",
+        "taken": "Sorry, someone else has just booked this time.",
+        "gone": "Sorry, the clinic no longer offers this time.",
+        "next_times": "Here are the next free times:",
+        "closed": "This kind of appointment can no longer be booked online. To book it, call the clinic at {phone}.",
+        "still_open": "You can book online:",
         "choose": "Book",
         "too_many_bookings": "You already have {count} upcoming appointments booked online at this clinic. "
         "To book another, call the clinic at {phone}.",
@@ -120,6 +145,23 @@ TEXTS = {
         "any_professional": "Any professional",
         "joined": "You are on the waiting list",
         "joined_note": "We will write to {contact} if a time becomes free between {earliest} and {latest}.",
+        "join_code": "Join the waiting list",
+        "accented_email": "We cannot write to an address with accented letters before the @. "
+        "Enter another email address or your mobile number.",
+        "booked_by_call": "Our messages about this appointment will reach you by phone call at {contact}.",
+        "booked_unreachable": "We have no way to reach you about this appointment. "
+        "Note it down, or call the clinic at {phone}.",
+        "joined_unreachable": "We have no email or mobile number at which to offer you a time. "
+        "Call the clinic at {phone}.",
+        "cancelled": "Your appointment is cancelled",
+        "cancelled_note": "This appointment was cancelled. To book another, choose a time "
+        "or call the clinic at {phone}.",
+        "book_another": "Book another appointment",
+        "from": "From",
+        "later": "Later times",
+        "earlier": "Earlier times",
+        "other_times": "Other times",
+        "no_slot_from": "No free time can be booked online from this date.",
         "switch": "Français",
         "switch_lang": "fr",
     },

@@ -40,6 +40,13 @@ def _usable(channel: str, value) -> str | None:
     return number.as_e164
 
 
+def usable_email(value: str) -> bool:
+    """Whether messages can go to this address: the booking page's forms
+    ask the same, so that no address they take is passed over later
+    (Django's check refuses an accent before the @: it needs SMTPUTF8)."""
+    return _usable(EMAIL, value) is not None
+
+
 def contacts_of(patient) -> list[Contact]:
     """Every usable contact of the patient, in R19 order."""
     contacts = []

@@ -7,7 +7,7 @@ patient would. Phone-width screenshots go to test-artifacts/screenshots/
 """
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from django.core import mail
@@ -18,7 +18,7 @@ from booking import waitlist
 from booking.models import Offer, WaitlistEntry
 from confirmations.dispatch import send_due_messages
 from confirmations.models import Message
-from conftest import book, make_patient, make_slot, open_tab, postgres_only, screenshot
+from conftest import TORONTO, book, make_patient, make_service, make_slot, open_tab, postgres_only, screenshot
 from schedules.models import Appointment
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("today")]
@@ -169,3 +169,177 @@ def test_an_offer_expires(page, today, clinic, slot, patient, waiting):
     screenshot(page, "waitlist-4-expired")
     assert waitlist.expire_offers() == 2
     assert set(Offer.objects.values_list("state", flat=True)) == {"expired"}
+
+
+# What a patient reads and clicks, in each language.
+WORDS = {
+    "fr": {
+        "send_code": "Recevoir mon code",
+        "code": "Code à 6 chiffres",
+        "confirm": "Confirmer le rendez-vous",
+        "details": "Vos coordonnées",
+        "times": "Choisissez une plage horaire",
+        "gone": "cette plage n’est plus offerte par la clinique",
+        "closed": "Ce type de rendez-vous ne peut plus être pris en ligne",
+        "vaccine": "Vaccin",
+        "sent_to": "Une confirmation vous est envoyée à jean@example.com.",
+        "accent": "Nous ne pouvons pas écrire à une adresse qui contient des accents avant le @",
+        "booked": "Votre rendez-vous est réservé",
+        "cancelled": "Votre rendez-vous est annulé",
+        "later": "Plages suivantes",
+        "earlier": "Plages précédentes",
+        "from": "À partir du",
+        "show": "Afficher",
+        "first": "mardi 24 novembre 2026 à 9\u00a0h",
+        "thirteenth": "vendredi 27 novembre 2026 à 9\u00a0h",
+        "picked": "lundi 7 décembre 2026 à 9\u00a0h",
+        "join": "Inscrivez-vous sur la liste d’attente",
+        "join_button": "M’inscrire sur la liste d’attente",
+        "joined": "Vous êtes sur la liste d’attente",
+    },
+    "en": {
+        "send_code": "Get my code",
+        "code": "6-digit code",
+        "confirm": "Confirm the appointment",
+        "details": "Your details",
+        "times": "Choose a time",
+        "gone": "the clinic no longer offers this time",
+        "closed": "This kind of appointment can no longer be booked online",
+        "vaccine": "Vaccine",
+        "sent_to": "A confirmation is being sent to jean@example.com.",
+        "accent": "We cannot write to an address with accented letters before the @",
+        "booked": "Your appointment is booked",
+        "cancelled": "Your appointment is cancelled",
+        "later": "Later times",
+        "earlier": "Earlier times",
+        "from": "From",
+        "show": "Show",
+        "first": "Tuesday, November 24, 2026 at 9:00 AM",
+        "thirteenth": "Friday, November 27, 2026 at 9:00 AM",
+        "picked": "Monday, December 7, 2026 at 9:00 AM",
+        "join": "Join the waiting list",
+        "join_button": "Join the waiting list",
+        "joined": "You are on the waiting list",
+    },
+}
+BOTH = pytest.mark.parametrize("lang", ["fr", "en"])
+
+
+def ask_code_for(page, live_server, slot, lang: str, contact: str = "jean@example.com") -> None:
+    page.goto(f"{live_server.url}/prendre-rendez-vous/clinique-du-parc/plage/{slot.pk}/?lang={lang}")
+    fill_details(page, "Jean", "Roy", contact)
+    page.get_by_role("button", name=WORDS[lang]["send_code"]).click()
+
+
+def sms_code(to: str) -> str:
+    return Message.objects.filter(kind="code", to=to).latest("id").snapshot["code"]
+
+
+def fits_the_phone(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+@BOTH
+def test_a_time_deleted_while_the_patient_is_on_the_code_page_shows_other_times(
+    page, live_server, bookable, service, professional, slot, lang
+):
+    words = WORDS[lang]
+    later = make_slot(professional, service, slot.start + timedelta(days=1))
+    ask_code_for(page, live_server, slot, lang)
+    slot.delete()  # support redoing the clinic's slots
+    page.reload()
+    assert words["gone"] in page.content() and fits_the_phone(page)
+    screenshot(page, f"booking-7-time-gone-{lang}")
+    page.locator(f'a[href*="plage/{later.pk}/"]').click()
+    assert page.locator("h1").inner_text() == words["details"]
+
+
+@BOTH
+def test_a_service_closed_online_meanwhile_is_said_and_the_services_still_open_are_offered(
+    page, live_server, bookable, clinic, service, slot, lang
+):
+    words = WORDS[lang]
+    make_service(clinic, name_fr="Vaccin", name_en="Vaccine", online_booking=True)
+    ask_code_for(page, live_server, slot, lang)
+    service.online_booking = False
+    service.save()
+    page.get_by_label(words["code"]).fill(emailed("jean@example.com", CODE))
+    page.get_by_role("button", name=words["confirm"]).click()
+    assert words["closed"] in page.content() and fits_the_phone(page)
+    screenshot(page, f"booking-8-service-closed-{lang}")
+    page.get_by_role("link", name=words["vaccine"]).click()
+    assert page.locator("h1").inner_text() == words["times"]
+    assert not Appointment.objects.exists()
+
+
+@BOTH
+def test_r19_the_booked_page_names_the_records_first_contact_not_the_mobile_typed(
+    page, live_server, bookable, clinic, slot, lang
+):
+    words = WORDS[lang]
+    make_patient(clinic, email="jean@example.com", mobile="+15145550122")
+    ask_code_for(page, live_server, slot, lang, contact="514 555-0122")
+    page.get_by_label(words["code"]).fill(sms_code("+15145550122"))
+    page.get_by_role("button", name=words["confirm"]).click()
+    assert page.locator("h1").inner_text() == words["booked"]
+    assert page.get_by_role("status").inner_text() == words["sent_to"]
+
+
+@BOTH
+def test_an_email_with_an_accent_before_the_at_is_refused_beside_the_field(page, live_server, bookable, slot, lang):
+    words = WORDS[lang]
+    ask_code_for(page, live_server, slot, lang, contact="chloé@example.com")
+    assert words["accent"] in page.locator("#contact_error").inner_text()
+    assert page.get_by_label(re.compile("Email or mobile|Courriel ou")).get_attribute("aria-invalid") == "true"
+    assert not Message.objects.exists()
+
+
+@BOTH
+def test_the_booked_page_says_cancelled_once_the_appointment_is_cancelled(page, live_server, bookable, slot, lang):
+    words = WORDS[lang]
+    ask_code_for(page, live_server, slot, lang)
+    page.get_by_label(words["code"]).fill(emailed("jean@example.com", CODE))
+    page.get_by_role("button", name=words["confirm"]).click()
+    assert page.locator("h1").inner_text() == words["booked"]
+    appointment = Appointment.objects.get()
+    appointment.status = Appointment.Status.CANCELLED
+    appointment.save()
+    page.reload()
+    assert page.locator("h1").inner_text() == words["cancelled"]
+
+
+@BOTH
+def test_a_patient_on_a_phone_moves_to_later_times_and_picks_a_date(
+    page, live_server, bookable, service, professional, lang
+):
+    words = WORDS[lang]
+    first_day = date(2026, 11, 24)
+    for n in range(14):  # four a day from Tuesday: the 13th is on Friday
+        make_slot(professional, service, datetime.combine(first_day + timedelta(days=n // 4), time(9 + n % 4), TORONTO))
+    for days in range(13, 16):
+        make_slot(professional, service, datetime.combine(first_day + timedelta(days=days), time(9), TORONTO))
+    page.goto(f"{live_server.url}/prendre-rendez-vous/clinique-du-parc/service/{service.pk}/?lang={lang}")
+    times = page.locator("ul.choices a")
+    assert times.count() == 12 and words["first"] in times.first.inner_text()
+    assert page.get_by_role("link", name=words["earlier"]).count() == 0
+    page.get_by_role("link", name=words["later"]).click()
+    assert words["thirteenth"] in page.locator("ul.choices a").first.inner_text() and fits_the_phone(page)
+    screenshot(page, f"booking-9-later-times-{lang}")
+    page.get_by_role("link", name=words["earlier"]).click()
+    assert words["first"] in page.locator("ul.choices a").first.inner_text()
+    page.get_by_label(words["from"]).fill("2026-12-07")
+    page.get_by_role("button", name=words["show"]).click()
+    assert words["picked"] in page.locator("ul.choices a").first.inner_text() and fits_the_phone(page)
+
+
+@BOTH
+def test_the_waiting_list_code_pages_button_says_it_joins_the_list(page, live_server, bookable, service, lang):
+    words = WORDS[lang]
+    page.goto(f"{live_server.url}/prendre-rendez-vous/clinique-du-parc/service/{service.pk}/?lang={lang}")
+    page.get_by_role("link", name=re.compile(words["join"])).click()
+    fill_details(page, "Anne", "Roy", "anne@example.com")
+    page.get_by_role("button", name=words["send_code"]).click()
+    page.get_by_label(words["code"]).fill(emailed("anne@example.com", CODE))
+    assert page.get_by_role("button", name=words["confirm"]).count() == 0
+    page.get_by_role("button", name=words["join_button"]).click()
+    assert page.locator("h1").inner_text() == words["joined"]

@@ -331,3 +331,257 @@ def test_the_demo_clinic_takes_bookings_online(client, db):
     load_demo()
     html = client.get("/prendre-rendez-vous/plateau/").content.decode()
     assert "Rendez-vous en clinique" in html and "Tâches administratives" not in html
+
+
+def code_url(request) -> str:
+    return f"{HOME}code/{request.public_id}/"
+
+
+class TestNoLongerBookable:
+    @pytest.mark.parametrize(
+        "lang, said",
+        [("fr", "cette plage n’est plus offerte par la clinique"), ("en", "the clinic no longer offers this time")],
+    )
+    def test_a_time_deleted_while_the_patient_is_on_the_code_page_shows_the_next_free_times(
+        self, client, open_clinic, service, professional, slot, clock, lang, said
+    ):
+        later = make_slot(professional, service, slot.start + timedelta(days=1))
+        ask_code(client, slot, lang=lang)
+        request = BookingRequest.objects.get()
+        slot.delete()  # support redoing the clinic's slots
+        reloaded = client.get(f"{code_url(request)}?lang={lang}")
+        wrong = client.post(code_url(request), {"lang": lang, "code": "1234567"})
+        right = client.post(code_url(request), {"lang": lang, "code": last_code()})
+        for response in (reloaded, wrong, right):
+            html = response.content.decode()
+            assert response.status_code == 409 and said in html
+            assert f'href="{HOME}plage/{later.pk}/?lang={lang}"' in html
+        assert not Appointment.objects.exists()
+
+    @pytest.mark.parametrize(
+        "lang, said, other",
+        [
+            ("fr", "Ce type de rendez-vous ne peut plus être pris en ligne", "Vaccin"),
+            ("en", "This kind of appointment can no longer be booked online", "Vaccine"),
+        ],
+    )
+    def test_a_service_closed_online_after_the_code_was_asked_says_so_and_offers_the_services_still_open(
+        self, client, open_clinic, service, professional, slot, clock, lang, said, other
+    ):
+        vaccine = make_service(open_clinic, name_fr="Vaccin", name_en="Vaccine", online_booking=True)
+        make_slot(professional, service, slot.start + timedelta(days=1))
+        ask_code(client, slot, lang=lang)
+        service.online_booking = False
+        service.save()
+        response = client.post(code_url(BookingRequest.objects.get()), {"lang": lang, "code": last_code()})
+        html = response.content.decode()
+        assert response.status_code == 409 and said in html and "514 555-0100" in html
+        assert "someone else" not in html and "quelqu’un d’autre" not in html
+        assert f'href="{HOME}service/{vaccine.pk}/?lang={lang}"' in html and other in html
+        assert f"service/{service.pk}/" not in html and "plage/" not in html and "choisir/" not in html
+        assert not Appointment.objects.exists()
+
+    def test_a_verified_patient_choosing_another_time_after_the_service_closed_is_told_so_without_looping(
+        self, client, open_clinic, service, professional, slot, clinic, clock
+    ):
+        later = make_slot(professional, service, slot.start + timedelta(days=1))
+        ask_code(client, slot)
+        book(slot, make_patient(clinic, first_name="Anne"))
+        request = BookingRequest.objects.get()
+        assert client.post(code_url(request), {"lang": "en", "code": last_code()}).status_code == 409
+        service.online_booking = False
+        service.save()
+        response = client.post(f"{HOME}choisir/{request.public_id}/", {"lang": "en", "slot": later.pk})
+        html = response.content.decode()
+        assert response.status_code == 409 and "can no longer be booked online" in html
+        assert "choisir/" not in html
+        assert not Appointment.objects.filter(slot=later).exists()
+
+
+class TestWhereMessagesGo:
+    @pytest.mark.parametrize(
+        "lang, said",
+        [("fr", "Une confirmation vous est envoyée à jean@example.com."),
+         ("en", "A confirmation is being sent to jean@example.com.")],
+    )  # fmt: skip
+    def test_r19_the_booked_page_names_the_records_first_contact_not_the_mobile_typed(
+        self, client, open_clinic, slot, clock, channel_calls, lang, said
+    ):
+        make_patient(open_clinic, email="jean@example.com", mobile="+15145550122")
+        ask_code(client, slot, contact="514 555-0122", lang=lang)
+        response = client.post(
+            code_url(BookingRequest.objects.get()), {"lang": lang, "code": last_code("+15145550122")}
+        )
+        _response, html = page(client, response["Location"])
+        assert said in html and "555-0122" not in html
+        send_due_messages()
+        assert Message.objects.get(kind="confirmation").to == "jean@example.com"  # what the page said
+
+    @pytest.mark.parametrize(
+        "lang, said",
+        [("fr", "Nous vous écrirons à anne@example.com"), ("en", "We will write to anne@example.com")],
+    )
+    def test_r19_the_waiting_list_page_names_where_offers_will_go(
+        self, client, open_clinic, service, clock, lang, said
+    ):
+        make_patient(open_clinic, first_name="Anne", email="anne@example.com", mobile="+15145550122")
+        data = {"lang": lang, "first_name": "Anne", "last_name": "Roy", "contact": "514 555-0122"}
+        data |= {"earliest": "2026-11-30", "latest": "2026-12-10"}
+        response = client.post(f"{HOME}service/{service.pk}/attente/", data)
+        response = client.post(response["Location"].split("?")[0], {"lang": lang, "code": last_code("+15145550122")})
+        _response, html = page(client, response["Location"])
+        assert said in html and "555-0122" not in html
+
+    @pytest.mark.parametrize(
+        "phone, lang, said",
+        [("+14505550111", "fr", "Nos messages au sujet de ce rendez-vous vous parviendront par appel au (450) 555-0111."),
+         ("+14505550111", "en", "Our messages about this appointment will reach you by phone call at (450) 555-0111."),
+         ("", "fr", "Nous n’avons aucun moyen de vous joindre au sujet de ce rendez-vous."),
+         ("", "en", "We have no way to reach you about this appointment.")],
+    )  # fmt: skip
+    def test_r19_a_mobile_that_opted_out_after_booking_leaves_the_phone_or_nothing_and_the_page_says_so(
+        self, client, open_clinic, slot, clock, phone, lang, said
+    ):
+        make_patient(open_clinic, email="", mobile="+15145550122", phone=phone)
+        ask_code(client, slot, contact="514 555-0122", lang=lang)
+        response = client.post(
+            code_url(BookingRequest.objects.get()), {"lang": lang, "code": last_code("+15145550122")}
+        )
+        OptOut.objects.create(number="+15145550122")  # STOP to the confirmation
+        _response, html = page(client, response["Location"])
+        assert said in html
+
+    @pytest.mark.parametrize(
+        "lang, said",
+        [("fr", "Nous n’avons ni courriel ni numéro de cellulaire pour vous offrir une plage. Appelez la clinique au 514 555-0100."),
+         ("en", "We have no email or mobile number at which to offer you a time. Call the clinic at 514 555-0100.")],
+    )  # fmt: skip
+    def test_r19_a_waiting_patient_whose_mobile_opted_out_is_told_no_offer_can_reach_them(
+        self, client, open_clinic, service, clock, lang, said
+    ):
+        data = {"lang": lang, "first_name": "Anne", "last_name": "Roy", "contact": "514 555-0122"}
+        data |= {"earliest": "2026-11-30", "latest": "2026-12-10"}
+        response = client.post(f"{HOME}service/{service.pk}/attente/", data)
+        response = client.post(response["Location"].split("?")[0], {"lang": lang, "code": last_code("+15145550122")})
+        OptOut.objects.create(number="+15145550122")
+        _response, html = page(client, response["Location"])
+        assert said in html
+
+    @pytest.mark.parametrize(
+        "lang, said",
+        [("fr", "Nous ne pouvons pas écrire à une adresse qui contient des accents avant le @"),
+         ("en", "We cannot write to an address with accented letters before the @")],
+    )  # fmt: skip
+    def test_an_email_with_an_accent_before_the_at_is_refused_with_a_clear_message_on_both_forms(
+        self, client, open_clinic, service, slot, clock, lang, said
+    ):
+        who = {"lang": lang, "first_name": "Chloé", "last_name": "Roy", "contact": "chloé@example.com"}
+        dates = {"earliest": "2026-11-30", "latest": "2026-12-10"}
+        for url, data in ((f"{HOME}plage/{slot.pk}/", who), (f"{HOME}service/{service.pk}/attente/", who | dates)):
+            response = client.post(url, data)
+            assert response.status_code == 200 and said in response.content.decode()
+        assert not BookingRequest.objects.exists() and not Message.objects.exists()
+
+    @pytest.mark.parametrize(
+        "typed", ["chloé@example.com", "chloe@exámple.com", "chloe@example.com", "chloe@localhost", "Chloé <c@x.ca>"]
+    )
+    def test_the_forms_accept_exactly_the_emails_messages_can_go_to(self, typed):
+        from booking.pages import contact_of
+        from confirmations.contacts import contacts_of
+        from patients.models import Patient
+
+        accepted = contact_of(typed) is not None
+        assert accepted == bool(contacts_of(Patient(email=typed)))
+
+
+class TestBookedPage:
+    @pytest.mark.parametrize(
+        "lang, said, booked",
+        [("fr", "Votre rendez-vous est annulé", "Votre rendez-vous est réservé"),
+         ("en", "Your appointment is cancelled", "Your appointment is booked")],
+    )  # fmt: skip
+    def test_the_booked_page_says_cancelled_once_the_appointment_is_cancelled(
+        self, client, open_clinic, slot, clock, lang, said, booked
+    ):
+        ask_code(client, slot, lang=lang)
+        response = client.post(code_url(BookingRequest.objects.get()), {"lang": lang, "code": last_code()})
+        done = response["Location"]
+        appointment = Appointment.objects.get()
+        appointment.status = Appointment.Status.CANCELLED
+        appointment.save()
+        _response, html = page(client, done)
+        assert said in html and booked not in html
+        assert f'href="{HOME}?lang={lang}"' in html  # to book another
+
+
+class TestLaterTimes:
+    def slots_page(self, client, service, lang="en", **query):
+        query = "".join(f"&{name}={value}" for name, value in query.items())
+        return page(client, f"{HOME}service/{service.pk}/?lang={lang}{query}")[1]
+
+    def shown(self, html, slots) -> list:
+        return [slot for slot in slots if f"plage/{slot.pk}/" in html]
+
+    @pytest.mark.parametrize("lang, later, earlier", [("fr", "Plages suivantes", "Plages précédentes"),
+                                                      ("en", "Later times", "Earlier times")])  # fmt: skip
+    def test_the_patient_moves_to_later_times_and_back(
+        self, client, open_clinic, service, professional, clock, lang, later, earlier
+    ):
+        times = [make_slot(professional, service, NOW + timedelta(days=1 + n // 4, hours=n % 4)) for n in range(14)]
+        first = self.slots_page(client, service, lang)
+        assert self.shown(first, times) == times[:12] and earlier not in first
+        next_url = re.search(rf'href="([^"]+)"[^>]*>{later}<', first).group(1).replace("&amp;", "&")
+        _response, second = page(client, next_url)
+        assert self.shown(second, times) == times[12:] and later not in second
+        back_url = re.search(rf'href="([^"]+)"[^>]*>{earlier}<', second).group(1).replace("&amp;", "&")
+        _response, again = page(client, back_url)
+        assert self.shown(again, times) == times[:12]
+
+    def test_later_times_skip_no_time_sharing_a_start_with_the_last_shown(self, client, open_clinic, service, clock):
+        start = NOW + timedelta(days=2)
+        times = [make_slot(make_professional(open_clinic, last_name=f"P{n:02}"), service, start) for n in range(14)]
+        first = self.slots_page(client, service)
+        next_url = re.search(r'href="([^"]+)"[^>]*>Later times<', first).group(1).replace("&amp;", "&")
+        second = page(client, next_url)[1]
+        assert sorted(self.shown(first, times) + self.shown(second, times), key=lambda s: s.pk) == times
+
+    @pytest.mark.parametrize("lang", ["fr", "en"])
+    def test_the_patient_picks_a_date_to_see_the_times_from_that_day(
+        self, client, open_clinic, service, professional, clock, lang
+    ):
+        times = [make_slot(professional, service, NOW + timedelta(days=1 + n)) for n in range(20)]
+        html = self.slots_page(client, service, lang, **{"from": "2026-12-10"})
+        assert 'type="date"' in html and 'value="2026-12-10"' in html
+        assert self.shown(html, times)[0].start.date().isoformat() == "2026-12-10"
+        assert self.shown(html, times) == times[16:]
+
+    @pytest.mark.parametrize(
+        "query",
+        [{"from": "x"}, {"from": "2020-01-01"}, {"from": "99999-01-01"}, {"after": "abc"}, {"before": "%00"},
+         {"after": "99999999999999999999"}, {"before": "0"}],
+    )  # fmt: skip
+    def test_a_malformed_date_or_position_shows_the_soonest_times(
+        self, client, open_clinic, service, professional, slot, clock, query
+    ):
+        html = self.slots_page(client, service, **query)
+        assert f"plage/{slot.pk}/" in html
+
+    def test_a_date_after_every_free_time_says_so_and_leads_back(self, client, open_clinic, service, slot, clock):
+        html = self.slots_page(client, service, **{"from": "2026-12-20"})
+        assert f"plage/{slot.pk}/" not in html and "Earlier times" in html
+
+
+class TestWaitingListCodePage:
+    @pytest.mark.parametrize(
+        "lang, button, wrong",
+        [("fr", "M’inscrire sur la liste d’attente", "Confirmer le rendez-vous"),
+         ("en", "Join the waiting list", "Confirm the appointment")],
+    )  # fmt: skip
+    def test_the_code_pages_button_says_it_joins_the_waiting_list(
+        self, client, open_clinic, service, clock, lang, button, wrong
+    ):
+        data = {"lang": lang, "first_name": "Anne", "last_name": "Roy", "contact": "anne@example.com"}
+        data |= {"earliest": "2026-11-30", "latest": "2026-12-10"}
+        response = client.post(f"{HOME}service/{service.pk}/attente/", data)
+        _response, html = page(client, response["Location"])
+        assert f">{button}</button>" in html and wrong not in html

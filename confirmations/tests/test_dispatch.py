@@ -120,6 +120,20 @@ class TestContacts:
         send_due_messages()
         assert [call[2] for call in channel_calls] == ["jean@example.com", "nouveau@example.com"]
 
+    @pytest.mark.parametrize(
+        ("address", "usable"),
+        [("chloe@example.com", True), ("chloe@exámple.com", True), ("chloé@example.com", False), ("chloe@", False)],
+    )
+    def test_d9_the_booking_forms_ask_the_same_as_the_dispatcher_whether_an_email_is_usable(
+        self, slot, clinic, channel_calls, clock, address, usable
+    ):
+        from confirmations.contacts import usable_email
+
+        book(slot, make_patient(clinic, email=address, mobile="+15145550111"))
+        send_due_messages()
+        assert usable_email(address) is usable
+        assert channel_calls[0][1] == ("email" if usable else "sms")
+
 
 class TestCalls:
     """R14, D3: calls only from 09:00 to 20:00, clinic time."""
