@@ -190,7 +190,7 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 # French first: the Hub serves Quebec clinics. English is always available.
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", "Français"), ("en", "English")]
-# One compact date style per language for tables (hubsite/formats/).
+# One date style per language for tables, lists and forms (hubsite/formats/).
 FORMAT_MODULE_PATH = ["hubsite.formats"]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True

@@ -125,6 +125,34 @@ class TestWarningsBeforeSaving:
         )
         assert Message.objects.filter(kind="cancellation", patient=appointment.patient).exists()
 
+    def test_the_save_anyway_box_appears_only_with_a_warning(self, staff, appointment, clinic):
+        url = f"/admin/schedules/appointment/{appointment.pk}/change/"
+        box = 'type="checkbox" name="acknowledge"'
+        assert box not in staff.get(url).content.decode()
+        refused = staff.post(url, form_data(appointment, end_1="99:99")).content.decode()  # a typing mistake
+        assert "errornote" in refused and box not in refused
+        phone = make_service(clinic, category="phone", name_fr="Téléphone")
+        warned = staff.post(url, form_data(appointment, service=phone.pk)).content.decode()
+        assert box in warned and "J’ai lu les avertissements" in warned
+
+    @pytest.mark.parametrize("language", ["fr", "en"])
+    def test_one_date_style_per_language_on_the_appointment_form(self, staff, appointment, language):
+        page = staff.get(
+            f"/admin/schedules/appointment/{appointment.pk}/change/", HTTP_ACCEPT_LANGUAGE=language
+        ).content.decode()
+        assert 'name="start_0" value="2026-12-03"' in page
+        assert "2026-11-23" in page  # created, in the same style
+        assert "03/12/2026" not in page and "12/03/2026" not in page
+
+    @pytest.mark.parametrize("language", ["fr", "en"])
+    def test_a_date_typed_in_the_forms_own_style_is_read_back_the_same(self, staff, appointment, language):
+        response = staff.post(
+            f"/admin/schedules/appointment/{appointment.pk}/change/",
+            form_data(appointment, notes="Apporter les résultats", start_0="2026-12-03", end_0="2026-12-03"),
+            HTTP_ACCEPT_LANGUAGE=language,
+        )
+        assert response.status_code == 302
+
     def test_an_ordinary_change_saves_without_a_warning(self, staff, appointment):
         response = staff.post(
             f"/admin/schedules/appointment/{appointment.pk}/change/",
