@@ -191,6 +191,20 @@ class TestActions:
         copy = Appointment.objects.get(slot=other)
         assert copy.service == phone and copy.pk != original.pk
 
+    def test_a_moves_history_line_gives_the_old_and_the_new_time_first(self, slot, patient):
+        appointment = book(slot, patient)
+        appointment.move_to(make_slot(slot.professional, slot.service, slot.start + timedelta(days=7, hours=-5)))
+        line = appointment.history.last()
+        assert line.events[0]["kind"] == "moved"
+        assert line.text.startswith(
+            "Déplacé du 3 décembre 2026 à 14\u00a0h\u00a030 au 10 décembre 2026 à 9\u00a0h\u00a030."
+        )
+        appointment.notes = "Apporter les résultats"
+        appointment.save()
+        appointment.status = Appointment.Status.CANCELLED
+        appointment.save()
+        assert [line.events[0]["kind"] for line in appointment.history.all()].count("moved") == 1
+
     def test_r17_move_to_another_slot_keeps_the_service_and_tells_the_patient(self, staff, slot, patient, clinic):
         phone = make_service(clinic, category="phone", name_fr="Téléphone")
         appointment = book(slot, patient, service=phone)
