@@ -144,6 +144,17 @@ def free_slots(user, clinic_id: int):
     )
 
 
+def compatible_slots(user, appointment: Appointment, same: int = 5, related: int = 3) -> list[Slot]:
+    """The free slots to offer first when moving or copying `appointment`
+    (R17: it keeps its service): the soonest of its own service, then the
+    soonest of another service of the same category (never admin time or a
+    home visit for a visit in the clinic)."""
+    slots = free_slots(user, appointment.clinic.pk)
+    own = list(slots.filter(service_id=appointment.service_id)[:same])
+    alike = slots.filter(service__category=appointment.service.category).exclude(service_id=appointment.service_id)
+    return own + list(alike[:related])
+
+
 @admin.register(Appointment)
 class AppointmentAdmin(ClinicScopedAdmin):
     form = AppointmentForm
@@ -345,6 +356,8 @@ class AppointmentAdmin(ClinicScopedAdmin):
         if slot is None:
             self.message_user(request, _("That slot is no longer free: choose another one."), messages.ERROR)
             return redirect(request.path)
+        if slot.service_id != appointment.service_id and not request.POST.get("acknowledge"):
+            return self._other_service(request, appointment, slot, copy)
         try:
             return self._to_slot_done(request, appointment, slot, copy)
         except StaleAppointment:
@@ -353,6 +366,22 @@ class AppointmentAdmin(ClinicScopedAdmin):
         except IntegrityError:
             self.message_user(request, TAKEN_MEANWHILE, messages.ERROR)
             return redirect(request.path)
+
+    def _other_service(self, request, appointment: Appointment, slot: Slot, copy: bool):
+        """R16, before a move or copy into a slot of another service: the
+        appointment keeps its own service, and a change of service would not
+        be told to the patient. Staff go on, or choose another slot."""
+        day = appointment.clinic.local(slot.start).date()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Copy into a slot of another service?") if copy else _("Move into a slot of another service?"),
+            "subject": appointment,
+            "slot": slot,
+            "copy": copy,
+            "opts": self.model._meta,
+            "back": agenda_url(clinic=appointment.clinic.pk, day=day, **{"copy" if copy else "move": appointment.pk}),
+        }
+        return TemplateResponse(request, "admin/schedules/appointment/other_service.html", context)
 
     def _to_slot_done(self, request, appointment: Appointment, slot: Slot, copy: bool):
         if copy:

@@ -187,7 +187,7 @@ class TestActions:
         assert offered(staff.get(opened["Location"]).content.decode()) == set()  # its own slot is not free
         page = staff.get("/admin/schedules/agenda/", {"copy": original.pk, "day": "2026-12-10"}).content.decode()
         assert offered(page) == {other.pk}
-        staff.post(f"/admin/schedules/appointment/{original.pk}/copy/", {"slot": other.pk})
+        staff.post(f"/admin/schedules/appointment/{original.pk}/copy/", {"slot": other.pk, "acknowledge": "1"})
         copy = Appointment.objects.get(slot=other)
         assert copy.service == phone and copy.pk != original.pk
 
@@ -209,7 +209,7 @@ class TestActions:
         phone = make_service(clinic, category="phone", name_fr="Téléphone")
         appointment = book(slot, patient, service=phone)
         other = make_slot(slot.professional, slot.service, slot.start + timedelta(days=7))
-        staff.post(f"/admin/schedules/appointment/{appointment.pk}/move/", {"slot": other.pk})
+        staff.post(f"/admin/schedules/appointment/{appointment.pk}/move/", {"slot": other.pk, "acknowledge": "1"})
         appointment.refresh_from_db()
         assert (appointment.slot, appointment.start, appointment.service) == (other, other.start, phone)
         assert appointment.messages.filter(kind="modification").exists()
@@ -366,8 +366,15 @@ def test_staff_of_clinics_in_two_zones_keep_the_default_zone(client, clinic):
 
 
 def offered(page: str) -> set[int]:
-    """The slots the agenda offers to move or copy into."""
-    return {int(pk) for pk in re.findall(r'name="slot" value="(\d+)"', page)}
+    """The slots the agenda's grid offers to move or copy into."""
+    grid = page[page.index('<table class="agenda"') :]
+    return {int(pk) for pk in re.findall(r'name="slot" value="(\d+)"', grid)}
+
+
+def suggested(page: str) -> list[int]:
+    """The slots of a compatible service the agenda suggests first, in order."""
+    found = re.search(r'<section id="compatible-slots".*?</section>', page, re.S)
+    return [int(pk) for pk in re.findall(r'name="slot" value="(\d+)"', found.group(0))] if found else []
 
 
 class TestStartPageFigures:
