@@ -23,7 +23,7 @@ from axes.helpers import get_client_username
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
 from django.contrib import admin
-from django.db.models import Q
+from django.db.models import Max, Q, Sum
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -74,8 +74,8 @@ def account_locked_until(username: str | None) -> datetime | None:
         return None
     limit, window = settings.HUB_LOGIN_ACCOUNT_FAILURE_LIMIT, settings.HUB_LOGIN_ACCOUNT_WINDOW
     since = timezone.now() - window
-    last_login = AccessLog.objects.filter(username=username).order_by("-attempt_time").values("attempt_time")[:1]
-    last_login = last_login[0]["attempt_time"] if last_login else None
+    last_login = AccessLog.objects.filter(username=username).order_by("-attempt_time")
+    last_login = last_login.values_list("attempt_time", flat=True).first()
     if last_login is not None and last_login > since:
         since = last_login
     failures = list(
@@ -89,13 +89,15 @@ def account_locked_until(username: str | None) -> datetime | None:
 
 
 def pair_locked_until(username: str | None, address: str | None) -> datetime | None:
-    """When the lock of the account from this address lifts: the cool-off
-    after its latest wrong password."""
+    """When the lock of the account from this address lifts (the cool-off
+    after its latest wrong password), or None when it is not locked."""
     attempts = AccessAttempt.objects.filter(username=username)
     if address and address != NO_ADDRESS:
         attempts = attempts.filter(ip_address=address)
-    latest = attempts.order_by("-attempt_time").values_list("attempt_time", flat=True).first()
-    return latest + settings.AXES_COOLOFF_TIME if latest else None
+    counted = attempts.aggregate(failures=Sum("failures_since_start"), latest=Max("attempt_time"))
+    if (counted["failures"] or 0) < settings.AXES_FAILURE_LIMIT:
+        return None
+    return counted["latest"] + settings.AXES_COOLOFF_TIME
 
 
 def clinic_zone(username: str | None) -> str:

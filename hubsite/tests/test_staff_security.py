@@ -234,6 +234,19 @@ def test_an_account_guessed_from_many_addresses_is_locked_everywhere_over_a_long
         assert log_in("accueil", PASSWORD, "192.0.2.4").status_code == 302
 
 
+def test_the_account_wide_lock_says_until_when_the_oldest_counted_failure_leaves_the_window(clinic, account_limit):
+    member(clinic)
+    start = datetime(2026, 11, 23, 10, 5, tzinfo=TORONTO)
+    for n, address in enumerate(("192.0.2.1", "192.0.2.2", "192.0.2.3")):
+        with time_machine.travel(start + timedelta(hours=n), tick=False):
+            for _ in range(2):
+                log_in("accueil", "wrong", address)
+    with time_machine.travel(start + timedelta(hours=3), tick=False):
+        locked = log_in("accueil", PASSWORD, "192.0.2.4", language="en")
+    assert locked.status_code == 429
+    assert "blocked until November 24, 2026 at 10:05 AM." in locked.content.decode()
+
+
 def test_a_success_starts_the_account_count_again(clinic, account_limit):
     member(clinic)
     for address in ("192.0.2.1", "192.0.2.2"):
