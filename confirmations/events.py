@@ -75,6 +75,7 @@ TEXTS = {
     "withdrawn": _("Pending messages withdrawn: %(reason)s."),
     "must_confirm_again": _("Modified: the patient will be told, and must confirm again."),
     "service_changed": _("Service changed: the patient is not told."),
+    "moved": _("Moved from %(before)s to %(after)s."),
     "past": _("The appointment is in the past: nothing is sent."),
     "call_only": _("Phone call less than 48 hours ahead: only the reminder call is placed."),
     "no_reminder": _("Less than 4 hours ahead: no reminder."),
@@ -148,7 +149,12 @@ def _values(happened: dict, time_zone: str) -> dict:
     kind = happened.get("message", "")
     label = str(Message.Kind(kind).label) if kind in Message.Kind.values else kind
     at = happened.get("at")
+    moments = {
+        name: staff_moment(datetime.fromisoformat(happened[name]), time_zone, language) if happened.get(name) else ""
+        for name in ("before", "after")
+    }
     return {
+        **moments,
         "message": label,
         "Message": label[:1].upper() + label[1:],
         "channel": _channel(happened.get("channel", "")),

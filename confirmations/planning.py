@@ -113,6 +113,9 @@ def write_change(sender, instance: Appointment, created: bool, raw: bool = False
     if raw or change is None:
         return
     events = _apply(change.plan, instance, change.before, change.now)
+    if change.before is not None and change.before.start != instance.start:
+        # The old and the new time, for the history (R15, D5).
+        events.insert(0, event("moved", before=change.before.start, after=instance.start))
     if created:
         events.insert(0, event("booked"))
         if instance.hub_reason:

@@ -1,4 +1,5 @@
-"""Error reporting to Sentry (optional: SENTRY_DSN), with no patient data.
+"""Errors: the 500 page people see, and error reporting to Sentry
+(optional: SENTRY_DSN), with no patient data.
 
 What reaches Sentry is where the Hub failed, never about whom: the
 exception's type and stack (file, function, line: no local variables), the
@@ -42,3 +43,26 @@ def start(dsn: str, environment: str) -> None:
         before_send=scrub,
         before_send_transaction=lambda event, hint: None,
     )
+
+
+FALLBACK_500 = (
+    '<!DOCTYPE html><html lang="fr-CA"><head><meta charset="utf-8"><title>Une erreur est survenue</title></head>'
+    "<body><h1>Une erreur est survenue</h1><p>Réessayez dans quelques minutes.</p>"
+    '<h1 lang="en">Something went wrong</h1><p lang="en">Try again in a few minutes.</p></body></html>'
+)
+
+
+def server_error(request):
+    """The 500 page in the visitor's language (the language cookie, else the
+    browser's), drawn from the request alone: what failed may be the
+    database or the session, which a context processor would read."""
+    from django.http import HttpResponseServerError
+    from django.template import loader
+    from django.utils import translation
+
+    language = translation.get_language_from_request(request)
+    try:
+        with translation.override(language):
+            return HttpResponseServerError(loader.get_template("500.html").render())
+    except Exception:
+        return HttpResponseServerError(FALLBACK_500)  # even the template failed: both languages, plainly

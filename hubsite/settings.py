@@ -154,14 +154,25 @@ AUTH_PASSWORD_VALIDATORS = [
 # required of every staff member and support unless DEBUG is on.
 HUB_REQUIRE_TWO_FACTOR = env_bool("HUB_REQUIRE_TWO_FACTOR", default=not DEBUG)
 OTP_TOTP_ISSUER = os.environ.get("HUB_TWO_FACTOR_ISSUER", "Le Hub")
-# Password guessing (django-axes): after HUB_LOGIN_FAILURE_LIMIT wrong
-# passwords for one account, or from one address, logins from there (or
-# to it) are refused for HUB_LOGIN_LOCKOUT_MINUTES. Support can lift a lock
-# early: manage.py axes_reset_username <name> (or axes_reset_ip <address>).
+# Password guessing (django-axes, hubsite/lockout.py): after
+# HUB_LOGIN_FAILURE_LIMIT wrong passwords for one account from one address,
+# that account is refused from there for HUB_LOGIN_LOCKOUT_MINUTES after the
+# last one; after HUB_LOGIN_ACCOUNT_FAILURE_LIMIT for one account from any
+# addresses within HUB_LOGIN_ACCOUNT_WINDOW_HOURS, it is refused everywhere.
+# Never every account of an address: a clinic's staff share one. Support can
+# lift a lock early: manage.py axes_reset_username <name>.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "hubsite.lockout.AccountWideHandler"
 AXES_FAILURE_LIMIT = int(os.environ.get("HUB_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("HUB_LOGIN_LOCKOUT_MINUTES", "15")))
-AXES_LOCKOUT_PARAMETERS = "hubsite.lockout.lockout_parameters"  # account, address: each on its own
+AXES_LOCKOUT_PARAMETERS = "hubsite.lockout.lockout_parameters"  # the account from one address, together
+HUB_LOGIN_ACCOUNT_FAILURE_LIMIT = int(os.environ.get("HUB_LOGIN_ACCOUNT_FAILURE_LIMIT", "20"))
+HUB_LOGIN_ACCOUNT_WINDOW = timedelta(hours=int(os.environ.get("HUB_LOGIN_ACCOUNT_WINDOW_HOURS", "24")))
+# Each wrong password on record, for the account-wide count.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# A try while locked does not push the lock's end further: the time the
+# page gives holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_CLIENT_IP_CALLABLE = "hubsite.client_ip.client_ip"
 AXES_LOCKOUT_CALLABLE = "hubsite.lockout.locked_out"
 AXES_RESET_ON_SUCCESS = True
@@ -179,7 +190,7 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 # French first: the Hub serves Quebec clinics. English is always available.
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", "Français"), ("en", "English")]
-# One compact date style per language for tables (hubsite/formats/).
+# One date style per language for tables, lists and forms (hubsite/formats/).
 FORMAT_MODULE_PATH = ["hubsite.formats"]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True

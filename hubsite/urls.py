@@ -28,6 +28,10 @@ def health(request):
     return JsonResponse(report.as_dict(), status=200 if report.ok else 503)
 
 
+# The Hub's own 500 page, in the visitor's language (hubsite/errors.py); the
+# 404 is Django's handler with templates/404.html.
+handler500 = "hubsite.errors.server_error"
+
 urlpatterns = [
     path("health/", health),
     path("admin/", admin.site.urls),

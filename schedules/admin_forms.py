@@ -124,6 +124,9 @@ class AppointmentForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk is not None:
             self.fields["opened_view"].initial = view_of(self.instance)
+        if "acknowledge" in self.fields:
+            # Offered only beside the warnings it answers (see clean()).
+            self.fields["acknowledge"].widget = forms.HiddenInput()
 
     class Meta:
         model = Appointment
@@ -176,6 +179,8 @@ class AppointmentForm(forms.ModelForm):
                 {"end": _("A booking in a slot stays within its times; to book other times, leave the slot empty.")}
             )
         self.current_warnings = self.warnings()
+        if self.current_warnings and "acknowledge" in self.fields:
+            self.fields["acknowledge"].widget = forms.CheckboxInput()
         if self.current_warnings and not cleaned.get("acknowledge"):
             raise ValidationError(
                 [ValidationError(warning) for warning in self.current_warnings]

@@ -204,6 +204,14 @@ def agenda_view(request, admin_site):
             url = agenda_url(**params, day=timezone.localtime(found.start, clinic.zone).date(), found=found.pk)
             return redirect(f"{url}#slot-{found.pk}")
 
+    compatible = []
+    if placing is not None:
+        from schedules.appointment_admin import compatible_slots
+
+        compatible = compatible_slots(request.user, placing)
+        for slot in compatible:
+            slot.local_start = timezone.localtime(slot.start, clinic.zone)
+
     days = week_of(day) if span == "week" else [day]
     grid = build(clinic, days, professionals, now)
     step = timedelta(days=7 if span == "week" else 1)
@@ -221,6 +229,7 @@ def agenda_view(request, admin_site):
         "chosen": chosen_ids,
         "placing": placing,
         "placing_mode": placing_mode,
+        "compatible": compatible,  # R17: slots of the same service, then category, first
         "found": row_id(request.GET.get("found")),
         "now": timezone.localtime(now, clinic.zone),
         "today": today,

@@ -2,13 +2,19 @@
 a change the patient will not hear of (D6, D12, D13), the status history and
 communications, and the cancel, copy and move actions (R17, R18)."""
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError
 from django.db.models import Exists, OuterRef, Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -72,6 +78,43 @@ class MessageInline(ReadOnlyInline):
         return _("%(channel)s, if sent now") % {"channel": Message.Channel(contact.channel).label}
 
 
+@dataclass
+class StoryLine:
+    at: datetime  # in the clinic's zone
+    who: str
+    status: str
+    text: str
+
+    @property
+    def when(self) -> str:
+        return date_format(self.at, "SHORT_DATETIME_FORMAT")  # the clinic's clock, not the reader's zone
+
+
+def story_of(appointment: Appointment) -> list[StoryLine]:
+    """An appointment's whole story, oldest first: its status history
+    (booked, moved from when to when, each message, confirmed, cancelled,
+    R29), and the admin's own record of edits that change nothing the
+    patient hears of (its notes, say), in the reader's language."""
+    zone = appointment.clinic.zone
+    lines = [
+        StoryLine(timezone.localtime(change.at, zone), change.actor_label, change.get_status_display(), change.text)
+        for change in appointment.history.select_related("clinic", "user")
+    ]
+    edits = LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Appointment), object_id=str(appointment.pk), action_flag=CHANGE
+    ).select_related("user")
+    lines += [
+        StoryLine(
+            timezone.localtime(edit.action_time, zone),
+            edit.user.get_full_name() or edit.user.get_username(),
+            "",
+            edit.get_change_message(),
+        )
+        for edit in edits
+    ]
+    return sorted(lines, key=lambda line: line.at)
+
+
 SEARCH_IDS = 500
 
 
@@ -101,6 +144,17 @@ def free_slots(user, clinic_id: int):
     )
 
 
+def compatible_slots(user, appointment: Appointment, same: int = 5, related: int = 3) -> list[Slot]:
+    """The free slots to offer first when moving or copying `appointment`
+    (R17: it keeps its service): the soonest of its own service, then the
+    soonest of another service of the same category (never admin time or a
+    home visit for a visit in the clinic)."""
+    slots = free_slots(user, appointment.clinic.pk)
+    own = list(slots.filter(service_id=appointment.service_id)[:same])
+    alike = slots.filter(service__category=appointment.service.category).exclude(service_id=appointment.service_id)
+    return own + list(alike[:related])
+
+
 @admin.register(Appointment)
 class AppointmentAdmin(ClinicScopedAdmin):
     form = AppointmentForm
@@ -123,6 +177,7 @@ class AppointmentAdmin(ClinicScopedAdmin):
     paginator = CappedPaginator
     show_full_result_count = False
     change_form_template = "admin/schedules/appointment/change_form.html"
+    object_history_template = "admin/schedules/appointment/object_history.html"
 
     def get_search_results(self, request, queryset, search_term):
         """Each word names the patient (last or first name) or the
@@ -168,6 +223,12 @@ class AppointmentAdmin(ClinicScopedAdmin):
                 .order_by("-received_at", "-id")
             )
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    def history_view(self, request, object_id, extra_context=None):
+        """The History button: the appointment's whole story (story_of)."""
+        appointment = self.get_object(request, object_id) if row_id(object_id) else None
+        story = story_of(appointment) if appointment is not None else []
+        return super().history_view(request, object_id, {**(extra_context or {}), "story": story})
 
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
@@ -295,6 +356,8 @@ class AppointmentAdmin(ClinicScopedAdmin):
         if slot is None:
             self.message_user(request, _("That slot is no longer free: choose another one."), messages.ERROR)
             return redirect(request.path)
+        if slot.service_id != appointment.service_id and not request.POST.get("acknowledge"):
+            return self._other_service(request, appointment, slot, copy)
         try:
             return self._to_slot_done(request, appointment, slot, copy)
         except StaleAppointment:
@@ -303,6 +366,22 @@ class AppointmentAdmin(ClinicScopedAdmin):
         except IntegrityError:
             self.message_user(request, TAKEN_MEANWHILE, messages.ERROR)
             return redirect(request.path)
+
+    def _other_service(self, request, appointment: Appointment, slot: Slot, copy: bool):
+        """R16, before a move or copy into a slot of another service: the
+        appointment keeps its own service, and a change of service would not
+        be told to the patient. Staff go on, or choose another slot."""
+        day = appointment.clinic.local(slot.start).date()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Copy into a slot of another service?") if copy else _("Move into a slot of another service?"),
+            "subject": appointment,
+            "slot": slot,
+            "copy": copy,
+            "opts": self.model._meta,
+            "back": agenda_url(clinic=appointment.clinic.pk, day=day, **{"copy" if copy else "move": appointment.pk}),
+        }
+        return TemplateResponse(request, "admin/schedules/appointment/other_service.html", context)
 
     def _to_slot_done(self, request, appointment: Appointment, slot: Slot, copy: bool):
         if copy:

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group, User
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticToken
 
-from conftest import screenshot
+from conftest import open_tab, screenshot
 from schedules.access import STAFF_GROUP
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -72,19 +72,44 @@ def test_a_staff_member_must_set_up_then_use_a_second_step(desktop, live_server,
     assert not StaticToken.objects.filter(device__user=receptionist, token=codes[0]).exists()
 
 
-def test_logins_are_refused_after_the_configured_number_of_wrong_passwords(
-    desktop, live_server, settings, receptionist
+LOCKED = {
+    "fr": ("fr-CA", "Connexion bloquée pour le moment", "Trop de mots de passe erronés", "aujourd’hui", "soutien"),
+    "en": ("en-CA", "Logging in is blocked for now", "Too many wrong passwords", "today", "support"),
+}
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_logins_are_refused_after_the_configured_number_of_wrong_passwords_and_the_page_says_until_when(
+    browser, live_server, settings, receptionist, clinic, language
 ):
     settings.AXES_FAILURE_LIMIT = 3
-    page = desktop
-    for _ in range(2):
+    locale, title, said, today, helper = LOCKED[language]
+    colleague = User.objects.create_user("plateau", password=PASSWORD, is_staff=True, first_name="Marc")
+    colleague.groups.add(Group.objects.get(name=STAFF_GROUP))
+    clinic.staff.add(colleague)
+    context, page = open_tab(browser, 1280, 900, locale=locale)
+    try:
+        for _ in range(2):
+            log_in(page, live_server.url, password="pas-le-bon")
+            assert page.locator(".errornote").count() == 1  # Django's "wrong password"
         log_in(page, live_server.url, password="pas-le-bon")
-        assert page.locator(".errornote").count() == 1  # Django's "wrong password"
-    log_in(page, live_server.url, password="pas-le-bon")
-    page.wait_for_selector("text=Trop de mots de passe erronés")
-    screenshot(page, "login-locked")
-    log_in(page, live_server.url)  # even the right password, for now
-    assert page.locator("text=Trop de mots de passe erronés").count() == 1
+        page.wait_for_selector(f"text={said}")
+        assert page.title().startswith(title)
+        assert page.locator("h1").inner_text() == title
+        assert today in page.locator(".errornote").inner_text()
+        assert helper in page.content()
+        if language == "fr":
+            screenshot(page, "login-locked")
+        log_in(page, live_server.url)  # even the right password, for now
+        assert page.locator(f"text={said}").count() == 1
+        # A colleague at the same desk (the same address) still gets in.
+        page.goto(f"{live_server.url}/admin/login/")
+        page.fill("#id_username", "plateau")
+        page.fill("#id_password", PASSWORD)
+        page.click("input[type=submit]")
+        page.wait_for_url(f"{live_server.url}/admin/")
+    finally:
+        context.close()
 
 
 def test_an_idle_session_ends(desktop, live_server, settings, receptionist):

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from confirmations.models import Message
 from conftest import TORONTO, book, make_clinic, make_patient, make_professional, make_service, make_slot
 from schedules.models import Appointment
-from schedules.tests.test_back_office import offered
+from schedules.tests.test_back_office import offered, suggested
 
 pytestmark = pytest.mark.django_db
 
@@ -31,8 +31,8 @@ def at(hour: int, minute: int = 0, days: int = 0) -> datetime:
     return NOW.replace(hour=hour, minute=minute) + timedelta(days=days)
 
 
-def agenda(client, **query) -> str:
-    response = client.get("/admin/schedules/agenda/", query)
+def agenda(client, HTTP_ACCEPT_LANGUAGE="fr", **query) -> str:
+    response = client.get("/admin/schedules/agenda/", query, HTTP_ACCEPT_LANGUAGE=HTTP_ACCEPT_LANGUAGE)
     assert response.status_code == 200
     return response.content.decode()
 
@@ -184,6 +184,67 @@ class TestMoveAndCopyFromTheAgenda:
         assert appointment.slot == slot
 
 
+class TestMovingToACompatibleSlot:
+    """R16, R17: a move keeps the service; slots of the same service come
+    first, then of the same category, each with its service; a move into a
+    slot of another service asks first."""
+
+    @pytest.fixture
+    def services(self, clinic):
+        return {
+            "visit": make_service(clinic, name_fr="Consultation", name_en="Visit"),
+            "long": make_service(clinic, name_fr="Consultation longue", name_en="Long visit"),
+            "home": make_service(clinic, category="home", name_fr="Visite à domicile", name_en="Home visit"),
+            "admin": make_service(clinic, category="none", name_fr="Temps administratif", name_en="Admin time"),
+        }
+
+    def test_slots_of_the_same_service_come_first_then_of_the_same_category(
+        self, staff, clinic, professional, patient, services
+    ):
+        appointment = book(make_slot(professional, services["visit"], at(14)), patient)
+        admin_time = make_slot(professional, services["admin"], at(12))
+        home = make_slot(professional, services["home"], at(13))
+        longer = make_slot(professional, services["long"], at(15))
+        same_tomorrow = make_slot(professional, services["visit"], at(9, days=1))
+        same_later = make_slot(professional, services["visit"], at(16))
+        page = agenda(staff, day=DAY, move=appointment.pk)
+        assert suggested(page) == [same_later.pk, same_tomorrow.pk, longer.pk]
+        section = re.search(r'<section id="compatible-slots".*?</section>', page, re.S).group(0)
+        assert "Consultation longue" in section and "Temps administratif" not in section
+        assert {admin_time.pk, home.pk} <= offered(page)  # still in the grid, each with its service
+        assert "Visite à domicile" in entry(page, home)
+
+    def test_in_english(self, staff, professional, patient, services):
+        appointment = book(make_slot(professional, services["visit"], at(14)), patient)
+        make_slot(professional, services["long"], at(15))
+        page = agenda(staff, day=DAY, move=appointment.pk, HTTP_ACCEPT_LANGUAGE="en")
+        section = re.search(r'<section id="compatible-slots".*?</section>', page, re.S).group(0)
+        assert "Long visit" in section and "Move here" in section
+
+    def test_r16_a_move_into_a_slot_of_another_service_asks_first(self, staff, professional, patient, services):
+        appointment = book(make_slot(professional, services["visit"], at(14)), patient)
+        home = make_slot(professional, services["home"], at(16))
+        url = f"/admin/schedules/appointment/{appointment.pk}/move/"
+        asked = staff.post(url, {"slot": home.pk})
+        page = asked.content.decode()
+        assert asked.status_code == 200
+        assert "Visite à domicile" in page and "Consultation" in page
+        assert "Le patient ne sera pas avisé du changement de service." in page
+        appointment.refresh_from_db()
+        assert appointment.slot_id != home.pk  # nothing yet
+        staff.post(url, {"slot": home.pk, "acknowledge": "1"})
+        appointment.refresh_from_db()
+        assert (appointment.slot, appointment.service) == (home, services["visit"])
+
+    def test_a_move_into_a_slot_of_the_same_service_asks_nothing(self, staff, professional, patient, services):
+        appointment = book(make_slot(professional, services["visit"], at(14)), patient)
+        same = make_slot(professional, services["visit"], at(16))
+        response = staff.post(f"/admin/schedules/appointment/{appointment.pk}/move/", {"slot": same.pk})
+        assert response.status_code == 302
+        appointment.refresh_from_db()
+        assert appointment.slot == same
+
+
 class TestCancelFromItsPage:
     def test_a_confirmation_step_then_the_patient_is_told(self, staff, slot, patient):
         appointment = book(slot, patient)
@@ -281,7 +342,9 @@ class TestFoundInReview:
         silent = make_service(clinic, category="none", name_fr="Tâches")
         appointment = book(slot, make_patient(clinic), service=silent)  # a copy keeps its service (R17)
         target = make_slot(professional, slot.service, slot.start + timedelta(hours=2))
-        response = staff.post(f"/admin/schedules/appointment/{appointment.pk}/copy/", {"slot": target.pk}, follow=True)
+        response = staff.post(
+            f"/admin/schedules/appointment/{appointment.pk}/copy/", {"slot": target.pk, "acknowledge": "1"}, follow=True
+        )
         page = response.content.decode()
         assert "Copié." in page and "reçoit une confirmation" not in page
 

@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from confirmations import tasks
+from confirmations.dates import staff_moment
 from conftest import TORONTO, make_patient, make_professional, make_service, make_slot, open_tab, screenshot
 from schedules.access import STAFF_GROUP
 from schedules.models import Appointment
@@ -102,5 +103,77 @@ def test_a_receptionist_books_from_the_agenda_moves_and_cancels(browser, live_se
         assert words["cancelled"] in page.inner_text("body")
         page.goto(f"{live_server.url}/admin/schedules/agenda/?span=week&day={wanted.start.astimezone(TORONTO).date()}")
         screenshot(page, f"agenda-week-{language}")
+    finally:
+        context.close()
+
+
+MOVE_WORDS = {
+    "fr": {"today": "Aujourd’hui", "move": "Déplacer", "here": "Déplacer ici", "history": "Historique",
+           "ask": "Déplacer dans une plage d’un autre service ?", "other": "Choisir une autre plage",
+           "r16": "Le patient ne sera pas avisé du changement de service.", "moved": "Déplacé du ",
+           "phone": "Suivi téléphonique", "home": "Visite à domicile"},
+    "en": {"today": "Today", "move": "Move", "here": "Move here", "history": "History",
+           "ask": "Move into a slot of another service?", "other": "Choose another slot",
+           "r16": "The patient will not be told of the service change.", "moved": "Moved from ",
+           "phone": "Phone follow-up", "home": "Home visit"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_a_move_offers_the_same_service_first_warns_before_another_and_shows_in_the_history(
+    browser, live_server, clinic, language
+):
+    words = MOVE_WORDS[language]
+    user = User.objects.create_user("accueil", password="mot-de-passe-demo", is_staff=True, first_name="Lucie")
+    user.groups.add(Group.objects.get(name=STAFF_GROUP))
+    clinic.staff.add(user)
+    tremblay = make_professional(clinic)
+    phone = make_service(clinic, category="phone", name_fr="Suivi téléphonique", name_en="Phone follow-up")
+    home = make_service(clinic, category="home", name_fr="Visite à domicile", name_en="Home visit")
+    tomorrow = timezone.localtime(timezone.now(), TORONTO).date() + timedelta(days=1)
+    nine = datetime.combine(tomorrow, datetime.min.time().replace(hour=9), tzinfo=TORONTO)
+    booked = make_slot(tremblay, phone, nine)
+    home_visit = make_slot(tremblay, home, nine + timedelta(hours=1))  # sooner, but another service
+    same = make_slot(tremblay, phone, nine + timedelta(hours=3))
+    patient = make_patient(clinic, email="jean@example.com", language=language)
+    appointment = Appointment.objects.create(slot=booked, patient=patient)
+
+    context, page = open_tab(browser, 1280, 900, locale="fr-CA" if language == "fr" else "en-CA")
+    try:
+        page.goto(f"{live_server.url}/admin/login/")
+        page.fill("#id_username", "accueil")
+        page.fill("#id_password", "mot-de-passe-demo")
+        page.click("input[type=submit]")
+        page.wait_for_selector(f"text={words['today']}")
+        page.goto(f"{live_server.url}/admin/schedules/appointment/{appointment.pk}/change/")
+        page.click(f".object-tools a:text-is('{words['move']}')")
+
+        # The same service first, with its name; the home visit only in the grid.
+        first = page.locator("#compatible-slots li").first
+        assert words["phone"] in first.inner_text()
+        assert words["home"] not in page.locator("#compatible-slots").inner_text()
+        assert words["home"] in page.locator(f"#slot-{home_visit.pk}").inner_text()
+        screenshot(page, f"agenda-move-{language}")
+
+        # Into the home visit: asked first (R16), nothing moved; back to the agenda.
+        page.locator(f"#slot-{home_visit.pk} button.place").click()
+        page.wait_for_selector(f"h1:text-is('{words['ask']}')")
+        assert words["r16"] in page.inner_text("body")
+        screenshot(page, f"move-other-service-{language}")
+        appointment.refresh_from_db()
+        assert appointment.slot == booked
+        page.click(f"text={words['other']}")
+        first = page.locator("#compatible-slots li").first
+        first.locator("button.place").click()
+        page.wait_for_selector(".messagelist")
+        appointment.refresh_from_db()
+        assert appointment.slot == same
+
+        # The History button tells the move, with the old and the new time.
+        page.click(f".object-tools a:text-is('{words['history']}')")
+        story = page.locator("#change-history").inner_text()
+        was, now = (staff_moment(moment, "America/Toronto", language) for moment in (booked.start, same.start))
+        assert f"{words['moved']}{was} {'au' if language == 'fr' else 'to'} {now}." in story
+        screenshot(page, f"appointment-history-{language}")
     finally:
         context.close()

@@ -2,7 +2,10 @@
 service, clinic or staff account, from what, to what; seen by the record's
 own clinic and by support, never across clinics."""
 
+from datetime import datetime
+
 import pytest
+import time_machine
 from django.contrib.auth.models import Group, User
 
 from conftest import make_clinic, make_patient, make_professional, make_service, make_staff
@@ -161,3 +164,60 @@ def test_a_role_given_from_the_groups_side_is_recorded(clinic):
     staff = member(clinic, "accueil")
     Group.objects.get(name=SUPPORT_GROUP).user_set.add(staff)
     assert SUPPORT_GROUP in [row.group.name for row in staff.audit.latest().groups.all()]
+
+
+# --- An appointment's whole story -------------------------------------------
+
+
+@pytest.fixture
+def moved_then_cancelled(client, clinic):
+    """Booked on December 3 at 14:30, moved a week later by Julie from the
+    agenda, then cancelled from its page."""
+    from conftest import TORONTO, book, make_slot
+
+    julie = member(clinic, "julie", first_name="Julie", last_name="Roy")
+    professional, service = make_professional(clinic), make_service(clinic)
+    first = make_slot(professional, service, datetime(2026, 12, 3, 14, 30, tzinfo=TORONTO))
+    later = make_slot(professional, service, datetime(2026, 12, 10, 9, 0, tzinfo=TORONTO))
+    with time_machine.travel(datetime(2026, 11, 23, 10, 0, tzinfo=TORONTO), tick=False):
+        appointment = book(first, make_patient(clinic))
+        client.force_login(julie)
+        client.post(f"/admin/schedules/appointment/{appointment.pk}/move/", {"slot": later.pk})
+        appointment.refresh_from_db()
+        client.post(f"/admin/schedules/appointment/{appointment.pk}/cancel/", {"version": appointment.version})
+        appointment.refresh_from_db()
+        assert appointment.slot == later and not appointment.is_active
+        yield appointment
+
+
+@pytest.mark.parametrize(
+    "language, moved, cancelled",
+    [
+        ("fr", "Déplacé du 3 décembre 2026 à 14\u00a0h\u00a030 au 10 décembre 2026 à 9\u00a0h.", "Annulé"),
+        ("en", "Moved from December 3, 2026 at 2:30 PM to December 10, 2026 at 9:00 AM.", "Cancelled"),
+    ],
+)
+def test_an_appointments_history_button_tells_its_whole_story(client, moved_then_cancelled, language, moved, cancelled):
+    appointment = moved_then_cancelled
+    form = client.get(f"/admin/schedules/appointment/{appointment.pk}/change/").content.decode()
+    assert f'href="/admin/schedules/appointment/{appointment.pk}/history/"' in form
+    page = client.get(
+        f"/admin/schedules/appointment/{appointment.pk}/history/", HTTP_ACCEPT_LANGUAGE=language
+    ).content.decode()
+    booked, moved_at, cancelled_at = page.find("Réservé." if language == "fr" else "Booked."), page.find(moved), -1
+    assert booked != -1 and moved_at > booked
+    cancelled_at = page.find(cancelled, moved_at)
+    assert cancelled_at > moved_at
+    assert "Julie Roy" in page
+
+
+def test_a_moves_line_in_the_status_history_gives_the_old_and_the_new_time(client, moved_then_cancelled):
+    page = client.get(f"/admin/schedules/appointment/{moved_then_cancelled.pk}/change/").content.decode()
+    assert "Déplacé du 3 décembre 2026 à 14\u00a0h\u00a030 au 10 décembre 2026 à 9\u00a0h." in page
+
+
+def test_another_clinics_staff_cannot_read_an_appointments_story(client, moved_then_cancelled):
+    client.force_login(member(make_clinic("Clinique B"), "autre"))
+    response = client.get(f"/admin/schedules/appointment/{moved_then_cancelled.pk}/history/")
+    assert response.status_code in (302, 404)
+    assert "Déplacé" not in response.content.decode()

@@ -125,6 +125,34 @@ class TestWarningsBeforeSaving:
         )
         assert Message.objects.filter(kind="cancellation", patient=appointment.patient).exists()
 
+    def test_the_save_anyway_box_appears_only_with_a_warning(self, staff, appointment, clinic):
+        url = f"/admin/schedules/appointment/{appointment.pk}/change/"
+        box = 'type="checkbox" name="acknowledge"'
+        assert box not in staff.get(url).content.decode()
+        refused = staff.post(url, form_data(appointment, end_1="99:99")).content.decode()  # a typing mistake
+        assert "errornote" in refused and box not in refused
+        phone = make_service(clinic, category="phone", name_fr="Téléphone")
+        warned = staff.post(url, form_data(appointment, service=phone.pk)).content.decode()
+        assert box in warned and "J’ai lu les avertissements" in warned
+
+    @pytest.mark.parametrize("language", ["fr", "en"])
+    def test_one_date_style_per_language_on_the_appointment_form(self, staff, appointment, language):
+        page = staff.get(
+            f"/admin/schedules/appointment/{appointment.pk}/change/", HTTP_ACCEPT_LANGUAGE=language
+        ).content.decode()
+        assert 'name="start_0" value="2026-12-03"' in page
+        assert "2026-11-23" in page  # created, in the same style
+        assert "03/12/2026" not in page and "12/03/2026" not in page
+
+    @pytest.mark.parametrize("language", ["fr", "en"])
+    def test_a_date_typed_in_the_forms_own_style_is_read_back_the_same(self, staff, appointment, language):
+        response = staff.post(
+            f"/admin/schedules/appointment/{appointment.pk}/change/",
+            form_data(appointment, notes="Apporter les résultats", start_0="2026-12-03", end_0="2026-12-03"),
+            HTTP_ACCEPT_LANGUAGE=language,
+        )
+        assert response.status_code == 302
+
     def test_an_ordinary_change_saves_without_a_warning(self, staff, appointment):
         response = staff.post(
             f"/admin/schedules/appointment/{appointment.pk}/change/",
@@ -159,15 +187,29 @@ class TestActions:
         assert offered(staff.get(opened["Location"]).content.decode()) == set()  # its own slot is not free
         page = staff.get("/admin/schedules/agenda/", {"copy": original.pk, "day": "2026-12-10"}).content.decode()
         assert offered(page) == {other.pk}
-        staff.post(f"/admin/schedules/appointment/{original.pk}/copy/", {"slot": other.pk})
+        staff.post(f"/admin/schedules/appointment/{original.pk}/copy/", {"slot": other.pk, "acknowledge": "1"})
         copy = Appointment.objects.get(slot=other)
         assert copy.service == phone and copy.pk != original.pk
+
+    def test_a_moves_history_line_gives_the_old_and_the_new_time_first(self, slot, patient):
+        appointment = book(slot, patient)
+        appointment.move_to(make_slot(slot.professional, slot.service, slot.start + timedelta(days=7, hours=-5)))
+        line = appointment.history.last()
+        assert line.events[0]["kind"] == "moved"
+        assert line.text.startswith(
+            "Déplacé du 3 décembre 2026 à 14\u00a0h\u00a030 au 10 décembre 2026 à 9\u00a0h\u00a030."
+        )
+        appointment.notes = "Apporter les résultats"
+        appointment.save()
+        appointment.status = Appointment.Status.CANCELLED
+        appointment.save()
+        assert [line.events[0]["kind"] for line in appointment.history.all()].count("moved") == 1
 
     def test_r17_move_to_another_slot_keeps_the_service_and_tells_the_patient(self, staff, slot, patient, clinic):
         phone = make_service(clinic, category="phone", name_fr="Téléphone")
         appointment = book(slot, patient, service=phone)
         other = make_slot(slot.professional, slot.service, slot.start + timedelta(days=7))
-        staff.post(f"/admin/schedules/appointment/{appointment.pk}/move/", {"slot": other.pk})
+        staff.post(f"/admin/schedules/appointment/{appointment.pk}/move/", {"slot": other.pk, "acknowledge": "1"})
         appointment.refresh_from_db()
         assert (appointment.slot, appointment.start, appointment.service) == (other, other.start, phone)
         assert appointment.messages.filter(kind="modification").exists()
@@ -324,8 +366,15 @@ def test_staff_of_clinics_in_two_zones_keep_the_default_zone(client, clinic):
 
 
 def offered(page: str) -> set[int]:
-    """The slots the agenda offers to move or copy into."""
-    return {int(pk) for pk in re.findall(r'name="slot" value="(\d+)"', page)}
+    """The slots the agenda's grid offers to move or copy into."""
+    grid = page[page.index('<table class="agenda"') :]
+    return {int(pk) for pk in re.findall(r'name="slot" value="(\d+)"', grid)}
+
+
+def suggested(page: str) -> list[int]:
+    """The slots of a compatible service the agenda suggests first, in order."""
+    found = re.search(r'<section id="compatible-slots".*?</section>', page, re.S)
+    return [int(pk) for pk in re.findall(r'name="slot" value="(\d+)"', found.group(0))] if found else []
 
 
 class TestStartPageFigures:
