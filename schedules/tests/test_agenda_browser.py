@@ -130,7 +130,7 @@ def test_the_week_of_seven_professionals_fits_a_1080_pixel_screen(browser, live_
     week = timezone.localdate(timezone=plateau.zone) + timedelta(days=7)  # a whole week of demo slots
     context, page = open_tab(browser, 1920, 1080, locale=LOCALES[language])
     try:
-        sign_in(context, live_server, User.objects.get(username="plateau"))
+        sign_in(context, live_server.url, User.objects.get(username="plateau"))
         page.goto(f"{live_server.url}/admin/schedules/agenda/?span=week&day={week}")
         assert NEXT_WEEK[language] in page.inner_text("nav.agenda-nav")
         assert page.locator("li.entry[id^=slot-]").count() == 7 * 5 * 6  # every slot is there
@@ -176,7 +176,7 @@ def test_each_state_has_its_own_colour_and_its_own_mark_not_colour_alone(browser
     clinic.staff.add(staff)
     context, page = open_tab(browser, 1920, 1080, locale="fr-CA")
     try:
-        sign_in(context, live_server, staff)
+        sign_in(context, live_server.url, staff)
         looks = {}
         for day in (tomorrow, timezone.localtime(past.start, TORONTO).date()):
             page.goto(f"{live_server.url}/admin/schedules/agenda/?span={span}&day={day}")
