@@ -83,6 +83,7 @@ def world(clinic, service, professional, slot, patient):
     staff.groups.add(Group.objects.get(name=STAFF_GROUP))
     clinic.staff.add(staff)
     return {
+        "failed": Message.objects.get(appointment=unreachable, state=Message.State.FAILED),
         "staff": staff,
         "slot": slot,
         "free": free,
@@ -147,6 +148,26 @@ def booking_done(tab, world, language, url):
     tab.wait_for_url("**/reserve/**")
 
 
+def booking_taken(tab, world, language, url):
+    booking_code_page(tab, world, language, url)
+    send_due_messages()
+    book(world["free"], make_patient(world["slot"].professional.clinic, last_name="Autre"))  # someone else, meanwhile
+    tab.fill("input[name=code]", CODE.search(mail.outbox[-1].body).group(1))
+    tab.locator("form button[type=submit], form input[type=submit]").last.click()
+    tab.wait_for_load_state()
+
+
+def waitlist_joined(tab, world, language, url):
+    tab.goto(url + booking_url(f"service/{world['slot'].service_id}/attente/", language))
+    fill_details(tab)
+    tab.locator("form button[type=submit], form input[type=submit]").last.click()
+    tab.wait_for_selector("input[name=code]")
+    send_due_messages()
+    tab.fill("input[name=code]", CODE.search(mail.outbox[-1].body).group(1))
+    tab.locator("form button[type=submit], form input[type=submit]").last.click()
+    tab.wait_for_url("**/reserve/**")
+
+
 def booking_details_refused(tab, world, language, url):
     tab.goto(url + booking_url(f"plage/{world['free'].pk}/", language))
     tab.get_by_label(re.compile("Email or mobile|Courriel ou")).fill("not an address")
@@ -166,7 +187,9 @@ def locked_out(tab, world, language, url):
         tab.goto(f"{url}/admin/login/")
         tab.fill("#id_username", "accueil")
         tab.fill("#id_password", "pas-le-bon")
-        tab.click("input[type=submit]")
+        with tab.expect_response(lambda response: response.request.method == "POST") as answer:
+            tab.click("input[type=submit]")
+    assert answer.value.status == 429  # the lockout page, not the login form again
 
 
 def second_step_setup(tab, world, language, url):
@@ -227,6 +250,7 @@ PAGES = {
     "patient, change": admin_page(lambda w: f"/admin/patients/patient/{w['patient'].pk}/change/"),
     "messages": admin_page(lambda w: "/admin/confirmations/message/"),
     "message": admin_page(lambda w: f"/admin/confirmations/message/{w['message'].pk}/change/"),
+    "message, send again": admin_page(lambda w: f"/admin/confirmations/message/{w['failed'].pk}/send-again/"),
     "replies": admin_page(lambda w: "/admin/confirmations/reply/"),
     "reply": admin_page(lambda w: f"/admin/confirmations/reply/{w['reply'].pk}/change/"),
     # Staff sign-in.
@@ -247,11 +271,13 @@ PAGES = {
     "booking, code": booking_code_page,
     "booking, wrong code": booking_wrong_code,
     "booking, booked": booking_done,
+    "booking, taken meanwhile": booking_taken,
     "booking, unknown clinic": public_page(lambda w, language: f"/prendre-rendez-vous/nowhere/?lang={language}"),
     "waiting list, join": public_page(
         lambda w, language: booking_url(f"service/{w['slot'].service_id}/attente/", language)
     ),
     "waiting list, join refused": waitlist_refused,
+    "waiting list, joined": waitlist_joined,
     "waiting list, offer": public_page(lambda w, language: f"{offers.link(w['offer'])}?lang={language}"),
 }
 
