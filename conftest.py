@@ -228,6 +228,56 @@ def desktop(browser):
     context.close()
 
 
+def sign_in(context, url: str, user) -> None:
+    """Logs `user` into the browser context by its session cookie (no login
+    form: for tests about what a page shows, not about signing in)."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": url}])
+
+
+# axe-core, from the npm registry by .ci/install-packages (pinned there),
+# into the git-ignored var/npm/: never downloaded by a test.
+AXE = Path(__file__).resolve().parent / "var" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# Not a WCAG rule for axe, but what a screen reader announces on its own: a
+# column header with no words.
+ALSO_CHECKED = ["empty-table-header"]
+
+
+@pytest.fixture(scope="session")
+def axe() -> Path:
+    """axe-core's script; skipped locally when absent, a failure in CI
+    (HUB_REQUIRE_BROWSER), as for Chromium."""
+    if not AXE.exists():
+        why = f"axe-core is not installed: {AXE} is missing; run .ci/install-packages"
+        if os.environ.get("HUB_REQUIRE_BROWSER"):
+            pytest.fail(why)
+        pytest.skip(why)
+    return AXE
+
+
+def serious_violations(page, axe_script: Path) -> list[str]:
+    """What axe-core finds on the page against WCAG 2.1 AA that is serious or
+    critical (and any empty table header), one line per rule with the
+    elements at fault."""
+    page.add_script_tag(path=str(axe_script))
+    options = {
+        "runOnly": {"type": "tag", "values": WCAG_21_AA},
+        "rules": {rule: {"enabled": True} for rule in ALSO_CHECKED},
+    }
+    results = page.evaluate("options => axe.run(document, options)", options)
+    return [
+        f"{rule['id']} ({rule['impact']}): {rule['help']} at {[node['target'] for node in rule['nodes']]}"
+        for rule in results["violations"]
+        if rule["impact"] in ("serious", "critical") or rule["id"] in ALSO_CHECKED
+    ]
+
+
 def screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.forms",  # the form renderer below finds Django's widget templates here
     "phonenumber_field",
     "anymail",
     "django_q",
@@ -102,6 +103,10 @@ TEMPLATES = [
         },
     },
 ]
+
+# Widgets render through the templates above, so that templates/admin/widgets/
+# can label the parts of a date and time (accessibility, WCAG 1.3.1).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 WSGI_APPLICATION = "hubsite.wsgi.application"
 

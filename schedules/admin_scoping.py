@@ -140,6 +140,7 @@ class ClinicScopedAdmin(admin.ModelAdmin):
 
 
 class ReadOnlyInline(admin.TabularInline):
+    template = "admin/edit_inline/read_only_tabular.html"  # no empty column headers
     extra = 0
     can_delete = False
     show_change_link = False

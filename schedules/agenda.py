@@ -1,9 +1,12 @@
-"""The agenda: a clinic's day or week, one column per professional.
+"""The agenda: a clinic's day (one column per professional) or week (one row
+per professional, one column per day, one line per slot, so that a clinic
+of seven fits a 1080-pixel screen).
 
 Each professional's day lists their slots and appointments at their times:
 a free slot (book it, or move or copy an appointment into it), a booked one
-with its confirmation status as a colour and a label, the cancelled ones,
-appointments outside any slot, and the current time. Four queries whatever
+with its confirmation status as a colour, a mark and a label (never colour
+alone), the cancelled ones, appointments outside any slot, and the current
+time. Four queries whatever
 the number of professionals and days (the clinics, the professionals, the
 slots, the appointments). Server-rendered: links and buttons, no script.
 """
@@ -24,7 +27,8 @@ from schedules.admin_forms import FIRST_DAY, LAST_DAY
 from schedules.admin_scoping import row_id
 from schedules.models import Appointment, Clinic, Professional, Service, Slot
 
-# How a status reads at a glance: a colour (CSS class) beside its label.
+# How a status reads at a glance: a colour (CSS class), a mark that says the
+# same without colour, and its label (shown in the day, heard in the week).
 TONES = {
     Appointment.Status.BOOKED: "booked",
     Appointment.Status.SENT_EMAIL: "sent",
@@ -35,6 +39,15 @@ TONES = {
     Appointment.Status.CONFIRMED_VOICE: "confirmed",
     Appointment.Status.CANCELLED: "cancelled",
 }
+MARKS = {"free": "○", "booked": "●", "sent": "✉", "confirmed": "✓", "cancelled": "✗", "past": "–"}
+LEGEND = [
+    ("free", _("Free")),
+    ("booked", _("Booked")),
+    ("sent", _("Confirmation sent")),
+    ("confirmed", _("Confirmed")),
+    ("cancelled", _("Cancelled")),
+    ("past", _("Past")),
+]
 
 
 @dataclass
@@ -61,6 +74,10 @@ class Entry:
         if self.slot is None:
             return "cancelled"  # a cancelled appointment outside any slot
         return "past" if self.past or self.overlapped else "free"
+
+    @property
+    def mark(self) -> str:
+        return MARKS[self.tone]
 
     @property
     def label(self) -> str:
@@ -238,7 +255,12 @@ def agenda_view(request, admin_site):
         "next_url": agenda_url(**params, day=day + step),
         "today_url": agenda_url(**params, day=today),
         "day_url": agenda_url(**{**params, "span": "day"}, day=day),
-        "day_links": [(shown, agenda_url(**{**params, "span": "day"}, day=shown)) for shown in days],
+        "day_links": [
+            (shown, agenda_url(**{**params, "span": "day"}, day=shown), not any(row[n].entries for row in grid))
+            for n, shown in enumerate(days)
+        ],
+        "legend": [(tone, MARKS[tone], label) for tone, label in LEGEND],
+        "cancelled_mark": MARKS["cancelled"],
         "week_url": agenda_url(**{**params, "span": "week"}, day=day),
         "params": params,
         "may_book": request.user.has_perm("schedules.add_appointment"),

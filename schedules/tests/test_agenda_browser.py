@@ -5,6 +5,7 @@ cancel it from its page. Screenshots of the agenda go to
 test-artifacts/screenshots/ (the README shows them)."""
 
 from datetime import datetime, timedelta
+from itertools import combinations
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -12,11 +13,23 @@ from django.utils import timezone
 
 from confirmations import tasks
 from confirmations.dates import staff_moment
-from conftest import TORONTO, make_patient, make_professional, make_service, make_slot, open_tab, screenshot
+from conftest import (
+    TORONTO,
+    book,
+    make_patient,
+    make_professional,
+    make_service,
+    make_slot,
+    open_tab,
+    screenshot,
+    sign_in,
+)
 from schedules.access import STAFF_GROUP
-from schedules.models import Appointment
+from schedules.demo import load_demo
+from schedules.models import Appointment, Clinic
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
 
 WORDS = {
     "fr": {"today": "Aujourd’hui", "find": "Trouver la prochaine plage libre", "book": "Réserver",
@@ -175,5 +188,87 @@ def test_a_move_offers_the_same_service_first_warns_before_another_and_shows_in_
         was, now = (staff_moment(moment, "America/Toronto", language) for moment in (booked.start, same.start))
         assert f"{words['moved']}{was} {'au' if language == 'fr' else 'to'} {now}." in story
         screenshot(page, f"appointment-history-{language}")
+    finally:
+        context.close()
+
+
+LOCALES = {"fr": "fr-CA", "en": "en-CA"}
+
+
+NEXT_WEEK = {"fr": "Semaine suivante", "en": "Next week"}
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_the_week_of_seven_professionals_fits_a_1080_pixel_screen(browser, live_server, language):
+    load_demo()
+    plateau = Clinic.objects.get(booking_address="plateau")
+    assert plateau.professionals.count() == 7
+    week = timezone.localdate(timezone=plateau.zone) + timedelta(days=7)  # a whole week of demo slots
+    context, page = open_tab(browser, 1920, 1080, locale=LOCALES[language])
+    try:
+        sign_in(context, live_server.url, User.objects.get(username="plateau"))
+        page.goto(f"{live_server.url}/admin/schedules/agenda/?span=week&day={week}")
+        assert NEXT_WEEK[language] in page.inner_text("nav.agenda-nav")
+        assert page.locator("li.entry[id^=slot-]").count() == 7 * 5 * 6  # every slot is there
+        screenshot(page, f"agenda-week-demo-{language}")
+        height = page.evaluate("document.documentElement.scrollHeight")
+        assert height <= 1080, f"the week is {height} px tall"
+    finally:
+        context.close()
+
+
+def lab(rgb: str) -> tuple[float, float, float]:
+    """CIE L*a*b* of a CSS "rgb(r, g, b)" colour (D65)."""
+    channels = [int(part) / 255 for part in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3]]
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    xyz = (
+        (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047,
+        0.2126 * r + 0.7152 * g + 0.0722 * b,
+        (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883,
+    )
+    fx, fy, fz = (t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116 for t in xyz)
+    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
+
+
+def colour_distance(one: str, other: str) -> float:
+    """CIE76 ΔE: about 2 is barely seen side by side; above 10 is another colour at a glance."""
+    return sum((x - y) ** 2 for x, y in zip(lab(one), lab(other), strict=True)) ** 0.5
+
+
+@pytest.mark.parametrize("span", ["day", "week"])
+def test_each_state_has_its_own_colour_and_its_own_mark_not_colour_alone(browser, live_server, clinic, span):
+    doctor, visit = make_professional(clinic), make_service(clinic)
+    tomorrow = timezone.localtime(timezone.now(), TORONTO).date() + timedelta(days=1)
+    nine = datetime.combine(tomorrow, datetime.min.time().replace(hour=9), tzinfo=TORONTO)
+    statuses = [Appointment.Status.BOOKED, Appointment.Status.SENT_SMS, Appointment.Status.CONFIRMED_EMAIL]
+    slots = [make_slot(doctor, visit, nine + timedelta(minutes=30 * n)) for n in range(5)]
+    for slot, status in zip(slots, statuses, strict=False):
+        book(slot, make_patient(clinic, last_name=status), status=status)
+    book(None, make_patient(clinic, last_name="Parti"), professional=doctor, service=visit,
+         start=nine + timedelta(hours=4), end=nine + timedelta(hours=4, minutes=20), status="cancelled")  # fmt: skip
+    past = make_slot(doctor, visit, timezone.now() - timedelta(hours=1))
+    staff = User.objects.create_user("accueil", is_staff=True)
+    staff.groups.add(Group.objects.get(name=STAFF_GROUP))
+    clinic.staff.add(staff)
+    context, page = open_tab(browser, 1920, 1080, locale="fr-CA")
+    try:
+        sign_in(context, live_server.url, staff)
+        looks = {}
+        for day in (tomorrow, timezone.localtime(past.start, TORONTO).date()):
+            page.goto(f"{live_server.url}/admin/schedules/agenda/?span={span}&day={day}")
+            for line in page.locator("table.agenda li.entry").all():
+                tone = next(name for name in line.get_attribute("class").split() if name.startswith("tone-"))
+                mark = "".join(line.locator(":scope > .mark").all_inner_texts()).strip()
+                said = "".join(line.locator(":scope > .label").all_text_contents()).strip()
+                looks[tone] = (line.evaluate("e => getComputedStyle(e).backgroundColor"), mark, said)
+        assert set(looks) == {f"tone-{t}" for t in ("free", "booked", "sent", "confirmed", "cancelled", "past")}
+        for one, other in combinations(looks, 2):
+            distance = colour_distance(looks[one][0], looks[other][0])
+            assert distance >= 12, f"{one} and {other} look alike (ΔE {distance:.1f})"
+        marks = [mark for _colour, mark, _said in looks.values()]
+        assert all(marks) and len(set(marks)) == len(marks), looks  # a symbol per state, seen
+        assert all(said for _colour, _mark, said in looks.values()), looks  # and its words, heard
+        legend = page.locator(".legend").inner_text()
+        assert all(mark in legend for mark in marks)
     finally:
         context.close()

@@ -381,7 +381,8 @@ class TestStartPageFigures:
     def test_no_reminders_reads_a_dash_not_zero_percent(self, staff):
         page = staff.get("/admin/").content.decode()
         assert "0 % (0/0)" not in page and "0&nbsp;% (0/0)" not in page
-        assert page.count("<span>—</span>") == 3  # email, SMS, phone
+        # A dash for the eye, words for a screen reader; email, SMS, phone.
+        assert page.count('<span aria-hidden="true">—</span><span class="visually-hidden">aucun rappel</span>') == 3
 
     def test_each_figure_links_to_the_list_it_counts(self, staff, slot, patient, clinic, professional, service):
         from confirmations.dispatch import send_due_messages
