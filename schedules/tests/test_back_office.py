@@ -367,7 +367,7 @@ def test_staff_of_clinics_in_two_zones_keep_the_default_zone(client, clinic):
 
 def offered(page: str) -> set[int]:
     """The slots the agenda's grid offers to move or copy into."""
-    grid = page[page.index('<table class="agenda"') :]
+    grid = page[page.index('<table class="agenda') :]  # the table's classes also name the span
     return {int(pk) for pk in re.findall(r'name="slot" value="(\d+)"', grid)}
 
 
