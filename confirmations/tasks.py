@@ -26,7 +26,12 @@ def erase_old_contents() -> str:
     """The daily retention task (confirmations/retention.py)."""
     from booking.online import forget_old_requests
     from confirmations.retention import erase_old_contents
+    from hubsite.lockout import forget_old_attempts
 
     messages, replies = erase_old_contents()
     requests = forget_old_requests()
-    return f"contents erased: {messages} messages, {replies} replies, {requests} online booking requests"
+    failures, logins = forget_old_attempts()
+    return (
+        f"contents erased: {messages} messages, {replies} replies, {requests} online booking requests, "
+        f"{failures} failed and {logins} successful logins"
+    )

@@ -8,14 +8,16 @@ must not lock their colleagues.
 - An account from anywhere: HUB_LOGIN_ACCOUNT_FAILURE_LIMIT wrong passwords
   within HUB_LOGIN_ACCOUNT_WINDOW, from any addresses, lock the account
   everywhere (someone guessing from many addresses), counted in django-axes'
-  failure log since the account's last successful login.
+  failure log since the account's last successful login; everywhere but
+  the addresses it logged in from in the last HUB_LOGIN_KNOWN_ADDRESS_DAYS,
+  so that an outsider who knows a login name cannot shut its owner out.
 
 Never every account of an address. Support's `axes_reset_*` commands lift
 both. The page says until when, in the reader's language and the clinic's
 time, and who can help; never which lock it is.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from axes.handlers.database import AxesDatabaseHandler
@@ -49,7 +51,10 @@ class AccountWideHandler(AxesDatabaseHandler):
     def is_locked(self, request, credentials=None) -> bool:
         if super().is_locked(request, credentials):
             return True
-        return account_locked_until(get_client_username(request, credentials)) is not None
+        username = get_client_username(request, credentials)
+        if known_address(username, getattr(request, "axes_ip_address", None)):
+            return False
+        return account_locked_until(username) is not None
 
     def reset_attempts(self, *, ip_address=None, username=None, ip_or_username=False) -> int:
         """`axes_reset_username` and the other reset commands lift the
@@ -65,6 +70,29 @@ class AccountWideHandler(AxesDatabaseHandler):
                 failures = failures.filter(username=username)
         failures.delete()
         return count
+
+
+def known_address(username: str | None, address: str | None) -> bool:
+    """Has the account logged in from this address lately?"""
+    if not username or not address or address == NO_ADDRESS:
+        return False
+    since = timezone.now() - timedelta(days=settings.HUB_LOGIN_KNOWN_ADDRESS_DAYS)
+    return AccessLog.objects.filter(username=username, ip_address=address, attempt_time__gte=since).exists()
+
+
+# How long login records are kept (Law 25: no longer than needed): failures
+# serve the locks and a month of investigation; logins, the known addresses
+# and a year of "who logged in when".
+FAILURES_KEPT = timedelta(days=30)
+LOGINS_KEPT = timedelta(days=365)
+
+
+def forget_old_attempts() -> tuple[int, int]:
+    """The daily retention task's part for logins: (failures, logins) erased."""
+    now = timezone.now()
+    failures, _ = AccessFailureLog.objects.filter(attempt_time__lt=now - FAILURES_KEPT).delete()
+    logins, _ = AccessLog.objects.filter(attempt_time__lt=now - LOGINS_KEPT).delete()
+    return failures, logins
 
 
 def account_locked_until(username: str | None) -> datetime | None:
@@ -123,11 +151,12 @@ def until_text(until: datetime, zone: str, language: str) -> str:
 
 def locked_out(request, response=None, credentials=None):
     username = get_client_username(request, credentials)
+    address = getattr(request, "axes_ip_address", None)
     ends = [
         moment
         for moment in (
-            pair_locked_until(username, getattr(request, "axes_ip_address", None)),
-            account_locked_until(username),
+            pair_locked_until(username, address),
+            None if known_address(username, address) else account_locked_until(username),
         )
         if moment is not None
     ]

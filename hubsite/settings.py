@@ -173,6 +173,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("HUB_LOGIN_LOCKOUT_MINU
 AXES_LOCKOUT_PARAMETERS = "hubsite.lockout.lockout_parameters"  # the account from one address, together
 HUB_LOGIN_ACCOUNT_FAILURE_LIMIT = int(os.environ.get("HUB_LOGIN_ACCOUNT_FAILURE_LIMIT", "20"))
 HUB_LOGIN_ACCOUNT_WINDOW = timedelta(hours=int(os.environ.get("HUB_LOGIN_ACCOUNT_WINDOW_HOURS", "24")))
+# The account-wide lock spares the addresses the account logged in from lately.
+HUB_LOGIN_KNOWN_ADDRESS_DAYS = int(os.environ.get("HUB_LOGIN_KNOWN_ADDRESS_DAYS", "30"))
 # Each wrong password on record, for the account-wide count.
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 # A try while locked does not push the lock's end further: the time the

@@ -72,7 +72,9 @@ def test_exactly_at_the_limit_nothing_is_erased(old_and_new):
 def test_it_runs_every_day_as_a_task():
     schedule = Schedule.objects.get(func="confirmations.tasks.erase_old_contents")
     assert (schedule.schedule_type, schedule.repeats) == ("D", -1)
-    assert tasks.erase_old_contents() == "contents erased: 0 messages, 0 replies, 0 online booking requests"
+    assert tasks.erase_old_contents() == (
+        "contents erased: 0 messages, 0 replies, 0 online booking requests, 0 failed and 0 successful logins"
+    )
 
 
 def test_what_may_still_be_needed_is_kept(slot, clinic, settings):

@@ -396,3 +396,48 @@ def test_a_login_form_without_its_csrf_cookie_says_in_french_that_the_page_expir
     assert refused.status_code == 403
     assert "Cette page a expiré" in refused.content.decode()
     assert "_auth_user_id" not in refused.wsgi_request.session
+
+
+def test_guessing_from_many_addresses_never_locks_the_account_where_its_owner_logs_in(clinic, account_limit):
+    """An outsider who knows a clinic's login name cannot shut its staff
+    out: the account-wide lock holds only at addresses the account has not
+    logged in from lately; the pair lock still holds everywhere."""
+    member(clinic)
+    assert log_in("accueil", PASSWORD, "198.51.100.7").status_code == 302  # the clinic's own address
+    for address in ("192.0.2.1", "192.0.2.2", "192.0.2.3"):
+        for _ in range(2):
+            log_in("accueil", "wrong", address)
+    assert log_in("accueil", PASSWORD, "192.0.2.4").status_code == 429
+    assert log_in("accueil", PASSWORD, "198.51.100.7").status_code == 302
+
+
+def test_an_address_known_long_ago_is_no_longer_spared(clinic, account_limit, settings):
+    member(clinic)
+    start = timezone.now()
+    with time_machine.travel(start):
+        assert log_in("accueil", PASSWORD, "198.51.100.7").status_code == 302
+    with time_machine.travel(start + settings.HUB_LOGIN_KNOWN_ADDRESS_DAYS * timedelta(days=1) + timedelta(hours=1)):
+        for address in ("192.0.2.1", "192.0.2.2", "192.0.2.3"):
+            for _ in range(2):
+                log_in("accueil", "wrong", address)
+        assert log_in("accueil", PASSWORD, "198.51.100.7").status_code == 429
+
+
+def test_failed_logins_are_forgotten_after_a_month_and_logins_after_a_year(clinic):
+    from axes.models import AccessFailureLog, AccessLog
+
+    from hubsite.lockout import forget_old_attempts
+
+    member(clinic)
+    start = timezone.now()
+    with time_machine.travel(start):
+        log_in("accueil", "wrong", "192.0.2.1")
+        log_in("accueil", PASSWORD, "192.0.2.1")
+    with time_machine.travel(start + timedelta(days=29)):
+        assert forget_old_attempts() == (0, 0)
+    with time_machine.travel(start + timedelta(days=31)):
+        assert forget_old_attempts() == (1, 0)
+        assert not AccessFailureLog.objects.exists() and AccessLog.objects.exists()
+    with time_machine.travel(start + timedelta(days=366)):
+        assert forget_old_attempts() == (0, 1)
+        assert not AccessLog.objects.exists()
