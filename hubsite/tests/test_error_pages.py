@@ -72,3 +72,32 @@ def test_the_server_error_page_needs_nothing_that_can_fail_itself(broken_health,
 
 def failing_processor(request):
     raise RuntimeError("a context processor that needs the database")
+
+
+BAD_REQUEST = {"fr": "Demande invalide", "en": "Bad request"}
+FORBIDDEN = {"fr": "Accès refusé", "en": "Access denied"}
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_a_request_for_another_host_gets_the_hubs_bad_request_page(language):
+    response = visitor(language, "browser").get("/admin/login/", HTTP_HOST="evil.example")
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert f"<h1>{BAD_REQUEST[language]}</h1>" in page and f'lang="{language}' in page
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_a_page_staff_may_not_see_gets_the_hubs_access_denied_page(clinic, language):
+    from django.contrib.auth.models import Group, User
+
+    from schedules.access import STAFF_GROUP
+
+    user = User.objects.create_user("accueil", is_staff=True)
+    user.groups.add(Group.objects.get(name=STAFF_GROUP))
+    clinic.staff.add(user)
+    client = visitor(language, "browser")
+    client.force_login(user)
+    response = client.get("/admin/auth/user/")
+    page = response.content.decode()
+    assert response.status_code == 403
+    assert f"<h1>{FORBIDDEN[language]}</h1>" in page and f'lang="{language}' in page

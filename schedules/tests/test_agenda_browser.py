@@ -123,11 +123,11 @@ def test_a_receptionist_books_from_the_agenda_moves_and_cancels(browser, live_se
 MOVE_WORDS = {
     "fr": {"today": "Aujourd’hui", "move": "Déplacer", "here": "Déplacer ici", "history": "Historique",
            "ask": "Déplacer dans une plage d’un autre service ?", "other": "Choisir une autre plage",
-           "r16": "Le patient ne sera pas avisé du changement de service.", "moved": "Déplacé du ",
+           "r16": "Si vous changez ensuite son service pour celui de la plage, le patient n’en sera pas avisé", "moved": "Déplacé du ",
            "phone": "Suivi téléphonique", "home": "Visite à domicile"},
     "en": {"today": "Today", "move": "Move", "here": "Move here", "history": "History",
            "ask": "Move into a slot of another service?", "other": "Choose another slot",
-           "r16": "The patient will not be told of the service change.", "moved": "Moved from ",
+           "r16": "If you then change its service to the slot’s, the patient will not be told of it", "moved": "Moved from ",
            "phone": "Phone follow-up", "home": "Home visit"},
 }  # fmt: skip
 
