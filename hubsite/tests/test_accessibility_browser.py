@@ -278,6 +278,9 @@ PAGES = {
     "waiting list, join refused": waitlist_refused,
     "waiting list, joined": waitlist_joined,
     "waiting list, offer": public_page(lambda w, language: f"{offers.link(w['offer'])}?lang={language}"),
+    # the error pages
+    "page not found": public_page(lambda w, language: "/nulle-part/"),
+    "access denied": admin_page(lambda w: "/admin/auth/user/"),
 }
 
 
