@@ -494,6 +494,38 @@ class TestWhereMessagesGo:
         assert accepted == bool(contacts_of(Patient(email=typed)))
 
 
+class TestWhatTheFormsPromise:
+    @pytest.mark.parametrize(
+        "lang, code, messages",
+        [("fr", "Nous y envoyons un code pour vérifier qu’il s’agit bien de vous.",
+          "Les messages de la clinique au sujet du rendez-vous vont au contact inscrit à votre dossier "
+          "(celui-ci si vous n’avez pas encore de dossier à la clinique)."),
+         ("en", "We send a code there to check that it is you.",
+          "Messages from the clinic about the appointment go to the contact in your file at the clinic "
+          "(this one if you have no file there yet).")],
+    )  # fmt: skip
+    def test_r19_the_booking_form_says_the_code_goes_to_the_contact_typed_and_messages_to_the_file(
+        self, client, open_clinic, slot, clock, lang, code, messages
+    ):
+        _response, html = page(client, f"{HOME}plage/{slot.pk}/?lang={lang}")
+        assert code in html and messages in html
+
+    @pytest.mark.parametrize(
+        "lang, code, offers",
+        [("fr", "Nous y envoyons un code pour vérifier qu’il s’agit bien de vous.",
+          "Les offres vont au courriel ou au cellulaire inscrit à votre dossier "
+          "(celui-ci si vous n’avez pas encore de dossier à la clinique)."),
+         ("en", "We send a code there to check that it is you.",
+          "Offers go to the email or mobile in your file at the clinic (this one if you have no file there yet).")],
+    )  # fmt: skip
+    def test_r19_the_waiting_list_form_says_where_offers_go_and_promises_no_confirmation(
+        self, client, open_clinic, service, clock, lang, code, offers
+    ):
+        _response, html = page(client, f"{HOME}service/{service.pk}/attente/?lang={lang}")
+        assert code in html and offers in html
+        assert "confirmation" not in html and "au sujet du rendez-vous" not in html and "about the appointment" not in html
+
+
 class TestBookedPage:
     @pytest.mark.parametrize(
         "lang, said, booked",
