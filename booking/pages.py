@@ -500,7 +500,8 @@ def done(request, address: str, request_id):
     clinic = online.open_clinic(address)
     asked = own_request(request, clinic, request_id)
     if asked is not None and asked.entry_id:
-        return show(request, "joined", language, clinic, {"note": joined_note(asked.entry, language, clinic)})
+        note = joined_note(asked.entry, asked.contact, language, clinic)
+        return show(request, "joined", language, clinic, {"note": note})
     if asked is None or asked.appointment is None:
         return not_found(request, language, clinic)
     appointment, texts = asked.appointment, TEXTS[language]
@@ -513,24 +514,24 @@ def done(request, address: str, request_id):
         "booked_note": (
             texts["cancelled_note"].format(phone=phone_of(clinic))
             if cancelled
-            else booked_note(appointment.patient, language, clinic)
+            else booked_note(appointment.patient, asked.contact, language, clinic)
         ),
         "again": to("booking-services", language, address=address),
     }
     return show(request, "done", language, clinic, context)
 
 
-def booked_note(patient, language: str, clinic) -> str:
+def booked_note(patient, typed: str, language: str, clinic) -> str:
     """Where the appointment's messages go: the contact the dispatcher will
     choose from the record (R19, D9), not necessarily the one typed."""
     texts, contact = TEXTS[language], contact_for(patient)
     if contact is None:
         return texts["booked_unreachable"].format(phone=phone_of(clinic))
     text = "booked_by_call" if contact.channel == VOICE else "booked_note"
-    return texts[text].format(contact=readable_contact(contact.to))
+    return texts[text].format(contact=shown_contact(contact.to, typed))
 
 
-def joined_note(entry, language: str, clinic) -> str:
+def joined_note(entry, typed: str, language: str, clinic) -> str:
     """Where offers will go: the contact waitlist.offer_slot chooses (R19,
     by email or SMS only, since only those can take an offer)."""
     texts = TEXTS[language]
@@ -538,7 +539,19 @@ def joined_note(entry, language: str, clinic) -> str:
     if contact is None:
         return texts["joined_unreachable"].format(phone=phone_of(clinic))
     return texts["joined_note"].format(
-        contact=readable_contact(contact.to),
+        contact=shown_contact(contact.to, typed),
         earliest=written_day(entry.earliest, language),
         latest=written_day(entry.latest, language),
     )
+
+
+def shown_contact(to: str, typed: str) -> str:
+    """A contact from the patient's file as the page shows it: in full when
+    it is the one typed (the code just proved it is theirs), else masked:
+    whoever knows a mobile and a name must not read the rest of the file."""
+    if to.casefold() == typed.casefold():
+        return readable_contact(to)
+    if "@" in to:
+        local, _at, domain = to.rpartition("@")
+        return f"{local[:1]}•••@{domain}"
+    return f"•••-•••-{to[-4:]}"
