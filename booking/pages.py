@@ -40,6 +40,10 @@ from schedules.models import Appointment, Slot
 logger = logging.getLogger(__name__)
 
 SESSION_KEY = "booking_requests"
+# The requests that booked in this browser: once staff delete the
+# appointment, the request no longer says it ever booked (its link is
+# emptied), and the booked page must still say it is cancelled.
+BOOKED_KEY = "booking_booked"
 
 
 def booking_page(view):
@@ -430,6 +434,7 @@ def _book(request, clinic, asked: BookingRequest, slot: Slot | None, language: s
         if slot is None:
             raise online.NotBookable
         online.book(asked, slot)
+        remember_booked(request, asked)
     except online.TooManyBookings as refused:
         text, count = (
             ("too_many_for_contact", settings.HUB_ONLINE_BOOKINGS_PER_CONTACT)
@@ -502,8 +507,13 @@ def done(request, address: str, request_id):
     if asked is not None and asked.entry_id:
         note = joined_note(asked.entry, asked.contact, language, clinic)
         return show(request, "joined", language, clinic, {"note": note})
-    if asked is None or asked.appointment is None:
+    if asked is None:
         return not_found(request, language, clinic)
+    if asked.appointment is None:
+        if not booked_here(request, asked):
+            return not_found(request, language, clinic)  # it never booked
+        return show(request, "done", language, clinic, deleted_context(language, clinic, address))
+    remember_booked(request, asked)  # in case the session missed it when booking
     appointment, texts = asked.appointment, TEXTS[language]
     cancelled = appointment.status == Appointment.Status.CANCELLED
     context = {
@@ -519,6 +529,28 @@ def done(request, address: str, request_id):
         "again": to("booking-services", language, address=address),
     }
     return show(request, "done", language, clinic, context)
+
+
+def remember_booked(request, asked: BookingRequest) -> None:
+    booked = request.session.get(BOOKED_KEY, [])
+    if str(asked.public_id) not in booked:
+        request.session[BOOKED_KEY] = [*booked[-9:], str(asked.public_id)]
+
+
+def booked_here(request, asked: BookingRequest) -> bool:
+    return str(asked.public_id) in request.session.get(BOOKED_KEY, [])
+
+
+def deleted_context(language: str, clinic, address: str) -> dict:
+    """The booked page once staff deleted the appointment: cancelled, as the
+    notice the patient was sent says (R18). What and when it was is gone
+    with it (the request's slot is not it once staff moved it), so the page
+    shows no details rather than wrong ones."""
+    return {
+        "cancelled": True,
+        "booked_note": TEXTS[language]["cancelled_note"].format(phone=phone_of(clinic)),
+        "again": to("booking-services", language, address=address),
+    }
 
 
 def booked_note(patient, typed: str, language: str, clinic) -> str:

@@ -294,16 +294,22 @@ def test_an_email_with_an_accent_before_the_at_is_refused_beside_the_field(page,
     assert not Message.objects.exists()
 
 
+def cancel(appointment):
+    appointment.status = Appointment.Status.CANCELLED
+    appointment.save()
+
+
 @BOTH
-def test_the_booked_page_says_cancelled_once_the_appointment_is_cancelled(page, live_server, bookable, slot, lang):
+@pytest.mark.parametrize("staff_do", [cancel, Appointment.delete], ids=["cancelled", "deleted"])
+def test_the_booked_page_says_cancelled_once_the_appointment_is_cancelled_or_deleted(
+    page, live_server, bookable, slot, lang, staff_do
+):
     words = WORDS[lang]
     ask_code_for(page, live_server, slot, lang)
     page.get_by_label(words["code"]).fill(emailed("jean@example.com", CODE))
     page.get_by_role("button", name=words["confirm"]).click()
     assert page.locator("h1").inner_text() == words["booked"]
-    appointment = Appointment.objects.get()
-    appointment.status = Appointment.Status.CANCELLED
-    appointment.save()
+    staff_do(Appointment.objects.get())
     page.reload()
     assert page.locator("h1").inner_text() == words["cancelled"]
 

@@ -576,6 +576,34 @@ class TestBookedPage:
         assert said in html and booked not in html
         assert f'href="{HOME}?lang={lang}"' in html  # to book another
 
+    @pytest.mark.parametrize(
+        "lang, said, note",
+        [("fr", "Votre rendez-vous est annulé", "Ce rendez-vous a été annulé."),
+         ("en", "Your appointment is cancelled", "This appointment was cancelled.")],
+    )  # fmt: skip
+    def test_the_booked_page_says_cancelled_once_staff_deleted_the_appointment(
+        self, client, open_clinic, slot, clock, lang, said, note
+    ):
+        ask_code(client, slot, lang=lang)
+        response = client.post(code_url(BookingRequest.objects.get()), {"lang": lang, "code": last_code()})
+        done = response["Location"]
+        Appointment.objects.get().delete()  # staff deleted it; the patient is sent a cancellation
+        response, html = page(client, done)
+        assert response.status_code == 200 and said in html and note in html
+        assert "Page introuvable" not in html and "Page not found" not in html
+        assert f'href="{HOME}?lang={lang}"' in html  # to book another
+
+    def test_a_request_that_never_booked_has_no_booked_page(
+        self, client, open_clinic, service, professional, slot, clinic, clock
+    ):
+        # Its time was taken before the code was typed: nothing to call cancelled.
+        ask_code(client, slot)
+        book(slot, make_patient(clinic, first_name="Anne"))
+        request = BookingRequest.objects.get()
+        assert client.post(code_url(request), {"lang": "en", "code": last_code()}).status_code == 409
+        response, html = page(client, f"{HOME}reserve/{request.public_id}/?lang=en")
+        assert response.status_code == 404 and "cancelled" not in html
+
 
 class TestLaterTimes:
     def slots_page(self, client, service, lang="en", **query):
