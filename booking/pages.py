@@ -40,6 +40,10 @@ from schedules.models import Appointment, Slot
 logger = logging.getLogger(__name__)
 
 SESSION_KEY = "booking_requests"
+# The requests that booked in this browser: once staff delete the
+# appointment, the request no longer says it ever booked (its link is
+# emptied), and the booked page must still say it is cancelled.
+BOOKED_KEY = "booking_booked"
 
 
 def booking_page(view):
@@ -430,6 +434,7 @@ def _book(request, clinic, asked: BookingRequest, slot: Slot | None, language: s
         if slot is None:
             raise online.NotBookable
         online.book(asked, slot)
+        remember_booked(request, asked)
     except online.TooManyBookings as refused:
         text, count = (
             ("too_many_for_contact", settings.HUB_ONLINE_BOOKINGS_PER_CONTACT)
@@ -500,9 +505,15 @@ def done(request, address: str, request_id):
     clinic = online.open_clinic(address)
     asked = own_request(request, clinic, request_id)
     if asked is not None and asked.entry_id:
-        return show(request, "joined", language, clinic, {"note": joined_note(asked.entry, language, clinic)})
-    if asked is None or asked.appointment is None:
+        note = joined_note(asked.entry, asked.contact, language, clinic)
+        return show(request, "joined", language, clinic, {"note": note})
+    if asked is None:
         return not_found(request, language, clinic)
+    if asked.appointment is None:
+        if not booked_here(request, asked):
+            return not_found(request, language, clinic)  # it never booked
+        return show(request, "done", language, clinic, deleted_context(language, clinic, address))
+    remember_booked(request, asked)  # in case the session missed it when booking
     appointment, texts = asked.appointment, TEXTS[language]
     cancelled = appointment.status == Appointment.Status.CANCELLED
     context = {
@@ -513,24 +524,46 @@ def done(request, address: str, request_id):
         "booked_note": (
             texts["cancelled_note"].format(phone=phone_of(clinic))
             if cancelled
-            else booked_note(appointment.patient, language, clinic)
+            else booked_note(appointment.patient, asked.contact, language, clinic)
         ),
         "again": to("booking-services", language, address=address),
     }
     return show(request, "done", language, clinic, context)
 
 
-def booked_note(patient, language: str, clinic) -> str:
+def remember_booked(request, asked: BookingRequest) -> None:
+    booked = request.session.get(BOOKED_KEY, [])
+    if str(asked.public_id) not in booked:
+        request.session[BOOKED_KEY] = [*booked[-9:], str(asked.public_id)]
+
+
+def booked_here(request, asked: BookingRequest) -> bool:
+    return str(asked.public_id) in request.session.get(BOOKED_KEY, [])
+
+
+def deleted_context(language: str, clinic, address: str) -> dict:
+    """The booked page once staff deleted the appointment: cancelled, as the
+    notice the patient was sent says (R18). What and when it was is gone
+    with it (the request's slot is not it once staff moved it), so the page
+    shows no details rather than wrong ones."""
+    return {
+        "cancelled": True,
+        "booked_note": TEXTS[language]["cancelled_note"].format(phone=phone_of(clinic)),
+        "again": to("booking-services", language, address=address),
+    }
+
+
+def booked_note(patient, typed: str, language: str, clinic) -> str:
     """Where the appointment's messages go: the contact the dispatcher will
     choose from the record (R19, D9), not necessarily the one typed."""
     texts, contact = TEXTS[language], contact_for(patient)
     if contact is None:
         return texts["booked_unreachable"].format(phone=phone_of(clinic))
     text = "booked_by_call" if contact.channel == VOICE else "booked_note"
-    return texts[text].format(contact=readable_contact(contact.to))
+    return texts[text].format(contact=shown_contact(contact.to, typed))
 
 
-def joined_note(entry, language: str, clinic) -> str:
+def joined_note(entry, typed: str, language: str, clinic) -> str:
     """Where offers will go: the contact waitlist.offer_slot chooses (R19,
     by email or SMS only, since only those can take an offer)."""
     texts = TEXTS[language]
@@ -538,7 +571,19 @@ def joined_note(entry, language: str, clinic) -> str:
     if contact is None:
         return texts["joined_unreachable"].format(phone=phone_of(clinic))
     return texts["joined_note"].format(
-        contact=readable_contact(contact.to),
+        contact=shown_contact(contact.to, typed),
         earliest=written_day(entry.earliest, language),
         latest=written_day(entry.latest, language),
     )
+
+
+def shown_contact(to: str, typed: str) -> str:
+    """A contact from the patient's file as the page shows it: in full when
+    it is the one typed (the code just proved it is theirs), else masked:
+    whoever knows a mobile and a name must not read the rest of the file."""
+    if to.casefold() == typed.casefold():
+        return readable_contact(to)
+    if "@" in to:
+        local, _at, domain = to.rpartition("@")
+        return f"{local[:1]}•••@{domain}"
+    return f"•••-•••-{to[-4:]}"

@@ -15,8 +15,15 @@ TEXTS = {
         "first_name": "Prénom",
         "last_name": "Nom de famille",
         "contact": "Courriel ou numéro de cellulaire",
-        "contact_help": "Nous y envoyons un code pour vérifier qu’il s’agit bien de vous, "
-        "puis la confirmation du rendez-vous.",
+        # Where the code goes, and where the clinic's messages go: the contact
+        # the dispatcher picks from the patient's file (R19), which is the
+        # one typed only for a new file.
+        "contact_help": "Nous y envoyons un code pour vérifier qu’il s’agit bien de vous. "
+        "Les messages de la clinique au sujet du rendez-vous vont au contact inscrit à votre dossier "
+        "(celui-ci si vous n’avez pas encore de dossier à la clinique).",
+        "join_contact_help": "Nous y envoyons un code pour vérifier qu’il s’agit bien de vous. "
+        "Les offres vont au courriel ou au cellulaire inscrit à votre dossier "
+        "(celui-ci si vous n’avez pas encore de dossier à la clinique).",
         "send_code": "Recevoir mon code",
         "required": "Ce champ est obligatoire.",
         "bad_contact": "Inscrivez un courriel ou un numéro de cellulaire canadien valide.",
@@ -98,7 +105,11 @@ TEXTS = {
         "first_name": "First name",
         "last_name": "Last name",
         "contact": "Email or mobile number",
-        "contact_help": "We send a code there to check that it is you, then the appointment's confirmation.",
+        "contact_help": "We send a code there to check that it is you. "
+        "Messages from the clinic about the appointment go to the contact in your file at the clinic "
+        "(this one if you have no file there yet).",
+        "join_contact_help": "We send a code there to check that it is you. "
+        "Offers go to the email or mobile in your file at the clinic (this one if you have no file there yet).",
         "send_code": "Get my code",
         "required": "This field is required.",
         "bad_contact": "Enter a valid email or Canadian mobile number.",

@@ -182,7 +182,7 @@ WORDS = {
         "gone": "cette plage n’est plus offerte par la clinique",
         "closed": "Ce type de rendez-vous ne peut plus être pris en ligne",
         "vaccine": "Vaccin",
-        "sent_to": "Une confirmation vous est envoyée à jean@example.com.",
+        "sent_to": "Une confirmation vous est envoyée à j•••@example.com.",
         "accent": "Nous ne pouvons pas écrire à une adresse qui contient des accents avant le @",
         "booked": "Votre rendez-vous est réservé",
         "cancelled": "Votre rendez-vous est annulé",
@@ -206,7 +206,7 @@ WORDS = {
         "gone": "the clinic no longer offers this time",
         "closed": "This kind of appointment can no longer be booked online",
         "vaccine": "Vaccine",
-        "sent_to": "A confirmation is being sent to jean@example.com.",
+        "sent_to": "A confirmation is being sent to j•••@example.com.",
         "accent": "We cannot write to an address with accented letters before the @",
         "booked": "Your appointment is booked",
         "cancelled": "Your appointment is cancelled",
@@ -273,7 +273,7 @@ def test_a_service_closed_online_meanwhile_is_said_and_the_services_still_open_a
 
 
 @BOTH
-def test_r19_the_booked_page_names_the_records_first_contact_not_the_mobile_typed(
+def test_r19_the_booked_page_names_the_records_first_contact_not_the_mobile_typed_masked(
     page, live_server, bookable, clinic, slot, lang
 ):
     words = WORDS[lang]
@@ -294,16 +294,22 @@ def test_an_email_with_an_accent_before_the_at_is_refused_beside_the_field(page,
     assert not Message.objects.exists()
 
 
+def cancel(appointment):
+    appointment.status = Appointment.Status.CANCELLED
+    appointment.save()
+
+
 @BOTH
-def test_the_booked_page_says_cancelled_once_the_appointment_is_cancelled(page, live_server, bookable, slot, lang):
+@pytest.mark.parametrize("staff_do", [cancel, Appointment.delete], ids=["cancelled", "deleted"])
+def test_the_booked_page_says_cancelled_once_the_appointment_is_cancelled_or_deleted(
+    page, live_server, bookable, slot, lang, staff_do
+):
     words = WORDS[lang]
     ask_code_for(page, live_server, slot, lang)
     page.get_by_label(words["code"]).fill(emailed("jean@example.com", CODE))
     page.get_by_role("button", name=words["confirm"]).click()
     assert page.locator("h1").inner_text() == words["booked"]
-    appointment = Appointment.objects.get()
-    appointment.status = Appointment.Status.CANCELLED
-    appointment.save()
+    staff_do(Appointment.objects.get())
     page.reload()
     assert page.locator("h1").inner_text() == words["cancelled"]
 

@@ -401,27 +401,28 @@ class TestNoLongerBookable:
 class TestWhereMessagesGo:
     @pytest.mark.parametrize(
         "lang, said",
-        [("fr", "Une confirmation vous est envoyée à jean@example.com."),
-         ("en", "A confirmation is being sent to jean@example.com.")],
+        [("fr", "Une confirmation vous est envoyée à j•••@example.com."),
+         ("en", "A confirmation is being sent to j•••@example.com.")],
     )  # fmt: skip
-    def test_r19_the_booked_page_names_the_records_first_contact_not_the_mobile_typed(
+    def test_r19_the_booked_page_names_the_records_first_contact_not_the_mobile_typed_masked(
         self, client, open_clinic, slot, clock, channel_calls, lang, said
     ):
+        # Whoever knows the mobile and the name must not learn the email on file.
         make_patient(open_clinic, email="jean@example.com", mobile="+15145550122")
         ask_code(client, slot, contact="514 555-0122", lang=lang)
         response = client.post(
             code_url(BookingRequest.objects.get()), {"lang": lang, "code": last_code("+15145550122")}
         )
         _response, html = page(client, response["Location"])
-        assert said in html and "555-0122" not in html
+        assert said in html and "555-0122" not in html and "jean@" not in html
         send_due_messages()
         assert Message.objects.get(kind="confirmation").to == "jean@example.com"  # what the page said
 
     @pytest.mark.parametrize(
         "lang, said",
-        [("fr", "Nous vous écrirons à anne@example.com"), ("en", "We will write to anne@example.com")],
+        [("fr", "Nous vous écrirons à a•••@example.com"), ("en", "We will write to a•••@example.com")],
     )
-    def test_r19_the_waiting_list_page_names_where_offers_will_go(
+    def test_r19_the_waiting_list_page_names_where_offers_will_go_masked(
         self, client, open_clinic, service, clock, lang, said
     ):
         make_patient(open_clinic, first_name="Anne", email="anne@example.com", mobile="+15145550122")
@@ -430,12 +431,12 @@ class TestWhereMessagesGo:
         response = client.post(f"{HOME}service/{service.pk}/attente/", data)
         response = client.post(response["Location"].split("?")[0], {"lang": lang, "code": last_code("+15145550122")})
         _response, html = page(client, response["Location"])
-        assert said in html and "555-0122" not in html
+        assert said in html and "555-0122" not in html and "anne@" not in html
 
     @pytest.mark.parametrize(
         "phone, lang, said",
-        [("+14505550111", "fr", "Nos messages au sujet de ce rendez-vous vous parviendront par appel au (450) 555-0111."),
-         ("+14505550111", "en", "Our messages about this appointment will reach you by phone call at (450) 555-0111."),
+        [("+14505550111", "fr", "Nos messages au sujet de ce rendez-vous vous parviendront par appel au •••-•••-0111."),
+         ("+14505550111", "en", "Our messages about this appointment will reach you by phone call at •••-•••-0111."),
          ("", "fr", "Nous n’avons aucun moyen de vous joindre au sujet de ce rendez-vous."),
          ("", "en", "We have no way to reach you about this appointment.")],
     )  # fmt: skip
@@ -450,6 +451,34 @@ class TestWhereMessagesGo:
         OptOut.objects.create(number="+15145550122")  # STOP to the confirmation
         _response, html = page(client, response["Location"])
         assert said in html
+
+    @pytest.mark.parametrize(
+        "lang, said",
+        [("fr", "Une confirmation vous est envoyée à (514) 555-0122."),
+         ("en", "A confirmation is being sent to (514) 555-0122.")],
+    )  # fmt: skip
+    def test_the_booked_page_shows_in_full_the_contact_the_patient_typed_and_proved(
+        self, client, open_clinic, slot, clock, lang, said
+    ):
+        make_patient(open_clinic, email="", mobile="+15145550122")
+        ask_code(client, slot, contact="514 555-0122", lang=lang)
+        response = client.post(
+            code_url(BookingRequest.objects.get()), {"lang": lang, "code": last_code("+15145550122")}
+        )
+        _response, html = page(client, response["Location"])
+        assert said in html
+
+    @pytest.mark.parametrize("lang", ["fr", "en"])
+    def test_an_email_typed_in_other_capitals_than_the_files_is_shown_in_full(
+        self, client, open_clinic, slot, clock, lang
+    ):
+        make_patient(open_clinic, email="Jean.Roy@Example.com")
+        ask_code(client, slot, contact="jean.roy@example.com", lang=lang)
+        response = client.post(
+            code_url(BookingRequest.objects.get()), {"lang": lang, "code": last_code("jean.roy@example.com")}
+        )
+        _response, html = page(client, response["Location"])
+        assert "Jean.Roy@Example.com" in html and "•" not in html
 
     @pytest.mark.parametrize(
         "lang, said",
@@ -494,6 +523,40 @@ class TestWhereMessagesGo:
         assert accepted == bool(contacts_of(Patient(email=typed)))
 
 
+class TestWhatTheFormsPromise:
+    @pytest.mark.parametrize(
+        "lang, code, messages",
+        [("fr", "Nous y envoyons un code pour vérifier qu’il s’agit bien de vous.",
+          "Les messages de la clinique au sujet du rendez-vous vont au contact inscrit à votre dossier "
+          "(celui-ci si vous n’avez pas encore de dossier à la clinique)."),
+         ("en", "We send a code there to check that it is you.",
+          "Messages from the clinic about the appointment go to the contact in your file at the clinic "
+          "(this one if you have no file there yet).")],
+    )  # fmt: skip
+    def test_r19_the_booking_form_says_the_code_goes_to_the_contact_typed_and_messages_to_the_file(
+        self, client, open_clinic, slot, clock, lang, code, messages
+    ):
+        _response, html = page(client, f"{HOME}plage/{slot.pk}/?lang={lang}")
+        assert code in html and messages in html
+
+    @pytest.mark.parametrize(
+        "lang, code, offers",
+        [("fr", "Nous y envoyons un code pour vérifier qu’il s’agit bien de vous.",
+          "Les offres vont au courriel ou au cellulaire inscrit à votre dossier "
+          "(celui-ci si vous n’avez pas encore de dossier à la clinique)."),
+         ("en", "We send a code there to check that it is you.",
+          "Offers go to the email or mobile in your file at the clinic (this one if you have no file there yet).")],
+    )  # fmt: skip
+    def test_r19_the_waiting_list_form_says_where_offers_go_and_promises_no_confirmation(
+        self, client, open_clinic, service, clock, lang, code, offers
+    ):
+        _response, html = page(client, f"{HOME}service/{service.pk}/attente/?lang={lang}")
+        assert code in html and offers in html
+        assert (
+            "confirmation" not in html and "au sujet du rendez-vous" not in html and "about the appointment" not in html
+        )
+
+
 class TestBookedPage:
     @pytest.mark.parametrize(
         "lang, said, booked",
@@ -512,6 +575,34 @@ class TestBookedPage:
         _response, html = page(client, done)
         assert said in html and booked not in html
         assert f'href="{HOME}?lang={lang}"' in html  # to book another
+
+    @pytest.mark.parametrize(
+        "lang, said, note",
+        [("fr", "Votre rendez-vous est annulé", "Ce rendez-vous a été annulé."),
+         ("en", "Your appointment is cancelled", "This appointment was cancelled.")],
+    )  # fmt: skip
+    def test_the_booked_page_says_cancelled_once_staff_deleted_the_appointment(
+        self, client, open_clinic, slot, clock, lang, said, note
+    ):
+        ask_code(client, slot, lang=lang)
+        response = client.post(code_url(BookingRequest.objects.get()), {"lang": lang, "code": last_code()})
+        done = response["Location"]
+        Appointment.objects.get().delete()  # staff deleted it; the patient is sent a cancellation
+        response, html = page(client, done)
+        assert response.status_code == 200 and said in html and note in html
+        assert "Page introuvable" not in html and "Page not found" not in html
+        assert f'href="{HOME}?lang={lang}"' in html  # to book another
+
+    def test_a_request_that_never_booked_has_no_booked_page(
+        self, client, open_clinic, service, professional, slot, clinic, clock
+    ):
+        # Its time was taken before the code was typed: nothing to call cancelled.
+        ask_code(client, slot)
+        book(slot, make_patient(clinic, first_name="Anne"))
+        request = BookingRequest.objects.get()
+        assert client.post(code_url(request), {"lang": "en", "code": last_code()}).status_code == 409
+        response, html = page(client, f"{HOME}reserve/{request.public_id}/?lang=en")
+        assert response.status_code == 404 and "cancelled" not in html
 
 
 class TestLaterTimes:
