@@ -2,6 +2,7 @@
 staff informed (issue 3: SPEC R10–R14, R19, R20, R29, D3, D4, D9)."""
 
 import threading
+from concurrent.futures import Future
 from datetime import datetime, timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 from django_q.models import Schedule
 
-from confirmations.dispatch import backoff, batch_size, send_due_messages
+from confirmations.dispatch import backoff, batch_size, record_sent, send_due_messages
 from confirmations.models import Message
 from confirmations.outcomes import REFUSED, TransportError
 from conftest import TORONTO, RecordingChannel, book, make_patient, make_slot
@@ -650,6 +651,73 @@ class TestManyAtOnce:
         assert (summary["sent"], summary["postponed"]) == (2, 1)  # the reminder waited for the next wave
         assert [Message.objects.get(pk=call[0]).kind for call in channel_calls] == ["confirmation", "reminder"]
         assert list(Message.objects.order_by("id").values_list("attempts", flat=True)) == [1, 1]
+
+
+class LatePool:
+    """In place of the sender threads' pool, a pool the test controls: each
+    call runs at once, but the one of the message held `late`, which starts
+    only when the pass ends (a sender thread that took its call in time, and
+    started it late)."""
+
+    def __init__(self, late: int):
+        self.late, self.held = late, []
+
+    def __call__(self, max_workers: int, thread_name_prefix: str) -> "LatePool":
+        return self
+
+    def submit(self, call, message) -> Future:
+        future = Future()
+        if message.pk == self.late:
+            self.late = None  # once: the next pass sends it at once
+            self.held.append((future, call, message))
+        else:
+            future.set_result(call(message))
+        return future
+
+    def shutdown(self, wait: bool, cancel_futures: bool) -> None:
+        for future, call, message in self.held:
+            future.set_result(call(message))
+        self.held = []
+
+
+class TestAbandonedBatches:
+    """D15: when an outcome cannot be recorded, the batch is abandoned and
+    the messages whose call had not started go back to pending, for the next
+    pass. A call that starts after that would send one of them twice."""
+
+    @pytest.fixture
+    def two_due(self, professional, service, clinic, channel_calls, clock, settings) -> list[Message]:
+        settings.HUB_SEND_CONCURRENCY = 2  # one batch of two, each in its sender thread
+        for hours in range(2):
+            book(make_slot(professional, service, slot_start(hours)), make_patient(clinic, first_name=f"P{hours}"))
+        return list(Message.objects.filter(kind="confirmation").order_by("due_at", "id"))
+
+    @staticmethod
+    def recording_fails(monkeypatch):
+        from confirmations import dispatch
+
+        def database_gone(message, now, provider_id):
+            raise RuntimeError("database gone")
+
+        monkeypatch.setattr(dispatch, "record_sent", database_gone)
+        return lambda: monkeypatch.setattr(dispatch, "record_sent", record_sent)
+
+    def test_a_sender_thread_starting_after_its_batch_was_abandoned_sends_nothing(
+        self, two_due, channel_calls, clock, monkeypatch
+    ):
+        from confirmations import dispatch
+
+        first, second = two_due
+        monkeypatch.setattr(dispatch, "ThreadPoolExecutor", LatePool(late=second.pk))
+        recovered = self.recording_fails(monkeypatch)
+        with pytest.raises(RuntimeError):
+            send_due_messages()
+        assert [call[0] for call in channel_calls] == [first.pk]
+        second.refresh_from_db()
+        assert (second.state, second.attempts) == ("pending", 0)  # as it was: it never left
+        recovered()
+        send_due_messages()
+        assert [call[0] for call in channel_calls] == [first.pk, second.pk]  # each once
 
 
 def test_with_no_mobile_to_check_no_opt_out_is_looked_up(patient, django_assert_num_queries):
