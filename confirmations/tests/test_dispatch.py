@@ -680,6 +680,45 @@ class LatePool:
         self.held = []
 
 
+class RacingPool:
+    """In place of the sender threads' pool: each call runs at once, but the
+    one of the message held `late` runs in its own thread, and stops in its
+    first check of whether it may start (the stop flag) until `go`."""
+
+    def __init__(self, late: int, checking: threading.Event, go: threading.Event):
+        self.late, self.checking, self.go, self.threads = late, checking, go, []
+
+    def __call__(self, max_workers: int, thread_name_prefix: str) -> "RacingPool":
+        return self
+
+    def submit(self, call, message) -> Future:
+        future = Future()
+        if message.pk != self.late:
+            future.set_result(call(message))
+            return future
+        thread = threading.Thread(target=lambda: future.set_result(call(message)), name="late sender")
+        self.threads.append(thread)
+        thread.start()
+        assert self.checking.wait(timeout=5)  # the call is under way, in its checks
+        return future
+
+    def shutdown(self, wait: bool, cancel_futures: bool) -> None:
+        for thread in self.threads:
+            thread.join()
+
+    def stop_flag(self) -> threading.Event:
+        pool = self
+
+        class StopFlag(threading.Event):
+            def is_set(self) -> bool:
+                if threading.current_thread().name == "late sender":
+                    pool.checking.set()
+                    pool.go.wait(timeout=5)
+                return super().is_set()
+
+        return StopFlag()
+
+
 class TestAbandonedBatches:
     """D15: when an outcome cannot be recorded, the batch is abandoned and
     the messages whose call had not started go back to pending, for the next
@@ -716,6 +755,39 @@ class TestAbandonedBatches:
         second.refresh_from_db()
         assert (second.state, second.attempts) == ("pending", 0)  # as it was: it never left
         recovered()
+        send_due_messages()
+        assert [call[0] for call in channel_calls] == [first.pk, second.pk]  # each once
+
+    def test_a_sender_thread_starting_just_as_its_batch_is_abandoned_sends_nothing(
+        self, two_due, channel_calls, clock, monkeypatch
+    ):
+        """The call was past its check of the batch when the batch was
+        abandoned, and not yet on record as started when the dispatcher
+        looked: it must not go on once its message is pending again."""
+        from confirmations import dispatch
+
+        first, second = two_due
+        pending_again = threading.Event()
+        pool = RacingPool(late=second.pk, checking=threading.Event(), go=pending_again)
+        monkeypatch.setattr(dispatch, "ThreadPoolExecutor", pool)
+        monkeypatch.setattr(dispatch, "stopping", pool.stop_flag())
+        release = dispatch._release
+
+        def release_then_tell(message, attempt_counted=False):
+            outcome = release(message, attempt_counted)
+            if message.pk == second.pk:
+                pending_again.set()
+            return outcome
+
+        monkeypatch.setattr(dispatch, "_release", release_then_tell)
+        recovered = self.recording_fails(monkeypatch)
+        with pytest.raises(RuntimeError):
+            send_due_messages()
+        second.refresh_from_db()
+        assert [call[0] for call in channel_calls] == [first.pk]
+        assert (second.state, second.attempts) == ("pending", 0)
+        recovered()
+        pool.late = None
         send_due_messages()
         assert [call[0] for call in channel_calls] == [first.pk, second.pk]  # each once
 
