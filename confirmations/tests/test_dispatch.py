@@ -1,6 +1,7 @@
 """The dispatcher sends what is due, once, to the right contact, and keeps
 staff informed (issue 3: SPEC R10–R14, R19, R20, R29, D3, D4, D9)."""
 
+import signal
 import threading
 from concurrent.futures import Future
 from datetime import datetime, timedelta
@@ -790,6 +791,49 @@ class TestAbandonedBatches:
         pool.late = None
         send_due_messages()
         assert [call[0] for call in channel_calls] == [first.pk, second.pk]  # each once
+
+
+class TestStoppingTheWorker:
+    """SIGTERM (confirmations/worker.py): the pass finishes the call in
+    flight, starts no other and claims no more; what it did not send stays
+    pending for the next worker."""
+
+    @pytest.fixture
+    def sigterm(self, monkeypatch):
+        """The worker's SIGTERM handler, as the signal would run it."""
+        from confirmations import dispatch, worker
+
+        monkeypatch.setattr(dispatch, "stopping", threading.Event())
+        monkeypatch.setattr(worker, "_asked_to_stop", False)
+        return lambda: worker.stop_claiming(signal.SIGTERM, None)
+
+    @pytest.mark.parametrize("concurrency", [1, 2])
+    def test_a_message_being_prepared_when_sigterm_comes_is_not_sent_and_stays_pending(
+        self, professional, service, clinic, channel_calls, clock, settings, monkeypatch, sigterm, concurrency
+    ):
+        from confirmations import dispatch
+
+        settings.HUB_SEND_CONCURRENCY = concurrency
+        for hours in range(2):
+            book(make_slot(professional, service, slot_start(hours)), make_patient(clinic, first_name=f"P{hours}"))
+        render = dispatch.render
+
+        def render_then_sigterm(*args):
+            rendered = render(*args)
+            sigterm()
+            return rendered
+
+        monkeypatch.setattr(dispatch, "render", render_then_sigterm)
+        summary = send_due_messages()
+        assert channel_calls == []
+        assert summary["postponed"] == concurrency  # the batch being prepared; no other claimed
+        rows = Message.objects.filter(kind="confirmation")
+        assert sorted(rows.values_list("state", "attempts")) == [("pending", 0)] * 2  # as they were
+        # The next worker (its flag down) sends each once.
+        monkeypatch.setattr(dispatch, "render", render)
+        dispatch.stopping.clear()
+        assert send_due_messages()["sent"] == 2
+        assert sorted(call[0] for call in channel_calls) == sorted(rows.values_list("pk", flat=True))
 
 
 def test_with_no_mobile_to_check_no_opt_out_is_looked_up(patient, django_assert_num_queries):
