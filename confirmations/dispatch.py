@@ -178,6 +178,9 @@ class Senders:
 
     def __init__(self, deadline: float | None):
         self.deadline = deadline
+        # A call is put on record as started, or its batch is abandoned, one
+        # at a time: none starts after the dispatcher read which had not.
+        self.starting = threading.Lock()
 
     def __enter__(self) -> "Senders":
         # Each sender thread keeps its own channel objects for the pass:
@@ -203,9 +206,12 @@ class Senders:
 
         def call(message: Message):
             # In a sender thread: the provider call only.
-            if abandoned.is_set() or stopping.is_set() or (self.deadline and time.monotonic() >= self.deadline):
+            if stopping.is_set() or (self.deadline and time.monotonic() >= self.deadline):
                 return NotSent()
-            started.add(message.pk)
+            with self.starting:
+                if abandoned.is_set():
+                    return NotSent()
+                started.add(message.pk)
             try:
                 return self.channel(message.channel).send(message)
             except Exception as error:  # returned, classified by the dispatcher's thread
@@ -268,12 +274,13 @@ def deliver(batch: list[Message], senders: Senders) -> list[str]:
         for message, result in senders.send(ready, started, abandoned):
             outcomes.append(_outcome(message, result))
     finally:
-        abandoned.set()
-        for message in batch:
-            if message.pk not in started:
-                # A prepared message counted its attempt (in memory, and in
-                # the row once saved): released, it counts it no more.
-                _release(message, attempt_counted=message in ready)
+        with senders.starting:
+            abandoned.set()
+            never_called = [message for message in batch if message.pk not in started]
+        for message in never_called:
+            # A prepared message counted its attempt (in memory, and in the
+            # row once saved): released, it counts it no more.
+            _release(message, attempt_counted=message in ready)
     return outcomes
 
 

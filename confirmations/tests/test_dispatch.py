@@ -1,7 +1,9 @@
 """The dispatcher sends what is due, once, to the right contact, and keeps
 staff informed (issue 3: SPEC R10–R14, R19, R20, R29, D3, D4, D9)."""
 
+import signal
 import threading
+from concurrent.futures import Future
 from datetime import datetime, timedelta
 
 import pytest
@@ -12,7 +14,7 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 from django_q.models import Schedule
 
-from confirmations.dispatch import backoff, batch_size, send_due_messages
+from confirmations.dispatch import backoff, batch_size, record_sent, send_due_messages
 from confirmations.models import Message
 from confirmations.outcomes import REFUSED, TransportError
 from conftest import TORONTO, RecordingChannel, book, make_patient, make_slot
@@ -663,6 +665,188 @@ class TestManyAtOnce:
         assert (summary["sent"], summary["postponed"]) == (2, 1)  # the reminder waited for the next wave
         assert [Message.objects.get(pk=call[0]).kind for call in channel_calls] == ["confirmation", "reminder"]
         assert list(Message.objects.order_by("id").values_list("attempts", flat=True)) == [1, 1]
+
+
+class LatePool:
+    """In place of the sender threads' pool, a pool the test controls: each
+    call runs at once, but the one of the message held `late`, which starts
+    only when the pass ends (a sender thread that took its call in time, and
+    started it late)."""
+
+    def __init__(self, late: int):
+        self.late, self.held = late, []
+
+    def __call__(self, max_workers: int, thread_name_prefix: str) -> "LatePool":
+        return self
+
+    def submit(self, call, message) -> Future:
+        future = Future()
+        if message.pk == self.late:
+            self.late = None  # once: the next pass sends it at once
+            self.held.append((future, call, message))
+        else:
+            future.set_result(call(message))
+        return future
+
+    def shutdown(self, wait: bool, cancel_futures: bool) -> None:
+        for future, call, message in self.held:
+            future.set_result(call(message))
+        self.held = []
+
+
+class RacingPool:
+    """In place of the sender threads' pool: each call runs at once, but the
+    one of the message held `late` runs in its own thread, and stops in its
+    first check of whether it may start (the stop flag) until `go`."""
+
+    def __init__(self, late: int, checking: threading.Event, go: threading.Event):
+        self.late, self.checking, self.go, self.threads = late, checking, go, []
+
+    def __call__(self, max_workers: int, thread_name_prefix: str) -> "RacingPool":
+        return self
+
+    def submit(self, call, message) -> Future:
+        future = Future()
+        if message.pk != self.late:
+            future.set_result(call(message))
+            return future
+        thread = threading.Thread(target=lambda: future.set_result(call(message)), name="late sender")
+        self.threads.append(thread)
+        thread.start()
+        assert self.checking.wait(timeout=5)  # the call is under way, in its checks
+        return future
+
+    def shutdown(self, wait: bool, cancel_futures: bool) -> None:
+        for thread in self.threads:
+            thread.join()
+
+    def stop_flag(self) -> threading.Event:
+        pool = self
+
+        class StopFlag(threading.Event):
+            def is_set(self) -> bool:
+                if threading.current_thread().name == "late sender":
+                    pool.checking.set()
+                    pool.go.wait(timeout=5)
+                return super().is_set()
+
+        return StopFlag()
+
+
+class TestAbandonedBatches:
+    """D15: when an outcome cannot be recorded, the batch is abandoned and
+    the messages whose call had not started go back to pending, for the next
+    pass. A call that starts after that would send one of them twice."""
+
+    @pytest.fixture
+    def two_due(self, professional, service, clinic, channel_calls, clock, settings) -> list[Message]:
+        settings.HUB_SEND_CONCURRENCY = 2  # one batch of two, each in its sender thread
+        for hours in range(2):
+            book(make_slot(professional, service, slot_start(hours)), make_patient(clinic, first_name=f"P{hours}"))
+        return list(Message.objects.filter(kind="confirmation").order_by("due_at", "id"))
+
+    @staticmethod
+    def recording_fails(monkeypatch):
+        from confirmations import dispatch
+
+        def database_gone(message, now, provider_id):
+            raise RuntimeError("database gone")
+
+        monkeypatch.setattr(dispatch, "record_sent", database_gone)
+        return lambda: monkeypatch.setattr(dispatch, "record_sent", record_sent)
+
+    def test_a_sender_thread_starting_after_its_batch_was_abandoned_sends_nothing(
+        self, two_due, channel_calls, clock, monkeypatch
+    ):
+        from confirmations import dispatch
+
+        first, second = two_due
+        monkeypatch.setattr(dispatch, "ThreadPoolExecutor", LatePool(late=second.pk))
+        recovered = self.recording_fails(monkeypatch)
+        with pytest.raises(RuntimeError):
+            send_due_messages()
+        assert [call[0] for call in channel_calls] == [first.pk]
+        second.refresh_from_db()
+        assert (second.state, second.attempts) == ("pending", 0)  # as it was: it never left
+        recovered()
+        send_due_messages()
+        assert [call[0] for call in channel_calls] == [first.pk, second.pk]  # each once
+
+    def test_a_sender_thread_starting_just_as_its_batch_is_abandoned_sends_nothing(
+        self, two_due, channel_calls, clock, monkeypatch
+    ):
+        """The call was past its check of the batch when the batch was
+        abandoned, and not yet on record as started when the dispatcher
+        looked: it must not go on once its message is pending again."""
+        from confirmations import dispatch
+
+        first, second = two_due
+        pending_again = threading.Event()
+        pool = RacingPool(late=second.pk, checking=threading.Event(), go=pending_again)
+        monkeypatch.setattr(dispatch, "ThreadPoolExecutor", pool)
+        monkeypatch.setattr(dispatch, "stopping", pool.stop_flag())
+        release = dispatch._release
+
+        def release_then_tell(message, attempt_counted=False):
+            outcome = release(message, attempt_counted)
+            if message.pk == second.pk:
+                pending_again.set()
+            return outcome
+
+        monkeypatch.setattr(dispatch, "_release", release_then_tell)
+        recovered = self.recording_fails(monkeypatch)
+        with pytest.raises(RuntimeError):
+            send_due_messages()
+        second.refresh_from_db()
+        assert [call[0] for call in channel_calls] == [first.pk]
+        assert (second.state, second.attempts) == ("pending", 0)
+        recovered()
+        pool.late = None
+        send_due_messages()
+        assert [call[0] for call in channel_calls] == [first.pk, second.pk]  # each once
+
+
+class TestStoppingTheWorker:
+    """SIGTERM (confirmations/worker.py): the pass finishes the call in
+    flight, starts no other and claims no more; what it did not send stays
+    pending for the next worker."""
+
+    @pytest.fixture
+    def sigterm(self, monkeypatch):
+        """The worker's SIGTERM handler, as the signal would run it."""
+        from confirmations import dispatch, worker
+
+        monkeypatch.setattr(dispatch, "stopping", threading.Event())
+        monkeypatch.setattr(worker, "_asked_to_stop", False)
+        return lambda: worker.stop_claiming(signal.SIGTERM, None)
+
+    @pytest.mark.parametrize("concurrency", [1, 2])
+    def test_a_message_being_prepared_when_sigterm_comes_is_not_sent_and_stays_pending(
+        self, professional, service, clinic, channel_calls, clock, settings, monkeypatch, sigterm, concurrency
+    ):
+        from confirmations import dispatch
+
+        settings.HUB_SEND_CONCURRENCY = concurrency
+        for hours in range(2):
+            book(make_slot(professional, service, slot_start(hours)), make_patient(clinic, first_name=f"P{hours}"))
+        render = dispatch.render
+
+        def render_then_sigterm(*args):
+            rendered = render(*args)
+            sigterm()
+            return rendered
+
+        monkeypatch.setattr(dispatch, "render", render_then_sigterm)
+        summary = send_due_messages()
+        assert channel_calls == []
+        assert summary["postponed"] == concurrency  # the batch being prepared; no other claimed
+        rows = Message.objects.filter(kind="confirmation")
+        assert sorted(rows.values_list("state", "attempts")) == [("pending", 0)] * 2  # as they were
+        # The next worker (its flag down) sends each once.
+        monkeypatch.setattr(dispatch, "render", render)
+        dispatch.stopping.clear()
+        assert send_due_messages()["sent"] == 2
+        assert sorted(call[0] for call in channel_calls) == sorted(rows.values_list("pk", flat=True))
 
 
 def test_with_no_mobile_to_check_no_opt_out_is_looked_up(patient, django_assert_num_queries):
