@@ -3,6 +3,7 @@
 from datetime import date, timedelta
 
 import pytest
+from django.utils import translation
 
 from booking import offers, waitlist
 from booking.models import Offer, WaitlistEntry
@@ -19,12 +20,19 @@ pytestmark = pytest.mark.django_db
 DAY = date(2026, 12, 3)  # the shared slot's day
 
 
-def wait(clinic, service, name: str, professional=None, earliest=DAY, latest=DAY, **contact):
+def wait(
+    clinic, service, name: str, professional=None, earliest=DAY, latest=DAY, since=NOW - timedelta(days=1), **contact
+):
+    """A patient staff put on the waiting list, waiting `since` (by default
+    the day before: D21, the times freed or made today are hers to be offered)."""
     contact = contact or {"email": f"{name.lower()}@example.com"}
     patient = make_patient(clinic, first_name=name, **contact)
-    return WaitlistEntry.objects.create(
+    entry = WaitlistEntry.objects.create(
         clinic=clinic, patient=patient, service=service, professional=professional, earliest=earliest, latest=latest
     )
+    entry.waits_since = since or entry.waits_since
+    entry.save()
+    return entry
 
 
 @pytest.fixture
@@ -139,7 +147,7 @@ class TestAccepting:
         assert "Voulez-vous ce rendez-vous" in page and "jeudi 3 décembre 2026 à 14\u00a0h\u00a030" in page
         assert client.post(accept_link(first)).status_code == 302
         appointment = Appointment.objects.get(slot=slot, status="booked")
-        assert (appointment.patient, appointment.source) == (anne.patient, "online_hub")
+        assert (appointment.patient, appointment.source) == (anne.patient, "waitlist")
         anne.refresh_from_db()
         assert (anne.state, anne.appointment) == ("booked", appointment)
         client.post(accept_link(second))
@@ -297,7 +305,7 @@ def test_r20_a_patient_who_joined_from_the_english_page_gets_the_offer_and_the_b
     client, clinic, service, slot, freed, channel_calls
 ):
     entry = wait(clinic, service, "Anne")  # her record says French
-    entry.language = "en"
+    entry.language, entry.added_by = "en", "patient"
     entry.save()
     waitlist.offer_slot(slot.pk)
     send_due_messages()
@@ -351,3 +359,97 @@ def test_an_offer_by_a_channel_the_hub_stopped_sending_by_fails_and_nothing_is_s
     offer = Message.objects.get(kind="offer")
     assert (offer.state, offer.reason, offer.attempts, offer.content) == ("failed", "no_channel", 0, "")
     assert [call for call in channel_calls if call[0] == offer.pk] == []
+
+
+class TestFoundTryingItAsAPatient:
+    """Issue 22: false offers, a patient on the list twice, the booking's source."""
+
+    def test_d21_an_offer_goes_only_for_a_time_freed_or_made_after_joining(
+        self, clinic, service, professional, patient, clock
+    ):
+        make_slot(professional, service, NOW + timedelta(days=2))  # free all along
+        held = make_slot(professional, service, NOW + timedelta(days=3))
+        appointment = book(held, patient)
+        clock.shift(timedelta(minutes=1))
+        anne = wait(clinic, service, "Anne", earliest=NOW.date(), latest=NOW.date() + timedelta(days=9), since=None)
+        assert waitlist.waitlist_pass() == 0  # every free time was on her screen when she joined
+        clock.shift(timedelta(minutes=1))
+        appointment.status = Appointment.Status.CANCELLED
+        appointment.save()
+        later = make_slot(professional, service, NOW + timedelta(days=4))
+        assert waitlist.waitlist_pass() == 2
+        assert sorted(anne.offers.values_list("slot_id", flat=True)) == [held.pk, later.pk]
+
+    @pytest.mark.parametrize(
+        "language, said",
+        [
+            ("fr", "Cette offre a pris fin\u202f: vous avez déjà pris un rendez-vous grâce à la liste d’attente"),
+            ("en", "This offer has ended: you already booked an appointment from the waiting list"),
+        ],
+    )
+    def test_after_taking_one_offer_her_other_offers_say_she_already_booked(
+        self, client, clinic, service, professional, patient, clock, language, said
+    ):
+        anne = wait(clinic, service, "Anne", earliest=NOW.date(), latest=NOW.date() + timedelta(days=9))
+        clock.shift(timedelta(minutes=1))
+        first, second = (make_slot(professional, service, NOW + timedelta(days=days)) for days in (3, 4))
+        waitlist.waitlist_pass()
+        taken, other = anne.offers.order_by("slot_start")
+        assert waitlist.accept(taken.pk) == "accepted"
+        page = client.get(f"{accept_link(other)}?lang={language}").content.decode()
+        assert said in page
+        assert "liste d’attente." not in page.replace(said, "") and "waiting list." not in page.replace(said, "")
+        assert "Vous restez" not in page and "You stay" not in page
+        assert (first.pk, second.pk) == (taken.slot_id, other.slot_id)
+
+    def test_d21_joining_twice_online_widens_one_entry_and_a_freed_time_is_offered_once(
+        self, open_clinic, service, professional, slot, clock
+    ):
+        from booking import online
+        from booking.models import BookingRequest
+
+        def join(earliest, latest, **fields):
+            request = BookingRequest.objects.create(
+                clinic=open_clinic, language="fr", first_name="Anne", last_name="Roy", contact_channel="email",
+                contact="anne@example.com", expires_at=NOW, verified_at=NOW, service=service,
+                earliest=earliest, latest=latest, **fields,
+            )  # fmt: skip
+            return online.join_waitlist(request)
+
+        first = join(DAY - timedelta(days=2), DAY)
+        second = join(DAY, DAY + timedelta(days=5), professional=professional)
+        assert WaitlistEntry.objects.filter(state="waiting").count() == 1
+        first.refresh_from_db()
+        assert (second, first.earliest, first.latest) == (first, DAY - timedelta(days=2), DAY + timedelta(days=5))
+        assert first.professional is None  # any professional, as she first asked
+        clock.shift(timedelta(minutes=1))
+        appointment = book(slot, make_patient(open_clinic, first_name="Paul"))
+        appointment.status = Appointment.Status.CANCELLED
+        appointment.save()
+        assert waitlist.offer_slot(slot.pk) == 1
+
+    def test_d21_staff_adding_a_patient_already_waiting_widens_her_entry(self, staff, clinic, service, clock):
+        anne = wait(clinic, service, "Anne", earliest=DAY, latest=DAY + timedelta(days=2))
+        form = {
+            "clinic": clinic.pk, "patient": anne.patient.pk, "service": service.pk, "professional": "",
+            "earliest": DAY - timedelta(days=3), "latest": DAY + timedelta(days=1), "state": "waiting",
+            "offers-TOTAL_FORMS": 0, "offers-INITIAL_FORMS": 0,
+        }  # fmt: skip
+        response = staff.post("/admin/booking/waitlistentry/add/", form)
+        assert response.status_code == 302, response.content.decode()[:3000]
+        entry = WaitlistEntry.objects.get()
+        assert (entry.pk, entry.earliest, entry.latest) == (anne.pk, DAY - timedelta(days=3), DAY + timedelta(days=2))
+
+    def test_a_time_taken_from_a_staff_added_entry_is_recorded_from_the_waiting_list_and_handled_by_the_hub(
+        self, clinic, service, slot, freed
+    ):
+        assert not service.online_booking
+        anne = wait(clinic, service, "Anne")  # added by staff
+        waitlist.offer_slot(slot.pk)
+        assert waitlist.accept(anne.offers.get().pk) == "accepted"
+        appointment = Appointment.objects.get(slot=slot, status="booked")
+        with translation.override("en"):
+            assert appointment.get_source_display() == "from the waiting list, added by staff"
+        assert appointment.source == "waitlist"
+        assert appointment.hub_reason == ""  # R4: like a staff booking
+        assert Message.objects.filter(kind="confirmation", appointment=appointment).exists()
