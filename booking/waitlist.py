@@ -71,7 +71,7 @@ def waiting_for(slot: Slot):
     busy = Appointment.objects.filter(patient=OuterRef("patient"), start__lt=slot.end, end__gt=slot.start).exclude(
         status=Appointment.Status.CANCELLED
     )
-    offered = Offer.objects.filter(slot=slot, entry__patient=OuterRef("patient"))
+    offered = Offer.objects.filter(slot=slot, slot_start=slot.start, entry__patient=OuterRef("patient"))
     return (
         WaitlistEntry.objects.filter(
             clinic_id=slot.professional.clinic_id,
@@ -104,6 +104,9 @@ def offer_slot(slot_id: int) -> int:
             return 0  # free since before the Hub kept it: no one joined after (D21)
         if not is_free(slot, now):
             return 0
+        # Staff changed the time of a free slot: its offers end, and the new
+        # time is offered anew.
+        Offer.objects.filter(slot=slot, state=Offer.State.OPEN).exclude(slot_start=slot.start).update(state=WITHDRAWN)
         if Offer.objects.filter(slot=slot, state=Offer.State.OPEN).exists():
             return 0  # one round at a time
         ends = min(

@@ -3,6 +3,7 @@
 from datetime import date, timedelta
 
 import pytest
+from django.test import override_settings
 from django.utils import translation
 
 from booking import offers, waitlist
@@ -13,7 +14,7 @@ from confirmations.models import Message, Reply
 from confirmations.replies import understand_waiting
 from confirmations.tests.webhook_cases import post_signed
 from conftest import book, make_patient, make_professional, make_service, make_slot
-from schedules.models import Appointment
+from schedules.models import Appointment, Slot
 
 pytestmark = pytest.mark.django_db
 
@@ -453,3 +454,239 @@ class TestFoundTryingItAsAPatient:
         assert appointment.source == "waitlist"
         assert appointment.hub_reason == ""  # R4: like a staff booking
         assert Message.objects.filter(kind="confirmation", appointment=appointment).exists()
+
+    def test_d21_a_free_slot_whose_time_staff_change_is_a_new_time_for_the_list(
+        self, clinic, service, professional, clock
+    ):
+        slot = make_slot(professional, service, NOW + timedelta(days=3))
+        clock.shift(timedelta(minutes=1))
+        anne = wait(clinic, service, "Anne", earliest=NOW.date(), latest=NOW.date() + timedelta(days=9), since=None)
+        assert waitlist.waitlist_pass() == 0
+        clock.shift(timedelta(minutes=1))
+        slot.start, slot.end = slot.start + timedelta(hours=1), slot.end + timedelta(hours=1)
+        slot.save()
+        assert waitlist.waitlist_pass() == 1
+        assert anne.offers.get().slot_start == slot.start
+
+    def test_a_slot_free_since_before_the_hub_kept_it_is_offered_only_once_freed_again(
+        self, clinic, service, slot, freed
+    ):
+        wait(clinic, service, "Anne")
+        Slot.objects.filter(pk=slot.pk).update(free_since=None)  # a slot made before migration 0014
+        assert waitlist.offer_slot(slot.pk) == 0
+
+    def test_d21_a_patient_on_the_list_twice_from_before_is_offered_a_time_once(
+        self, clinic, service, slot, freed, channel_calls
+    ):
+        anne = wait(clinic, service, "Anne")
+        WaitlistEntry.objects.create(  # made before entries were merged
+            clinic=clinic, patient=anne.patient, service=service, earliest=DAY, latest=DAY, waits_since=anne.waits_since
+        )
+        bob = wait(clinic, service, "Bob")
+        assert waitlist.offer_slot(slot.pk) == 2
+        assert sorted(offer.entry.patient.first_name for offer in Offer.objects.all()) == ["Anne", "Bob"]
+        clock_offers = Offer.objects.filter(entry__patient=anne.patient)
+        assert clock_offers.count() == 1 and bob.offers.count() == 1
+
+    @pytest.mark.parametrize("language", ["fr", "en"])
+    def test_an_offer_to_a_patient_taken_off_the_list_says_only_that_it_ended(
+        self, client, clinic, service, slot, freed, language
+    ):
+        anne = wait(clinic, service, "Anne")
+        waitlist.offer_slot(slot.pk)
+        anne.state = WaitlistEntry.State.REMOVED
+        anne.save()
+        client.post(accept_link(anne.offers.get()))
+        page = client.get(f"{accept_link(anne.offers.get())}?lang={language}").content.decode()
+        assert {"fr": "Cette offre a pris fin.</p>", "en": "This offer has ended.</p>"}[language] in page
+        assert not Appointment.objects.filter(slot=slot, status="booked").exists()
+
+
+class TestOneEntryAPatient:
+    """D21: one patient, one service, overlapping dates: one entry (waitlist.join)."""
+
+    def entry(self, patient, service, earliest, latest, **fields):
+        return WaitlistEntry(
+            clinic=patient.clinic, patient=patient, service=service, earliest=earliest, latest=latest, **fields
+        )
+
+    def test_an_entry_overlapping_two_merges_them_into_the_oldest_with_their_offers(
+        self, clinic, service, patient, slot, freed, clock
+    ):
+        first = waitlist.join(self.entry(patient, service, DAY, DAY + timedelta(days=2)))
+        clock.shift(timedelta(minutes=1))
+        second = waitlist.join(self.entry(patient, service, DAY + timedelta(days=4), DAY + timedelta(days=6)))
+        assert first != second  # apart: two entries
+        offer = Offer.objects.create(entry=second, slot=slot, slot_start=slot.start, expires_at=NOW)
+        clock.shift(timedelta(minutes=1))
+        kept = waitlist.join(self.entry(patient, service, DAY + timedelta(days=1), DAY + timedelta(days=5)))
+        assert kept == first
+        kept.refresh_from_db()
+        second.refresh_from_db()
+        offer.refresh_from_db()
+        assert (kept.earliest, kept.latest, kept.state) == (DAY, DAY + timedelta(days=6), "waiting")
+        assert (kept.waits_since, second.state, offer.entry) == (NOW + timedelta(minutes=2), "removed", kept)
+
+    def test_an_edited_entry_is_merged_into_an_older_one_it_now_overlaps(self, clinic, service, patient, clock):
+        older = waitlist.join(self.entry(patient, service, DAY, DAY))
+        clock.shift(timedelta(minutes=1))
+        newer = waitlist.join(self.entry(patient, service, DAY + timedelta(days=3), DAY + timedelta(days=3)))
+        newer.earliest = DAY
+        assert waitlist.join(newer) == older
+        newer.refresh_from_db()
+        assert newer.state == "removed"
+        older.refresh_from_db()
+        assert (older.earliest, older.latest) == (DAY, DAY + timedelta(days=3))
+
+    def test_another_service_other_dates_or_an_entry_no_longer_waiting_stay_apart(
+        self, clinic, service, patient, clock
+    ):
+        first = waitlist.join(self.entry(patient, service, DAY, DAY + timedelta(days=1)))
+        vaccine = make_service(clinic, name_fr="Vaccin")
+        others = [
+            self.entry(patient, vaccine, DAY, DAY),
+            self.entry(patient, service, DAY + timedelta(days=2), DAY + timedelta(days=3)),
+            self.entry(patient, service, DAY + timedelta(days=1), DAY + timedelta(days=1), state="removed"),
+            self.entry(make_patient(clinic, first_name="Bob"), service, DAY, DAY),
+        ]
+        assert all(waitlist.join(other) == other for other in others)
+        first.refresh_from_db()
+        assert (first.earliest, first.latest, WaitlistEntry.objects.count()) == (DAY, DAY + timedelta(days=1), 5)
+
+    def test_the_same_professional_is_kept_the_latest_page_language_wins_and_a_patients_join_counts(
+        self, clinic, service, patient, professional
+    ):
+        first = waitlist.join(self.entry(patient, service, DAY, DAY, professional=professional, language="fr"))
+        waitlist.join(
+            self.entry(patient, service, DAY, DAY, professional=professional, language="en", added_by="patient")
+        )
+        waitlist.join(self.entry(patient, service, DAY, DAY, professional=professional))  # staff: no page language
+        first.refresh_from_db()
+        assert (first.professional, first.language, first.added_by) == (professional, "en", "patient")
+        waitlist.join(self.entry(patient, service, DAY, DAY))  # any professional
+        first.refresh_from_db()
+        assert first.professional is None
+
+    def test_staff_changing_what_an_entry_waits_for_hides_the_times_free_then(self, staff, clinic, service, clock):
+        anne = wait(clinic, service, "Anne", earliest=DAY, latest=DAY)
+        form = {
+            "clinic": clinic.pk, "patient": anne.patient.pk, "service": service.pk, "professional": "",
+            "earliest": DAY, "latest": DAY + timedelta(days=2), "state": "waiting",
+            "offers-TOTAL_FORMS": 0, "offers-INITIAL_FORMS": 0,
+        }  # fmt: skip
+        assert staff.post(f"/admin/booking/waitlistentry/{anne.pk}/change/", form).status_code == 302
+        anne.refresh_from_db()
+        assert (anne.latest, anne.waits_since) == (DAY + timedelta(days=2), NOW)
+
+
+class TestTheWaitingListsTests:
+    """Issue 22, item 21: what the outside mutation run found untested."""
+
+    def test_the_pass_each_minute_ends_offers_past_their_time_and_offers_the_next(
+        self, clinic, service, slot, freed, clock
+    ):
+        anne, bob = wait(clinic, service, "Anne"), wait(clinic, service, "Bob")
+        with override_settings(HUB_WAITLIST_OFFERS_AT_ONCE=1):
+            assert waitlist.offer_slot(slot.pk) == 1
+            clock.shift(timedelta(hours=2) - timedelta(seconds=1))
+            assert waitlist.waitlist_pass() == 0
+            assert anne.offers.get().state == "open"
+            clock.shift(timedelta(seconds=1))
+            assert waitlist.waitlist_pass() == 0  # the next one is made by the slot's new round
+        assert anne.offers.get().state == "expired"
+        assert bob.offers.get().state == "open"
+
+    def test_an_acceptance_after_the_offer_ended_but_before_the_pass_is_refused(
+        self, client, clinic, service, slot, freed, clock
+    ):
+        anne = wait(clinic, service, "Anne")
+        waitlist.offer_slot(slot.pk)
+        offer = anne.offers.get()
+        clock.shift(timedelta(hours=2))
+        assert client.post(accept_link(offer)).status_code == 302
+        offer.refresh_from_db()
+        assert (offer.state, offer.answered_at) == ("expired", NOW + timedelta(hours=2))
+        assert not Appointment.objects.filter(slot=slot, status="booked").exists()
+        anne.refresh_from_db()
+        assert anne.state == "waiting"
+
+    def test_an_acceptance_a_moment_before_the_end_books(self, clinic, service, slot, freed, clock):
+        anne = wait(clinic, service, "Anne")
+        waitlist.offer_slot(slot.pk)
+        clock.shift(timedelta(hours=2) - timedelta(seconds=1))
+        assert waitlist.accept(anne.offers.get().pk) == "accepted"
+
+    @pytest.mark.parametrize("language", ["fr", "en"])
+    def test_accepting_an_offer_whose_slot_was_deleted_is_refused_cleanly(
+        self, client, clinic, service, slot, freed, language
+    ):
+        anne = wait(clinic, service, "Anne")
+        waitlist.offer_slot(slot.pk)
+        offer = anne.offers.get()
+        Appointment.objects.filter(slot=slot).delete()
+        slot.delete()
+        page = client.get(f"{accept_link(offer)}?lang={language}")
+        assert page.status_code == 200 and "<button" not in page.content.decode()
+        assert client.post(f"{accept_link(offer)}?lang={language}").status_code == 302
+        offer.refresh_from_db()
+        assert offer.state == "withdrawn"
+        assert {"fr": "Vous restez sur la liste d’attente", "en": "You stay on the waiting list"}[language] in (
+            client.get(f"{accept_link(offer)}?lang={language}").content.decode()
+        )
+        assert not Appointment.objects.exclude(status="cancelled").exists()
+
+    def test_accepting_an_offer_whose_slot_was_moved_is_refused_and_the_new_time_offered_anew(
+        self, client, clinic, service, slot, freed, clock, channel_calls
+    ):
+        anne, bob = wait(clinic, service, "Anne"), wait(clinic, service, "Bob")
+        with override_settings(HUB_WAITLIST_OFFERS_AT_ONCE=1):
+            waitlist.offer_slot(slot.pk)
+            first = anne.offers.get()
+            clock.shift(timedelta(minutes=1))
+            slot.start, slot.end = slot.start + timedelta(hours=1), slot.end + timedelta(hours=1)
+            slot.save()
+            send_due_messages()  # the offer of the old time is not sent
+            assert Message.objects.get(kind="offer").state == "withdrawn"
+            assert "<button" not in client.get(accept_link(first)).content.decode()
+            assert waitlist.accept(first.pk) == "withdrawn"
+            assert not Appointment.objects.filter(slot=slot, status="booked").exists()
+            assert waitlist.waitlist_pass() == 1  # the new time, to the first waiting
+        new = Offer.objects.get(state="open")
+        assert (new.entry, new.slot_start, bob.offers.exists()) == (anne, slot.start, False)
+
+    def test_the_pass_ends_the_offers_of_a_time_the_slot_no_longer_has(self, clinic, service, slot, freed, clock):
+        anne = wait(clinic, service, "Anne")
+        waitlist.offer_slot(slot.pk)
+        clock.shift(timedelta(minutes=1))
+        slot.start, slot.end = slot.start + timedelta(hours=1), slot.end + timedelta(hours=1)
+        slot.save()
+        assert waitlist.offer_slot(slot.pk) == 1
+        assert [(offer.slot_start, offer.state) for offer in anne.offers.order_by("id")] == [
+            (slot.start - timedelta(hours=1), "withdrawn"),
+            (slot.start, "open"),
+        ]
+
+    def test_accepting_closes_the_other_offers_of_the_slot_and_their_messages_never_go(
+        self, clinic, service, slot, freed, channel_calls
+    ):
+        anne, bob, carl = (wait(clinic, service, name) for name in ("Anne", "Bob", "Carl"))
+        assert waitlist.offer_slot(slot.pk) == 3
+        assert waitlist.accept(anne.offers.get().pk) == "accepted"
+        assert [entry.offers.get().state for entry in (bob, carl)] == ["taken", "taken"]
+        send_due_messages()
+        offers = Message.objects.filter(kind="offer")
+        assert sorted(offers.values_list("to", "state")) == [
+            ("anne@example.com", "withdrawn"),  # she has her appointment: no need to offer it
+            ("bob@example.com", "withdrawn"),
+            ("carl@example.com", "withdrawn"),
+        ]
+        assert [call for call in channel_calls if call[2] in ("bob@example.com", "carl@example.com")] == []
+
+    def test_an_offer_needs_a_moment_before_the_booking_notice_closes(self, clinic, service, professional, clock):
+        notice = service.online_booking_notice
+        at_notice = make_slot(professional, service, NOW + notice)
+        just_after = make_slot(professional, service, NOW + notice + timedelta(minutes=1))
+        wait(clinic, service, "Anne", earliest=NOW.date(), latest=NOW.date())
+        assert waitlist.offer_slot(at_notice.pk) == 0  # it would end as it is made
+        assert waitlist.offer_slot(just_after.pk) == 1
+        assert Offer.objects.get().expires_at == NOW + timedelta(minutes=1)
