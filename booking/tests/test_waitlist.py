@@ -1,8 +1,10 @@
 """The waiting list (D20): a freed slot is offered, the first to accept gets it."""
 
-from datetime import date, timedelta
+import threading
+from datetime import date, datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 from django.utils import translation
 
@@ -13,12 +15,13 @@ from confirmations.dispatch import send_due_messages
 from confirmations.models import Message, Reply
 from confirmations.replies import understand_waiting
 from confirmations.tests.webhook_cases import post_signed
-from conftest import book, make_patient, make_professional, make_service, make_slot
+from conftest import TORONTO, book, make_patient, make_professional, make_service, make_slot, postgres_only
 from schedules.models import Appointment, Slot
 
 pytestmark = pytest.mark.django_db
 
 DAY = date(2026, 12, 3)  # the shared slot's day
+DAY_START = datetime(2026, 12, 3, tzinfo=TORONTO)
 
 
 def wait(
@@ -557,6 +560,9 @@ class TestOneEntryAPatient:
         self, clinic, service, patient, professional
     ):
         first = waitlist.join(self.entry(patient, service, DAY, DAY, professional=professional, language="fr"))
+        waitlist.join(self.entry(patient, service, DAY, DAY, professional=professional))  # staff again
+        first.refresh_from_db()
+        assert (first.language, first.added_by) == ("fr", "staff")
         waitlist.join(
             self.entry(patient, service, DAY, DAY, professional=professional, language="en", added_by="patient")
         )
@@ -690,3 +696,81 @@ class TestTheWaitingListsTests:
         assert waitlist.offer_slot(at_notice.pk) == 0  # it would end as it is made
         assert waitlist.offer_slot(just_after.pk) == 1
         assert Offer.objects.get().expires_at == NOW + timedelta(minutes=1)
+
+    def test_an_offer_wakes_the_worker_and_no_offer_does_not(self, clinic, service, slot, freed, monkeypatch):
+        woken = []
+        monkeypatch.setattr(waitlist, "wake_the_worker_after_commit", lambda: woken.append(1))
+        assert waitlist.offer_slot(slot.pk) == 0  # nobody waits
+        wait(clinic, service, "Anne")
+        assert waitlist.offer_slot(slot.pk) == 1
+        assert woken == [1]
+
+    def test_a_slot_no_longer_free_is_not_offered(self, clinic, service, slot, freed, patient):
+        wait(clinic, service, "Anne")
+        book(slot, patient)
+        assert waitlist.offer_slot(slot.pk) == 0
+        assert not Offer.objects.exists()
+
+    def test_a_booking_made_in_the_same_instant_takes_the_slot_from_the_offer(
+        self, clinic, service, slot, freed, patient, monkeypatch
+    ):
+        anne = wait(clinic, service, "Anne")
+        waitlist.offer_slot(slot.pk)
+        book(slot, patient)
+        monkeypatch.setattr(waitlist, "is_free", lambda slot, now: True)  # it was, a moment before
+        assert waitlist.accept(anne.offers.get().pk) == "taken"
+        assert (anne.offers.get().state, Appointment.objects.get(slot=slot, status="booked").patient) == (
+            "taken",
+            patient,
+        )
+
+    def test_the_pass_looks_up_to_the_last_day_of_the_window_and_no_further(self, clinic, service, professional, clock):
+        anne = wait(clinic, service, "Anne", earliest=DAY, latest=DAY)
+        late = make_slot(professional, service, DAY_START.replace(hour=23, minute=30))
+        make_slot(professional, service, DAY_START + timedelta(days=1))  # the next morning, at midnight
+        assert waitlist.waitlist_pass() == 1
+        assert anne.offers.get().slot == late
+
+    def test_the_pass_offers_a_patient_the_three_soonest_new_times_at_once(self, clinic, service, professional, clock):
+        anne = wait(clinic, service, "Anne", earliest=DAY, latest=DAY + timedelta(days=3))
+        slots = [make_slot(professional, service, DAY_START + timedelta(days=days, hours=9)) for days in range(4)]
+        assert waitlist.waitlist_pass() == 3
+        assert sorted(anne.offers.values_list("slot_id", flat=True)) == [slot.pk for slot in slots[:3]]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_d21_two_joins_at_once_for_one_patient_make_one_entry(clinic, service, patient, monkeypatch):
+    postgres_only(connection)  # SQLite serialises writers: there is no race to test
+    # Each join waits, once it has looked for the patient's entries, for the
+    # other to have looked too: without a lock on the patient, both find
+    # none and both add one.
+    both_looked = threading.Barrier(2, timeout=2)
+    save = WaitlistEntry.save
+
+    def look_then_wait(entry, *args, **kwargs):
+        if entry.pk is None:
+            try:
+                both_looked.wait()
+            except threading.BrokenBarrierError:
+                pass  # the other waits for this join to commit: as it should
+        return save(entry, *args, **kwargs)
+
+    monkeypatch.setattr(WaitlistEntry, "save", look_then_wait)
+
+    def join(earliest):
+        try:
+            entry = WaitlistEntry(
+                clinic=clinic, patient=patient, service=service, earliest=earliest, latest=earliest + timedelta(days=2)
+            )
+            waitlist.join(entry)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=join, args=(day,)) for day in (DAY, DAY + timedelta(days=1))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    entry = WaitlistEntry.objects.get(state="waiting")
+    assert (entry.earliest, entry.latest) == (DAY, DAY + timedelta(days=3))
