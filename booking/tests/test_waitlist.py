@@ -4,6 +4,7 @@ import threading
 from datetime import date, datetime, timedelta
 
 import pytest
+from django.core import signing
 from django.db import connection
 from django.test import override_settings
 from django.utils import translation
@@ -774,3 +775,22 @@ def test_d21_two_joins_at_once_for_one_patient_make_one_entry(clinic, service, p
         thread.join()
     entry = WaitlistEntry.objects.get(state="waiting")
     assert (entry.earliest, entry.latest) == (DAY, DAY + timedelta(days=3))
+
+
+class TestTheOffersLink:
+    @pytest.mark.parametrize("signed", [5, ["x"] * 36, "x" * 35, "x" * 37])
+    def test_a_signed_token_that_names_no_offer_is_not_found(self, client, db, signed):
+        token = signing.dumps(signed, salt=offers.SALT)
+        assert offers.read(token) is None
+        assert client.get(f"/rendez-vous/offre/{token}/").status_code == 404
+
+    def test_at_the_minute_an_offer_ends_its_page_says_so_and_its_message_is_not_sent(
+        self, client, clinic, service, slot, freed, clock, channel_calls
+    ):
+        anne = wait(clinic, service, "Anne")
+        waitlist.offer_slot(slot.pk)
+        clock.shift(timedelta(hours=2))
+        page = client.get(accept_link(anne.offers.get())).content.decode()
+        assert "Cette offre a pris fin" in page and "<button" not in page
+        send_due_messages()
+        assert Message.objects.get(kind="offer").state == "withdrawn"
