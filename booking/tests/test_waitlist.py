@@ -734,9 +734,13 @@ class TestTheWaitingListsTests:
 
     def test_the_pass_offers_a_patient_the_three_soonest_new_times_at_once(self, clinic, service, professional, clock):
         anne = wait(clinic, service, "Anne", earliest=DAY, latest=DAY + timedelta(days=3))
+        # Bob waits for the third day only: the pass looks for his times on
+        # that day, not the day after (Anne's fourth time).
+        bob = wait(clinic, service, "Bob", earliest=DAY + timedelta(days=2), latest=DAY + timedelta(days=2))
         slots = [make_slot(professional, service, DAY_START + timedelta(days=days, hours=9)) for days in range(4)]
-        assert waitlist.waitlist_pass() == 3
+        assert waitlist.waitlist_pass() == 4
         assert sorted(anne.offers.values_list("slot_id", flat=True)) == [slot.pk for slot in slots[:3]]
+        assert list(bob.offers.values_list("slot_id", flat=True)) == [slots[2].pk]
 
 
 @pytest.mark.postgres
