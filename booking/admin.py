@@ -1,6 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from booking import waitlist
 from booking.models import BookingRequest, Offer, WaitlistEntry
 from schedules.admin_scoping import ClinicScopedAdmin
 
@@ -32,9 +34,24 @@ class WaitlistEntryAdmin(ClinicScopedAdmin):
     search_fields = ["patient__last_name", "patient__first_name"]
     list_select_related = ["patient", "service", "professional"]
     autocomplete_fields = ["patient"]
-    fields = ["clinic", "patient", "service", "professional", "earliest", "latest", "state", "appointment"]
-    readonly_fields = ["appointment"]
+    fields = ["clinic", "patient", "service", "professional", "earliest", "latest", "state", "added_by", "appointment"]
+    readonly_fields = ["added_by", "appointment"]
     inlines = [OfferInline]
+
+    def save_model(self, request, obj: WaitlistEntry, form, change: bool) -> None:
+        """D21: a patient already waiting for the service on overlapping
+        dates keeps one entry, widened; and times free when staff set what
+        she waits for are not offered to her (only those freed after)."""
+        if change and {"patient", "service", "professional", "earliest", "latest", "state"} & set(form.changed_data):
+            obj.waits_since = timezone.now()
+        kept = waitlist.join(obj)
+        if kept.pk != obj.pk:
+            obj.pk = kept.pk
+            obj.refresh_from_db()
+            messages.info(
+                request,
+                _("This patient was already waiting for this service on these dates: that entry now covers both."),
+            )
 
     @admin.display(description=_("offers"))
     def offers_made(self, entry: WaitlistEntry) -> int:

@@ -3,6 +3,7 @@
 import uuid
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from schedules.models import Appointment, Clinic, Slot
@@ -63,13 +64,14 @@ class BookingRequest(models.Model):
     )
     earliest = models.DateField(_("from"), null=True, blank=True)
     latest = models.DateField(_("until"), null=True, blank=True)
-    entry = models.OneToOneField(
+    # (Joining again for overlapping dates widens the same entry, D21.)
+    entry = models.ForeignKey(
         "booking.WaitlistEntry",
         verbose_name=_("waiting list entry"),
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
-        related_name="online_request",
+        related_name="online_requests",
     )
 
     class Meta:
@@ -89,6 +91,10 @@ class WaitlistEntry(models.Model):
         WAITING = "waiting", _("waiting")
         BOOKED = "booked", _("booked from an offer")
         REMOVED = "removed", _("removed from the list")
+
+    class AddedBy(models.TextChoices):
+        STAFF = "staff", _("staff")
+        PATIENT = "patient", _("the patient, on the booking page")
 
     clinic_lookup = "clinic"
 
@@ -119,7 +125,12 @@ class WaitlistEntry(models.Model):
     appointment = models.ForeignKey(
         Appointment, verbose_name=_("appointment"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    added_by = models.CharField(_("added by"), max_length=8, choices=AddedBy.choices, default=AddedBy.STAFF)
     created_at = models.DateTimeField(_("added"), auto_now_add=True)
+    # D21: when the patient (or staff) last asked for this service and these
+    # dates. Only a time freed or made after is offered: one free then was
+    # on the page, or in the back office, and was not taken.
+    waits_since = models.DateTimeField(_("waiting since"), default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = _("waiting list entry")

@@ -4,7 +4,7 @@ with one button (the GET only shows: mail scanners open links, D11)."""
 from django.shortcuts import redirect
 
 from booking import offers, waitlist
-from booking.models import Offer
+from booking.models import Offer, WaitlistEntry
 from booking.pages import show
 from confirmations.content import TYPE_LABELS
 from confirmations.dates import long_date
@@ -20,6 +20,8 @@ TEXTS = {
         "expired": "Cette offre a pris fin. Vous restez sur la liste d’attente.",
         "withdrawn": "Cette plage n’est plus offerte. Vous restez sur la liste d’attente.",
         "until": "Offre valide jusqu’au {until}.",
+        "booked": "Cette offre a pris fin\u202f: vous avez déjà pris un rendez-vous grâce à la liste d’attente.",
+        "removed": "Cette offre a pris fin.",
     },
     "en": {
         "title": "A time became free",
@@ -30,6 +32,8 @@ TEXTS = {
         "expired": "This offer has ended. You stay on the waiting list.",
         "withdrawn": "This time is no longer offered. You stay on the waiting list.",
         "until": "Offer valid until {until}.",
+        "booked": "This offer has ended: you already booked an appointment from the waiting list.",
+        "removed": "This offer has ended.",
     },
 }
 
@@ -57,7 +61,17 @@ def offer(request, token: str):
         "type": TYPE_LABELS[language].get(found.entry.service.category, ""),
         "service": found.entry.service.name(language),
         "state": state,
-        "message": texts["ask"] if state == Offer.State.OPEN else texts[state],
+        "message": said(texts, state, found.entry),
         "until": texts["until"].format(until=long_date(found.expires_at, clinic.timezone, language)),
     }
     return show(request, "offer", language, clinic, context)
+
+
+def said(texts: dict, state: str, entry: WaitlistEntry) -> str:
+    """What the page says of the offer; "you stay on the waiting list" only
+    to a patient who does (not once she booked from another offer)."""
+    if state == Offer.State.OPEN:
+        return texts["ask"]
+    if state == Offer.State.ACCEPTED or entry.state == WaitlistEntry.State.WAITING:
+        return texts[state]
+    return texts[entry.state]

@@ -72,9 +72,16 @@ def of(message):
 
 
 def still_open(offer) -> bool:
+    """Open, in time, and for a time its slot still has (not deleted, nor
+    changed by staff)."""
     from booking.models import Offer
 
-    return offer.state == Offer.State.OPEN and timezone.now() < offer.expires_at and offer.slot_id is not None
+    return (
+        offer.state == Offer.State.OPEN
+        and timezone.now() < offer.expires_at
+        and offer.slot_id is not None
+        and offer.slot.start == offer.slot_start
+    )
 
 
 def write(offer, language: str, channel: str) -> tuple[str, str, str]:

@@ -298,7 +298,9 @@ def patient_for(request: BookingRequest) -> Patient:
 
 
 def join_waitlist(request: BookingRequest):
-    """Puts the verified request's patient on the waiting list, once."""
+    """Puts the verified request's patient on the waiting list, once (D21:
+    her entry for the service on overlapping dates is widened instead)."""
+    from booking import waitlist
     from booking.models import WaitlistEntry
 
     with transaction.atomic():
@@ -307,14 +309,17 @@ def join_waitlist(request: BookingRequest):
             return request.entry
         if request.verified_at is None or request.service_id is None:
             raise NotBookable
-        entry = WaitlistEntry.objects.create(
-            clinic_id=request.clinic_id,
-            patient=patient_for(request),
-            service_id=request.service_id,
-            professional_id=request.professional_id,
-            earliest=request.earliest,
-            latest=request.latest,
-            language=request.language,
+        entry = waitlist.join(
+            WaitlistEntry(
+                clinic_id=request.clinic_id,
+                patient=patient_for(request),
+                service_id=request.service_id,
+                professional_id=request.professional_id,
+                earliest=request.earliest,
+                latest=request.latest,
+                language=request.language,
+                added_by=WaitlistEntry.AddedBy.PATIENT,
+            )
         )
         request.entry = entry
         request.save(update_fields=["entry"])

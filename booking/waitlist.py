@@ -2,14 +2,18 @@
 
 When a slot becomes free (a cancellation, a deleted or moved appointment,
 a new slot), the first waiting patients whose entry matches it (the
-service, the professional if they chose one, the date window) are offered
-it, HUB_WAITLIST_OFFERS_AT_ONCE at a time, through their email (a link) or
+service, the professional if they chose one, the date window) and who
+joined before it became free (D21) are offered it,
+HUB_WAITLIST_OFFERS_AT_ONCE at a time, through their email (a link) or
 mobile (answer YES/OUI). The first to accept gets it: the slot's row is
 locked and the one-active-appointment constraint decides. An offer ends
 after HUB_WAITLIST_OFFER_MINUTES, and never later than the service's
 online booking notice before the start; then the next patients are
 offered the slot. A late answer is told the slot is taken; that patient
 stays on the list. The booking made from an offer is an ordinary booking.
+
+A patient waits once for a service on given dates (D21): joining again
+for overlapping dates widens her entry (`join`).
 """
 
 import logging
@@ -27,6 +31,7 @@ from booking.models import Offer, WaitlistEntry
 from confirmations.contacts import EMAIL, SMS, configured_channels, contact_for
 from confirmations.models import Message
 from confirmations.planning import queue, wake_the_worker_after_commit
+from patients.models import Patient
 from schedules.actors import PATIENT, acting_as
 from schedules.models import Appointment, Slot
 from schedules.signals import slot_freed
@@ -43,8 +48,13 @@ ACCEPTED, TAKEN, EXPIRED, WITHDRAWN = (
 
 @receiver(slot_freed)
 def offer_when_committed(sender, slot_id: int, **kwargs) -> None:
-    """A freed slot is offered as soon as its change commits, when someone
-    waits for its service (new slots: the per-minute pass)."""
+    """A freed slot is free from now on (D21), and offered as soon as its
+    change commits, when someone waits for its service (new slots: the
+    per-minute pass)."""
+    # Marked within the change's transaction, so never lost with it; an
+    # entry made in the instant before it commits is then not offered this
+    # time: the side of D21 that never offers a time the patient saw free.
+    Slot.objects.filter(pk=slot_id).update(free_since=timezone.now())
     if WaitlistEntry.objects.filter(state=WaitlistEntry.State.WAITING, service__slots=slot_id).exists():
         transaction.on_commit(partial(queue, "booking.tasks.offer_slot", slot_id))
 
@@ -54,12 +64,14 @@ def is_free(slot: Slot, now: datetime) -> bool:
 
 
 def waiting_for(slot: Slot):
-    """The entries this slot suits, first come first; never a patient who
-    already holds an appointment at that time."""
+    """The entries this slot suits, first come first, made before it became
+    free (D21); never a patient who already holds an appointment at that
+    time, nor one offered it already."""
     day = slot.professional.clinic.local(slot.start).date()
     busy = Appointment.objects.filter(patient=OuterRef("patient"), start__lt=slot.end, end__gt=slot.start).exclude(
         status=Appointment.Status.CANCELLED
     )
+    offered = Offer.objects.filter(slot=slot, slot_start=slot.start, entry__patient=OuterRef("patient"))
     return (
         WaitlistEntry.objects.filter(
             clinic_id=slot.professional.clinic_id,
@@ -67,9 +79,10 @@ def waiting_for(slot: Slot):
             service_id=slot.service_id,
             earliest__lte=day,
             latest__gte=day,
+            waits_since__lt=slot.free_since,
         )
         .filter(Q(professional__isnull=True) | Q(professional_id=slot.professional_id))
-        .exclude(offers__slot=slot)
+        .filter(~Exists(offered))
         .filter(~Exists(busy))
         .select_related("patient", "clinic", "service")
         .order_by("created_at", "id")
@@ -87,8 +100,13 @@ def offer_slot(slot_id: int) -> int:
             .filter(pk=slot_id)
             .first()
         )
-        if slot is None or not slot.professional.clinic.hub_connected or not is_free(slot, now):
+        if slot is None or slot.free_since is None or not slot.professional.clinic.hub_connected:
+            return 0  # free since before the Hub kept it: no one joined after (D21)
+        if not is_free(slot, now):
             return 0
+        # Staff changed the time of a free slot: its offers end, and the new
+        # time is offered anew.
+        Offer.objects.filter(slot=slot, state=Offer.State.OPEN).exclude(slot_start=slot.start).update(state=WITHDRAWN)
         if Offer.objects.filter(slot=slot, state=Offer.State.OPEN).exists():
             return 0  # one round at a time
         ends = min(
@@ -97,13 +115,14 @@ def offer_slot(slot_id: int) -> int:
         )
         if ends <= now:
             return 0
-        made = 0
+        made, patients = 0, set()
         for entry in waiting_for(slot):
             if made == settings.HUB_WAITLIST_OFFERS_AT_ONCE:
                 break
             contact = contact_for(entry.patient, channels=configured_channels() & {EMAIL, SMS})
-            if contact is None:
-                continue  # only an email link or an SMS answer can take an offer
+            if contact is None or entry.patient_id in patients:
+                continue  # only an email link or an SMS answer can take an offer; one offer a patient
+            patients.add(entry.patient_id)
             message = Message.objects.create(
                 kind=Message.Kind.OFFER,
                 clinic=slot.professional.clinic,
@@ -147,11 +166,11 @@ def accept(offer_id: int) -> str:
             return _close(offer, WITHDRAWN, now)
         if not is_free(slot, now):
             return _close(offer, TAKEN, now)
-        language = offer.message.language if offer.message else entry.patient.language
+        source, language = booked_as(entry)
         try:
             with transaction.atomic(), acting_as(PATIENT):
                 appointment = Appointment.objects.create(
-                    slot=slot, patient=entry.patient, source=Appointment.Source.ONLINE_HUB, booking_language=language
+                    slot=slot, patient=entry.patient, source=source, booking_language=language
                 )
         except IntegrityError:
             return _close(offer, TAKEN, now)  # booked in the same instant, by staff or the booking page
@@ -162,6 +181,16 @@ def accept(offer_id: int) -> str:
         Offer.objects.filter(slot=slot, state=Offer.State.OPEN).exclude(pk=offer.pk).update(state=TAKEN)
         Offer.objects.filter(entry=entry, state=Offer.State.OPEN).exclude(pk=offer.pk).update(state=WITHDRAWN)
         return _close(offer, ACCEPTED, now)
+
+
+def booked_as(entry: WaitlistEntry) -> tuple[str, str | None]:
+    """The source and booking language of a booking from this entry: one
+    the patient joined online is booked online, in the page's language
+    (R20); one staff added is a booking from the waiting list, in the
+    language of the patient's record, handled like staff's (R4)."""
+    if entry.added_by == WaitlistEntry.AddedBy.PATIENT:
+        return Appointment.Source.ONLINE_HUB, entry.language
+    return Appointment.Source.WAITLIST, None
 
 
 def _close(offer: Offer, state: str, now) -> str:
@@ -195,7 +224,56 @@ def waitlist_pass() -> int:
         in_window = online.free_slots(entry.service, entry.professional_id, now, limit=None).filter(
             start__gte=datetime.combine(entry.earliest, time.min, zone),
             start__lt=datetime.combine(entry.latest + timedelta(days=1), time.min, zone),
+            free_since__gt=entry.waits_since,  # D21
         )
         for slot in in_window[:3]:
             made += offer_slot(slot.pk)
     return made
+
+
+def join(entry: WaitlistEntry) -> WaitlistEntry:
+    """Saves a waiting entry, or (D21: one patient, one service, overlapping
+    dates, one entry) widens the patient's entry already waiting for that
+    service to cover both; returns the entry that waits. The older entry is
+    kept (her place on the list); an entry merged into it leaves the list,
+    and its offers go to the one kept."""
+    with transaction.atomic():
+        # Two joins at once for one patient queue here: one entry, never two.
+        list(Patient.objects.select_for_update().filter(pk=entry.patient_id).values_list("pk"))
+        same = (
+            WaitlistEntry.objects.select_for_update()
+            .filter(
+                patient_id=entry.patient_id,
+                service_id=entry.service_id,
+                state=WaitlistEntry.State.WAITING,
+                earliest__lte=entry.latest,
+                latest__gte=entry.earliest,
+            )
+            .exclude(pk=entry.pk)
+        )
+        if entry.state != WaitlistEntry.State.WAITING or not same:
+            entry.save()
+            return entry
+        kept, *merged = sorted([*same, entry], key=lambda each: (each.pk is None, each.created_at, each.pk))
+        _widen(kept, [kept, *merged], entry)
+        for each in merged:
+            if each.pk is not None:
+                Offer.objects.filter(entry=each).update(entry=kept)
+                each.state = WaitlistEntry.State.REMOVED
+                each.save(update_fields=["state"])
+        return kept
+
+
+def _widen(kept: WaitlistEntry, entries: list[WaitlistEntry], latest: WaitlistEntry) -> None:
+    """The kept entry covers every date of `entries`, with any professional
+    when they named different ones; the latest asked says the language.
+    Times free now were in sight: only those freed after are offered (D21)."""
+    kept.earliest = min(each.earliest for each in entries)
+    kept.latest = max(each.latest for each in entries)
+    if len({each.professional_id for each in entries}) > 1:
+        kept.professional = None
+    kept.language = latest.language or kept.language
+    if latest.added_by == WaitlistEntry.AddedBy.PATIENT:
+        kept.added_by = WaitlistEntry.AddedBy.PATIENT
+    kept.waits_since = timezone.now()
+    kept.save()

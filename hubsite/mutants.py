@@ -68,7 +68,33 @@ MODULES = {
         "booking/tests/test_pages.py",
     ],
     "confirmations.links": ["confirmations/tests/test_patient_pages.py", "confirmations/tests/test_content.py"],
+    "booking.waitlist": ["booking/tests/test_waitlist.py"],
+    "booking.offers": ["booking/tests/test_waitlist.py"],
+    "booking.online": ["booking/tests/test_online.py", "booking/tests/test_pages.py", "booking/tests/test_waitlist.py"],
+    "booking.codes": ["booking/tests/test_online.py", "booking/tests/test_pages.py"],
+    "booking.rules": ["booking/tests/test_rules.py", "booking/tests/test_online.py"],
 }
+
+
+def short_names() -> dict[str, str]:
+    """Each module's name for `--only`: its last part (`waitlist`), or its
+    full name when a module listed before has that last part
+    (`booking.rules`, beside `rules`)."""
+    names = {}
+    for module in MODULES:
+        last = module.rsplit(".", 1)[1]
+        names[module] = module if last in names.values() else last
+    return names
+
+
+def chosen(only: str) -> list[str] | None:
+    """The modules `--only` names (short or full names), in MODULES' order;
+    None when one of them is unknown."""
+    wanted = {name.strip() for name in only.split(",") if name.strip()}
+    modules = [module for module, short in short_names().items() if short in wanted or module in wanted]
+    known = {*short_names().values(), *MODULES}
+    return modules if wanted <= known else None
+
 
 SWAPS = {
     ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,

@@ -230,6 +230,11 @@ class Slot(models.Model):
     service = models.ForeignKey(Service, verbose_name=_("service"), on_delete=models.PROTECT, related_name="slots")
     start = models.DateTimeField(_("start"))
     end = models.DateTimeField(_("end"))
+    # D21: since when this time has been free as it is (made, changed, or
+    # left by its appointment). The waiting list offers it only to entries
+    # made before: a time free when the patient joined was on her screen.
+    # Empty: free since before the Hub kept this.
+    free_since = models.DateTimeField(_("free since"), null=True, blank=True, default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = _("slot")
@@ -247,7 +252,10 @@ class Slot(models.Model):
         return f"{date_format(local, 'SHORT_DATETIME_FORMAT')} · {self.professional} · {self.service}"
 
     def save(self, *args, **kwargs) -> None:
-        self.refuse_changes_while_held()
+        if self.refuse_changes_while_held():
+            self.free_since = timezone.now()  # D21: another time, new to the waiting list
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "free_since"}
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
@@ -257,12 +265,13 @@ class Slot(models.Model):
             raise ValidationError({"service": _("The service must belong to the professional's clinic.")})
         self.refuse_changes_while_held()
 
-    def refuse_changes_while_held(self) -> None:
+    def refuse_changes_while_held(self) -> bool:
         """D14, for edits: a slot that holds an active appointment keeps its
         professional, service and times (its appointment would silently
-        drift from it); move or cancel the appointment first."""
+        drift from it); move or cancel the appointment first. Returns
+        whether a free slot's professional, service or times change."""
         if self.pk is None:
-            return
+            return False
         stored = Slot.objects.filter(pk=self.pk).values("professional_id", "service_id", "start", "end").first()
         mine = {
             "professional_id": self.professional_id,
@@ -271,13 +280,14 @@ class Slot(models.Model):
             "end": self.end,
         }
         if stored is None or stored == mine:
-            return
+            return False
         held = self.appointments.exclude(status="cancelled")
         if held.exists():
             raise ValidationError(
                 _("This slot holds an active appointment; move or cancel it first: %(appointments)s")
                 % {"appointments": ", ".join(str(appointment) for appointment in held)}
             )
+        return True
 
 
 def keep_slots_with_active_appointments(collector, field, sub_objs, using):
@@ -339,6 +349,9 @@ class Appointment(models.Model):
         STAFF = "staff", _("booked by staff")
         ONLINE = "online", _("booked online (Sofy)")
         ONLINE_HUB = "online_hub", _("booked online (Sofy RV Hub)")
+        # A time offered from an entry staff put on the waiting list (one the
+        # patient joined from the booking page is booked online, above).
+        WAITLIST = "waitlist", _("from the waiting list, added by staff")
         EXTERNAL = "external", _("external portal (e.g. RVSQ)")
 
     class Status(models.TextChoices):

@@ -349,3 +349,31 @@ def test_the_waiting_list_code_pages_button_says_it_joins_the_list(page, live_se
     assert page.get_by_role("button", name=words["confirm"]).count() == 0
     page.get_by_role("button", name=words["join_button"]).click()
     assert page.locator("h1").inner_text() == words["joined"]
+
+
+@pytest.mark.parametrize(
+    "lang, button, said",
+    [
+        ("fr", "Je prends ce rendez-vous", "vous avez déjà pris un rendez-vous grâce à la liste d’attente"),
+        ("en", "I take this appointment", "you already booked an appointment from the waiting list"),
+    ],
+)
+def test_after_taking_one_offer_the_other_offer_says_she_already_booked(
+    page, clinic, service, professional, slot, patient, waiting, lang, button, said
+):
+    later = make_slot(professional, service, slot.start + timedelta(days=1))
+    for each in (slot, later):  # two times freed after Anne and Bob joined (D21)
+        appointment = book(each, patient)
+        appointment.status = Appointment.Status.CANCELLED
+        appointment.save()
+    waitlist.waitlist_pass()
+    send_due_messages()
+    first, second = (
+        OFFER_LINK.search(email.body).group(1) for email in mail.outbox if email.to == ["anne@example.com"]
+    )
+    page.goto(f"{first}?lang={lang}")
+    page.get_by_role("button", name=button).click()
+    page.goto(f"{second}?lang={lang}")
+    assert said in page.locator("[role=status]").inner_text()
+    assert page.get_by_role("button").count() == 0
+    assert "Vous restez" not in page.content() and "You stay" not in page.content()

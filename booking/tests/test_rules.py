@@ -66,3 +66,16 @@ def test_the_promised_numbers():
 
 def test_a_code_of_another_request_opens_nothing():
     assert rules.code_hash("r1", "123456") != rules.code_hash("r2", "123456")
+
+
+def test_a_codes_digits_are_drawn_evenly_every_first_digit_turns_up():
+    assert {rules.new_code()[0] for _ in range(300)} == set("0123456789")
+
+
+def test_once_the_code_is_right_the_patient_may_still_choose_a_time_for_30_minutes():
+    from booking.models import BookingRequest
+    from booking.online import may_choose
+
+    request = BookingRequest(verified_at=NOW)
+    assert may_choose(request, NOW + timedelta(minutes=30) - timedelta(seconds=1))
+    assert not may_choose(request, NOW + timedelta(minutes=30))

@@ -91,3 +91,12 @@ def test_a_first_run_under_coverage_says_which_test_runs_which_line_and_a_mutant
         text=True,
     )
     assert done.returncode == 0 and re.search(r"^1 passed, \d+ deselected", done.stdout, re.M), done.stdout
+
+
+def test_only_names_a_module_by_its_last_part_or_by_its_full_name_when_an_earlier_one_has_that_part():
+    assert mutants.short_names()["confirmations.rules"] == "rules"
+    assert mutants.short_names()["booking.rules"] == "booking.rules"
+    assert mutants.short_names()["booking.waitlist"] == "waitlist"
+    assert mutants.chosen("waitlist, rules") == ["confirmations.rules", "booking.waitlist"]
+    assert mutants.chosen("booking.rules,confirmations.keywords") == ["confirmations.keywords", "booking.rules"]
+    assert mutants.chosen("rules,nothing") is None

@@ -24,7 +24,7 @@ class Command(BaseCommand):
     help = "Mutation testing of the core modules: mutants, killed, survived, and the survivors."
 
     def add_arguments(self, parser):
-        short = ",".join(name.rsplit(".", 1)[1] for name in mutants.MODULES)
+        short = ",".join(mutants.short_names().values())
         parser.add_argument("--only", default=short, help=f"modules, of: {short}")
         parser.add_argument("--jobs", type=int, default=2, help="test processes at once")
         parser.add_argument("--min", type=float, default=0.0, help="fail under this score (percent)")
@@ -36,9 +36,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, only, jobs, min, timeout, postgres, **options):
-        wanted = [name.strip() for name in only.split(",") if name.strip()]
-        modules = [module for module in mutants.MODULES if module.rsplit(".", 1)[1] in wanted]
-        if len(modules) != len(wanted):
+        modules = mutants.chosen(only)
+        if modules is None:
             raise CommandError(f"unknown module in --only: {only}")
         equivalent = mutants.equivalent()
         # Each job at once gets its own environment (its own database, with --postgres).
