@@ -466,14 +466,14 @@ def service_asked(asked: BookingRequest):
 
 
 def why_not_bookable(clinic, asked: BookingRequest) -> str | None:
-    """CLOSED or GONE when a request for a slot can no longer book anything,
-    whatever the code typed; None otherwise (a slot taken meanwhile is
+    """CLOSED or GONE when a request can no longer book anything (or join
+    the waiting list), whatever the code typed; None otherwise (a slot taken meanwhile is
     found only when booking)."""
-    if joins_waitlist(asked):
-        return None
     service = service_asked(asked)
     if service is not None and not online.open_services(clinic).filter(pk=service.pk).exists():
         return CLOSED
+    if joins_waitlist(asked):
+        return None
     return GONE if asked.slot_id is None else None
 
 

@@ -291,6 +291,21 @@ class TestWaitingFromThePage:
         data |= {"earliest": "2026-11-30", "latest": "2026-12-10", **fields}
         return client.post(f"{HOME}service/{service.pk}/attente/", data)
 
+    def test_a_service_closed_online_after_the_code_was_asked_joins_no_list_and_says_so(
+        self, client, open_clinic, service, clock
+    ):
+        vaccine = make_service(open_clinic, name_fr="Vaccin", name_en="Vaccine", online_booking=True)
+        response = self.join(client, service)
+        service.online_booking = False
+        service.save()
+        response = client.post(
+            response["Location"].split("?")[0], {"lang": "en", "code": last_code("anne@example.com")}
+        )
+        html = response.content.decode()
+        assert response.status_code == 409 and "can no longer be booked online" in html
+        assert f'href="{HOME}service/{vaccine.pk}/?lang=en"' in html
+        assert not WaitlistEntry.objects.exists()
+
     def test_when_no_time_suits_the_patient_joins_the_waiting_list_with_a_code(
         self, client, open_clinic, service, professional, clock
     ):
