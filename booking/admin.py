@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from booking import waitlist
 from booking.models import BookingRequest, Offer, WaitlistEntry
+from confirmations.contacts import EMAIL, SMS, configured_channels, contact_for
 from schedules.admin_scoping import ClinicScopedAdmin
 
 
@@ -51,6 +52,14 @@ class WaitlistEntryAdmin(ClinicScopedAdmin):
             messages.info(
                 request,
                 _("This patient was already waiting for this service on these dates: that entry now covers both."),
+            )
+        if contact_for(obj.patient, channels=configured_channels() & {EMAIL, SMS}) is None:
+            messages.warning(
+                request,
+                _(
+                    "This patient has no email or mobile that offers can go to: they will get no offer until "
+                    "their record has one."
+                ),
             )
 
     @admin.display(description=_("offers"))

@@ -445,6 +445,19 @@ class TestFoundTryingItAsAPatient:
         entry = WaitlistEntry.objects.get()
         assert (entry.pk, entry.earliest, entry.latest) == (anne.pk, DAY - timedelta(days=3), DAY + timedelta(days=2))
 
+    def test_staff_adding_a_patient_no_offer_can_reach_are_told_so(self, staff, clinic, service, clock):
+        """Offers go by email or SMS: a patient with a landline alone would
+        wait in silence."""
+        landline = make_patient(clinic, first_name="Luc", email="", mobile="", phone="+15145550123")
+        form = {
+            "clinic": clinic.pk, "patient": landline.pk, "service": service.pk, "professional": "",
+            "earliest": DAY, "latest": DAY + timedelta(days=1), "state": "waiting",
+            "offers-TOTAL_FORMS": 0, "offers-INITIAL_FORMS": 0,
+        }  # fmt: skip
+        response = staff.post("/admin/booking/waitlistentry/add/", form, follow=True, HTTP_ACCEPT_LANGUAGE="en")
+        assert WaitlistEntry.objects.filter(patient=landline).exists()
+        assert "no email or mobile that offers can go to" in response.content.decode()
+
     def test_a_time_taken_from_a_staff_added_entry_is_recorded_from_the_waiting_list_and_handled_by_the_hub(
         self, clinic, service, slot, freed
     ):
