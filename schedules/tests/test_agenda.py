@@ -229,7 +229,7 @@ class TestMovingToACompatibleSlot:
         page = asked.content.decode()
         assert asked.status_code == 200
         assert "Visite à domicile" in page and "Consultation" in page
-        assert "Le patient ne sera pas avisé du changement de service." in page
+        assert "Si vous changez ensuite son service pour celui de la plage, le patient n’en sera pas avisé" in page
         appointment.refresh_from_db()
         assert appointment.slot_id != home.pk  # nothing yet
         staff.post(url, {"slot": home.pk, "acknowledge": "1"})
