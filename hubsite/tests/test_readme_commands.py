@@ -1,4 +1,4 @@
-"""The README's commands work as written (issue 22, item 23): on a fresh
+"""The README's and docs' commands work as written (issue 22, item 23): on a fresh
 clone the system Python has no Django, so every `manage.py` line goes
 through `./hub manage` (development) or the venv's Python (production),
 and nothing needs `sudo`, which a minimal Debian lacks."""
@@ -11,7 +11,7 @@ from pathlib import Path
 from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
-README = (ROOT / "README.md").read_text()
+README = "\n".join(page.read_text() for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
 
 # `manage.py` run some other way than these two.
 BARE_MANAGE = re.compile(r"(?<!\.venv/bin/python )(?<![\w/-])(?:\./manage\.py|python3? manage\.py)")
