@@ -2,7 +2,7 @@
 
 Everything comes from the environment, with embedded defaults that let a
 fresh clone run with no configuration at all: SQLite, django-q2's ORM broker,
-email and SMS/voice shown locally instead of sent (README, "Configuration").
+email and SMS/voice shown locally instead of sent (docs/configuration.md).
 """
 
 import os

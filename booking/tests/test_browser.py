@@ -3,7 +3,7 @@
 Debian's Chromium through Playwright, against the live server. Codes and
 offers arrive by email (Django's locmem backend): the test reads them as a
 patient would. Phone-width screenshots go to test-artifacts/screenshots/
-(the README shows them).
+(docs/ shows them).
 """
 
 import re

@@ -1,7 +1,7 @@
 """The back office in a real browser (issue 6, "Done when"): a staff member
 logs in, books an appointment in a slot, the worker runs, and the list shows
 "Confirmation sent" with its note. Screenshots of the main screens go to
-test-artifacts/screenshots/ (the README shows them)."""
+test-artifacts/screenshots/ (docs/ shows them)."""
 
 import re
 from datetime import timedelta

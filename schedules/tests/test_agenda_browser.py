@@ -2,7 +2,7 @@
 and then in English: find the next free slot, book it from the agenda, see
 the status change when the confirmation goes out, move the appointment and
 cancel it from its page. Screenshots of the agenda go to
-test-artifacts/screenshots/ (the README shows them)."""
+test-artifacts/screenshots/ (docs/ shows them)."""
 
 from datetime import datetime, timedelta
 from itertools import combinations
