@@ -289,3 +289,15 @@ def test_d19_requests_are_forgotten_after_the_retention_period_and_their_booking
     clock.shift(timedelta(seconds=2))
     assert online.forget_old_requests() == 1
     assert not BookingRequest.objects.exists() and Appointment.objects.filter(pk=appointment.pk).exists()
+
+
+def test_the_page_shows_the_12_soonest_free_times(open_clinic, service, professional, clock):
+    slots = [make_slot(professional, service, NOW + timedelta(days=1, hours=hours)) for hours in range(13)]
+    assert list(online.free_slots(service)) == slots[:12]
+
+
+def test_asking_for_a_code_wakes_the_worker_to_send_it_at_once(open_clinic, slot, clock, monkeypatch):
+    woken = []
+    monkeypatch.setattr(online, "wake_the_worker_after_commit", lambda: woken.append(1))
+    online.ask(open_clinic, slot, "fr", "Jean", "Roy", "email", "jean@example.com")
+    assert woken == [1]

@@ -747,13 +747,48 @@ class TestTheWaitingListsTests:
 
     def test_the_pass_offers_a_patient_the_three_soonest_new_times_at_once(self, clinic, service, professional, clock):
         anne = wait(clinic, service, "Anne", earliest=DAY, latest=DAY + timedelta(days=3))
+        slots = [make_slot(professional, service, DAY_START + timedelta(days=days, hours=9)) for days in range(4)]
+        assert waitlist.waitlist_pass() == 3
+        assert sorted(anne.offers.values_list("slot_id", flat=True)) == [slot.pk for slot in slots[:3]]
+
+    def test_the_pass_looks_for_a_patients_times_up_to_her_last_day_not_after(
+        self, clinic, service, professional, clock
+    ):
+        anne = wait(clinic, service, "Anne", earliest=DAY, latest=DAY + timedelta(days=3))
         # Bob waits for the third day only: the pass looks for his times on
-        # that day, not the day after (Anne's fourth time).
+        # that day, not the day after (Anne's fourth time, not hers yet).
         bob = wait(clinic, service, "Bob", earliest=DAY + timedelta(days=2), latest=DAY + timedelta(days=2))
         slots = [make_slot(professional, service, DAY_START + timedelta(days=days, hours=9)) for days in range(4)]
         assert waitlist.waitlist_pass() == 4
         assert sorted(anne.offers.values_list("slot_id", flat=True)) == [slot.pk for slot in slots[:3]]
         assert list(bob.offers.values_list("slot_id", flat=True)) == [slots[2].pk]
+
+
+class TestJoiningFromThePage:
+    def request(self, open_clinic, **fields):
+        from booking.models import BookingRequest
+
+        fields = {"verified_at": NOW, **fields}
+        return BookingRequest.objects.create(
+            clinic=open_clinic, language="en", first_name="Anne", last_name="Roy", contact_channel="email",
+            contact="anne@example.com", expires_at=NOW, earliest=DAY, latest=DAY, **fields,
+        )  # fmt: skip
+
+    def test_a_request_joins_once_whatever_the_clicks(self, open_clinic, service, clock):
+        from booking import online
+
+        request = self.request(open_clinic, service=service)
+        entry = online.join_waitlist(request)
+        assert online.join_waitlist(request) == entry
+        assert (WaitlistEntry.objects.get(), entry.added_by, entry.language) == (entry, "patient", "en")
+
+    @pytest.mark.parametrize("missing", ["verified_at", "service"])
+    def test_a_request_unverified_or_without_a_service_joins_nothing(self, open_clinic, service, clock, missing):
+        from booking import online
+
+        with pytest.raises(online.NotBookable):
+            online.join_waitlist(self.request(open_clinic, **{"service": service, missing: None}))
+        assert not WaitlistEntry.objects.exists()
 
 
 @pytest.mark.postgres
