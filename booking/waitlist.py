@@ -144,20 +144,21 @@ def accept(offer_id: int) -> str:
     WITHDRAWN. Accepting twice says ACCEPTED again and books once."""
     now = timezone.now()
     with transaction.atomic():
-        # The slot first, then the offer and its entry: two patients
-        # accepting at once queue on the slot, and neither holds what the
-        # other waits for.
-        slot_id = Offer.objects.filter(pk=offer_id).values_list("slot_id", flat=True).first()
+        # One order for every lock: the slot, the entry, then the offer.
+        # Two patients accepting one slot queue on the slot; one patient
+        # accepting two offers at once queues on her entry; neither holds
+        # an offer the other ends below.
+        slot_id, entry_id = Offer.objects.filter(pk=offer_id).values_list("slot_id", "entry_id").get()
         slot = (
             Slot.objects.select_for_update(of=("self",))
             .select_related("service", "professional__clinic")
             .filter(pk=slot_id)
             .first()
         )
+        entry = WaitlistEntry.objects.select_for_update(of=("self",)).select_related("patient").get(pk=entry_id)
         offer = Offer.objects.select_for_update(of=("self",)).select_related("message").get(pk=offer_id)
         if offer.state != Offer.State.OPEN:
             return offer.state
-        entry = WaitlistEntry.objects.select_for_update(of=("self",)).select_related("patient").get(pk=offer.entry_id)
         if entry.state != WaitlistEntry.State.WAITING:
             return _close(offer, WITHDRAWN, now)  # booked from another offer, or taken off the list
         if now >= offer.expires_at:
@@ -178,8 +179,13 @@ def accept(offer_id: int) -> str:
         entry.save(update_fields=["state", "appointment"])
         # The others offered this slot are told it is taken when they answer;
         # this patient's other offers end.
-        Offer.objects.filter(slot=slot, state=Offer.State.OPEN).exclude(pk=offer.pk).update(state=TAKEN)
-        Offer.objects.filter(entry=entry, state=Offer.State.OPEN).exclude(pk=offer.pk).update(state=WITHDRAWN)
+        # Locked in one order (by id), so that two acceptances of other
+        # slots by other patients, each ending offers of the other, never
+        # wait for each other.
+        others = Offer.objects.filter(Q(slot=slot) | Q(entry=entry), state=Offer.State.OPEN).exclude(pk=offer.pk)
+        list(others.select_for_update(of=("self",)).order_by("pk").values_list("pk"))
+        others.filter(slot=slot).update(state=TAKEN)
+        others.update(state=WITHDRAWN)
         return _close(offer, ACCEPTED, now)
 
 
@@ -239,7 +245,10 @@ def join(entry: WaitlistEntry) -> WaitlistEntry:
     and its offers go to the one kept."""
     with transaction.atomic():
         # Two joins at once for one patient queue here: one entry, never two.
-        list(Patient.objects.select_for_update().filter(pk=entry.patient_id).values_list("pk"))
+        # No key update: an acceptance booking for her meanwhile (its new
+        # appointment only needs her row to stay) is not held up, and holds
+        # the entry this join then waits for without waiting for the join.
+        list(Patient.objects.select_for_update(no_key=True).filter(pk=entry.patient_id).values_list("pk"))
         same = (
             WaitlistEntry.objects.select_for_update()
             .filter(

@@ -1,0 +1,114 @@
+"""The waiting list (D20, D21): what the second review found."""
+
+import threading
+from datetime import date, datetime, timedelta
+
+import pytest
+from django.db import connection
+
+from booking import waitlist
+from booking.models import Offer, WaitlistEntry
+from booking.tests.conftest import NOW
+from conftest import TORONTO, make_patient, make_slot, postgres_only
+
+pytestmark = pytest.mark.django_db
+
+DAY = date(2026, 12, 3)
+DAY_START = datetime(2026, 12, 3, tzinfo=TORONTO)
+
+
+def wait(clinic, service, name: str, earliest=DAY, latest=DAY, since=NOW - timedelta(days=1), **fields):
+    """A patient staff put on the waiting list `since` (by default the day
+    before: the times freed or made today are hers to be offered, D21)."""
+    patient = make_patient(clinic, first_name=name, email=f"{name.lower()}@example.com")
+    entry = WaitlistEntry.objects.create(
+        clinic=clinic, patient=patient, service=service, earliest=earliest, latest=latest, **fields
+    )
+    WaitlistEntry.objects.filter(pk=entry.pk).update(waits_since=since)
+    entry.refresh_from_db()
+    return entry
+
+
+def at_once(*calls, before=None):
+    """Runs each call in its own thread and connection, all at once; returns
+    what each returned, or the exception it raised."""
+    results = [None] * len(calls)
+
+    def run(index, call):
+        try:
+            results[index] = call()
+        except Exception as error:  # noqa: BLE001  (the test shows it)
+            results[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(index, call)) for index, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_patient_accepting_two_offers_at_once_books_one_and_the_other_is_refused_cleanly(
+    clinic, service, professional, clock, monkeypatch
+):
+    postgres_only(connection)  # SQLite serialises writers: there is no race to test
+    anne = wait(clinic, service, "Anne", earliest=DAY, latest=DAY + timedelta(days=1))
+    for days in (0, 1):
+        make_slot(professional, service, DAY_START + timedelta(days=days, hours=9))
+    assert waitlist.waitlist_pass() == 2
+    first, second = anne.offers.order_by("slot_start")
+    # Each acceptance, once it has locked what it books with, waits a moment
+    # for the other to have started: the other then holds its own offer.
+    both_in = threading.Barrier(2, timeout=2)
+    booked_as = waitlist.booked_as
+
+    def wait_for_the_other(entry):
+        try:
+            both_in.wait()
+        except threading.BrokenBarrierError:
+            pass  # the other waits for this one to commit: as it should
+        return booked_as(entry)
+
+    monkeypatch.setattr(waitlist, "booked_as", wait_for_the_other)
+    results = at_once(*(lambda offer=offer: waitlist.accept(offer.pk) for offer in (first, second)))
+    assert sorted(map(str, results)) == ["accepted", "withdrawn"], results
+    anne.refresh_from_db()
+    assert anne.state == "booked" and anne.appointment is not None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_patient_joining_again_while_she_accepts_an_offer_neither_fails(
+    clinic, service, professional, clock, monkeypatch
+):
+    postgres_only(connection)
+    anne = wait(clinic, service, "Anne", earliest=DAY, latest=DAY + timedelta(days=1))
+    make_slot(professional, service, DAY_START + timedelta(hours=9))
+    assert waitlist.waitlist_pass() == 1
+    offer = anne.offers.get()
+    # The acceptance holds her entry when she joins again (the join then
+    # waits for it); the acceptance goes on to book for her.
+    holding = threading.Event()
+    booked_as = waitlist.booked_as
+
+    def hold_a_moment(entry):
+        holding.set()
+        threading.Event().wait(1.5)
+        return booked_as(entry)
+
+    monkeypatch.setattr(waitlist, "booked_as", hold_a_moment)
+
+    def join_again():
+        holding.wait(5)
+        again = WaitlistEntry(
+            clinic=clinic, patient=anne.patient, service=service, earliest=DAY, latest=DAY + timedelta(days=3)
+        )
+        return waitlist.join(again).state
+
+    results = at_once(lambda: waitlist.accept(offer.pk), join_again)
+    assert list(map(str, results)) == ["accepted", "waiting"], results
+    assert Offer.objects.get(pk=offer.pk).state == "accepted"
