@@ -79,7 +79,10 @@ def waiting_for(slot: Slot):
             service_id=slot.service_id,
             earliest__lte=day,
             latest__gte=day,
-            waits_since__lt=slot.free_since,
+        )
+        .filter(
+            Q(waits_since__lt=slot.free_since)
+            | Q(asked_since__lt=slot.free_since, asked_earliest__lte=day, asked_latest__gte=day)
         )
         .filter(Q(professional__isnull=True) | Q(professional_id=slot.professional_id))
         .filter(~Exists(offered))
@@ -226,15 +229,51 @@ def waitlist_pass() -> int:
     for entry in entries:
         if not entry.service.sends_messages:
             continue
-        zone = entry.clinic.zone
         in_window = online.free_slots(entry.service, entry.professional_id, now, limit=None).filter(
-            start__gte=datetime.combine(entry.earliest, time.min, zone),
-            start__lt=datetime.combine(entry.latest + timedelta(days=1), time.min, zone),
-            free_since__gt=entry.waits_since,  # D21
+            between(entry.earliest, entry.latest, entry.clinic.zone), new_to(entry)
         )
         for slot in in_window[:3]:
             made += offer_slot(slot.pk)
     return made
+
+
+def between(earliest, latest, zone) -> Q:
+    """Slots starting on these dates (the clinic's days)."""
+    return Q(
+        start__gte=datetime.combine(earliest, time.min, zone),
+        start__lt=datetime.combine(latest + timedelta(days=1), time.min, zone),
+    )
+
+
+def new_to(entry: WaitlistEntry) -> Q:
+    """Slots freed after the entry asked for them (D21): after waits_since,
+    or, on the dates asked before a widening, after she asked for those."""
+    new = Q(free_since__gt=entry.waits_since)
+    if entry.asked_since is not None:
+        earlier = between(entry.asked_earliest, entry.asked_latest, entry.clinic.zone)
+        new |= earlier & Q(free_since__gt=entry.asked_since)
+    return new
+
+
+def ask_for(entry: WaitlistEntry, earliest, latest) -> None:
+    """Gives an entry new dates (D21). Narrower ones change nothing else.
+    Wider ones: the times free now were in sight, so waits_since becomes
+    now; the dates asked before (and since when) are remembered, so the
+    times freed there since are still offered. One earlier ask is
+    remembered: after two widenings, the dates of the first count from the
+    second (a time freed in between may then not be offered; none is ever
+    offered that was in sight)."""
+    stored = WaitlistEntry.objects.filter(pk=entry.pk).values("earliest", "latest", "waits_since").first()
+    if stored is not None and not (earliest >= stored["earliest"] and latest <= stored["latest"]):
+        entry.asked_earliest, entry.asked_latest = stored["earliest"], stored["latest"]
+        entry.asked_since, entry.waits_since = stored["waits_since"], timezone.now()
+    entry.earliest, entry.latest = earliest, latest
+
+
+def waits_anew(entry: WaitlistEntry) -> None:
+    """Another patient or service: another wait, from now (D21)."""
+    entry.waits_since = timezone.now()
+    entry.asked_earliest = entry.asked_latest = entry.asked_since = None
 
 
 def join(entry: WaitlistEntry) -> WaitlistEntry:
@@ -276,13 +315,12 @@ def join(entry: WaitlistEntry) -> WaitlistEntry:
 def _widen(kept: WaitlistEntry, entries: list[WaitlistEntry], latest: WaitlistEntry) -> None:
     """The kept entry covers every date of `entries`, with any professional
     when they named different ones; the latest asked says the language.
-    Times free now were in sight: only those freed after are offered (D21)."""
-    kept.earliest = min(each.earliest for each in entries)
-    kept.latest = max(each.latest for each in entries)
+    Times free now on dates it did not cover were in sight: only those
+    freed after are offered there (D21, `ask_for`)."""
+    ask_for(kept, min(each.earliest for each in entries), max(each.latest for each in entries))
     if len({each.professional_id for each in entries}) > 1:
         kept.professional = None
     kept.language = latest.language or kept.language
     if latest.added_by == WaitlistEntry.AddedBy.PATIENT:
         kept.added_by = WaitlistEntry.AddedBy.PATIENT
-    kept.waits_since = timezone.now()
     kept.save()

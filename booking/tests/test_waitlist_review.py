@@ -112,3 +112,65 @@ def test_a_patient_joining_again_while_she_accepts_an_offer_neither_fails(
     results = at_once(lambda: waitlist.accept(offer.pk), join_again)
     assert list(map(str, results)) == ["accepted", "waiting"], results
     assert Offer.objects.get(pk=offer.pk).state == "accepted"
+
+
+class TestWideningTheWindow:
+    """D21: a wider window hides only the times free, when she widened it,
+    on the dates it adds."""
+
+    def test_d21_widening_keeps_offering_on_her_first_dates_the_times_freed_since_she_joined(
+        self, clinic, service, professional, clock
+    ):
+        anne = wait(clinic, service, "Anne", earliest=DAY, latest=DAY)
+        freed_for_her = make_slot(professional, service, DAY_START + timedelta(hours=9))  # not offered yet
+        in_sight = make_slot(professional, service, DAY_START + timedelta(days=1, hours=9))  # free as she widens
+        clock.shift(timedelta(minutes=1))
+        again = WaitlistEntry(
+            clinic=clinic, patient=anne.patient, service=service, earliest=DAY, latest=DAY + timedelta(days=2)
+        )
+        assert waitlist.join(again) == anne
+        clock.shift(timedelta(minutes=1))
+        made_after = make_slot(professional, service, DAY_START + timedelta(days=2, hours=9))
+        assert waitlist.waitlist_pass() == 2
+        offered = set(anne.offers.values_list("slot_id", flat=True))
+        assert offered == {freed_for_her.pk, made_after.pk}
+        assert in_sight.pk not in offered
+
+    def form(self, entry, **changes) -> dict:
+        form = {
+            "clinic": entry.clinic_id, "patient": entry.patient_id, "service": entry.service_id, "professional": "",
+            "earliest": entry.earliest, "latest": entry.latest, "state": "waiting",
+            "offers-TOTAL_FORMS": 0, "offers-INITIAL_FORMS": 0,
+        }  # fmt: skip
+        return {**form, **changes}
+
+    @pytest.mark.parametrize("change", ["narrower", "professional", "state"])
+    def test_d21_staff_narrowing_or_changing_the_professional_or_state_keeps_her_place_in_time(
+        self, staff, clinic, service, professional, clock, change
+    ):
+        anne = wait(clinic, service, "Anne", earliest=DAY, latest=DAY + timedelta(days=2))
+        changes = {
+            "narrower": {"latest": DAY + timedelta(days=1)},
+            "professional": {"professional": professional.pk},
+            "state": {"state": "removed"},
+        }[change]
+        clock.shift(timedelta(minutes=5))
+        assert (
+            staff.post(f"/admin/booking/waitlistentry/{anne.pk}/change/", self.form(anne, **changes)).status_code == 302
+        )
+        since = anne.waits_since
+        anne.refresh_from_db()
+        assert anne.waits_since == since
+
+    def test_d21_staff_widening_hides_only_the_times_free_then_on_the_added_dates(
+        self, staff, clinic, service, professional, clock
+    ):
+        anne = wait(clinic, service, "Anne", earliest=DAY, latest=DAY)
+        freed_for_her = make_slot(professional, service, DAY_START + timedelta(hours=9))
+        in_sight = make_slot(professional, service, DAY_START + timedelta(days=1, hours=9))
+        clock.shift(timedelta(minutes=1))
+        form = self.form(anne, latest=DAY + timedelta(days=1))
+        assert staff.post(f"/admin/booking/waitlistentry/{anne.pk}/change/", form).status_code == 302
+        assert waitlist.waitlist_pass() == 1
+        assert list(anne.offers.values_list("slot_id", flat=True)) == [freed_for_her.pk]
+        assert in_sight.pk != freed_for_her.pk
