@@ -47,16 +47,41 @@ ACCEPTED, TAKEN, EXPIRED, WITHDRAWN = (
 
 
 @receiver(slot_freed)
-def offer_when_committed(sender, slot_id: int, **kwargs) -> None:
+def offer_when_committed(sender, slot_id: int, appointment: Appointment | None = None, **kwargs) -> None:
     """A freed slot is free from now on (D21), and offered as soon as its
     change commits, when someone waits for its service (new slots: the
-    per-minute pass)."""
+    per-minute pass). An appointment leaving it frees, too, its
+    professional's other slots overlapping its times (D16: they were busy)."""
+    freed = {slot_id, *(freed_beside(appointment) if appointment is not None else [])}
     # Marked within the change's transaction, so never lost with it; an
     # entry made in the instant before it commits is then not offered this
     # time: the side of D21 that never offers a time the patient saw free.
-    Slot.objects.filter(pk=slot_id).update(free_since=timezone.now())
-    if WaitlistEntry.objects.filter(state=WaitlistEntry.State.WAITING, service__slots=slot_id).exists():
-        transaction.on_commit(partial(queue, "booking.tasks.offer_slot", slot_id))
+    Slot.objects.filter(pk__in=freed).update(free_since=timezone.now())
+    for each in sorted(freed):
+        if WaitlistEntry.objects.filter(state=WaitlistEntry.State.WAITING, service__slots=each).exists():
+            transaction.on_commit(partial(queue, "booking.tasks.offer_slot", each))
+
+
+def freed_beside(appointment: Appointment) -> list[int]:
+    """The professional's other slots overlapping the appointment's times
+    that no other active appointment keeps busy (the appointment itself, as
+    it was, no longer counts: cancelled, or about to be deleted; moved, it
+    counts at its new times)."""
+    busy = (
+        Appointment.objects.filter(
+            professional=OuterRef("professional"), start__lt=OuterRef("end"), end__gt=OuterRef("start")
+        )
+        .exclude(status=Appointment.Status.CANCELLED)
+        .exclude(pk=appointment.pk, start=appointment.start, end=appointment.end)
+    )
+    return list(
+        Slot.objects.filter(
+            professional_id=appointment.professional_id, start__lt=appointment.end, end__gt=appointment.start
+        )
+        .exclude(pk=appointment.slot_id)
+        .filter(~Exists(busy))
+        .values_list("pk", flat=True)
+    )
 
 
 def is_free(slot: Slot, now: datetime) -> bool:

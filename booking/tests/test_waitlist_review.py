@@ -9,7 +9,8 @@ from django.db import connection
 from booking import waitlist
 from booking.models import Offer, WaitlistEntry
 from booking.tests.conftest import NOW
-from conftest import TORONTO, make_patient, make_slot, postgres_only
+from conftest import TORONTO, book, make_patient, make_slot, postgres_only
+from schedules.models import Slot
 
 pytestmark = pytest.mark.django_db
 
@@ -174,3 +175,29 @@ class TestWideningTheWindow:
         assert waitlist.waitlist_pass() == 1
         assert list(anne.offers.values_list("slot_id", flat=True)) == [freed_for_her.pk]
         assert in_sight.pk != freed_for_her.pk
+
+
+@pytest.mark.parametrize("how", ["cancelled", "deleted"])
+def test_d21_a_cancellation_frees_the_professionals_overlapping_slots_too_and_they_are_offered(
+    clinic, service, professional, patient, clock, monkeypatch, django_capture_on_commit_callbacks, how
+):
+    held = make_slot(professional, service, DAY_START + timedelta(hours=9), minutes=30)
+    overlapping = make_slot(professional, service, DAY_START + timedelta(hours=9, minutes=15), minutes=30)
+    apart = make_slot(professional, service, DAY_START + timedelta(hours=10), minutes=30)
+    appointment = book(held, patient)
+    clock.shift(timedelta(minutes=1))
+    anne = wait(clinic, service, "Anne", since=NOW + timedelta(minutes=1))
+    clock.shift(timedelta(minutes=1))
+    queued = []
+    monkeypatch.setattr(waitlist, "queue", lambda task, *args: queued.append(args))
+    with django_capture_on_commit_callbacks(execute=True):
+        if how == "deleted":
+            appointment.delete()
+        else:
+            appointment.status = "cancelled"
+            appointment.save()
+    assert sorted(queued) == sorted([(held.pk,), (overlapping.pk,)])
+    assert Slot.objects.get(pk=overlapping.pk).free_since == NOW + timedelta(minutes=2)
+    assert Slot.objects.get(pk=apart.pk).free_since == NOW
+    assert waitlist.waitlist_pass() == 2
+    assert set(anne.offers.values_list("slot_id", flat=True)) == {held.pk, overlapping.pk}
