@@ -254,8 +254,17 @@ def waitlist_pass() -> int:
     for entry in entries:
         if not entry.service.sends_messages:
             continue
-        in_window = online.free_slots(entry.service, entry.professional_id, now, limit=None).filter(
-            between(entry.earliest, entry.latest, entry.clinic.zone), new_to(entry)
+        # The three soonest she may yet be offered: not those she was
+        # offered (at that time), nor those on offer now (one round at a
+        # time), which would hide the later ones from her.
+        offered_to_her = Offer.objects.filter(
+            slot=OuterRef("pk"), slot_start=OuterRef("start"), entry__patient_id=entry.patient_id
+        )
+        on_offer = Offer.objects.filter(slot=OuterRef("pk"), state=Offer.State.OPEN)
+        in_window = (
+            online.free_slots(entry.service, entry.professional_id, now, limit=None)
+            .filter(between(entry.earliest, entry.latest, entry.clinic.zone), new_to(entry))
+            .filter(~Exists(offered_to_her), ~Exists(on_offer))
         )
         for slot in in_window[:3]:
             made += offer_slot(slot.pk)

@@ -201,3 +201,18 @@ def test_d21_a_cancellation_frees_the_professionals_overlapping_slots_too_and_th
     assert Slot.objects.get(pk=apart.pk).free_since == NOW
     assert waitlist.waitlist_pass() == 2
     assert set(anne.offers.values_list("slot_id", flat=True)) == {held.pk, overlapping.pk}
+
+
+@pytest.mark.parametrize("first_offers", ["open", "expired"])
+def test_the_pass_offers_a_patient_a_new_time_after_three_she_was_offered_already(
+    clinic, service, professional, clock, first_offers
+):
+    anne = wait(clinic, service, "Anne", earliest=DAY, latest=DAY + timedelta(days=5))
+    for days in range(3):
+        make_slot(professional, service, DAY_START + timedelta(days=days, hours=9))
+    assert waitlist.waitlist_pass() == 3
+    if first_offers == "expired":
+        clock.shift(timedelta(hours=3))
+    later = make_slot(professional, service, DAY_START + timedelta(days=4, hours=9))
+    assert waitlist.waitlist_pass() == 1
+    assert anne.offers.filter(state="open").latest("slot_start").slot == later
