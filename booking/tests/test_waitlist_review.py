@@ -216,3 +216,42 @@ def test_the_pass_offers_a_patient_a_new_time_after_three_she_was_offered_alread
     later = make_slot(professional, service, DAY_START + timedelta(days=4, hours=9))
     assert waitlist.waitlist_pass() == 1
     assert anne.offers.filter(state="open").latest("slot_start").slot == later
+
+
+# (An SMS is written in the GSM alphabet: "grâce" goes as "grace".)
+@pytest.mark.parametrize(
+    "language, then, said",
+    [
+        ("fr", "booked", "Clinique du Parc : cette offre a pris fin : vous avez déjà pris un rendez-vous grace à la liste d'attente."),
+        ("en", "booked", "Clinique du Parc: this offer has ended: you already booked an appointment from the waiting list."),
+        ("fr", "removed", "Clinique du Parc : cette offre a pris fin."),
+        ("en", "removed", "Clinique du Parc: this offer has ended."),
+    ],
+)  # fmt: skip
+def test_a_late_yes_after_she_booked_otherwise_or_left_the_list_is_not_told_she_stays_on_it(
+    client, clinic, service, professional, clock, channel_calls, settings, language, then, said
+):
+    from confirmations.dispatch import send_due_messages
+    from confirmations.models import Message, Reply
+    from confirmations.replies import understand_waiting
+    from confirmations.tests.webhook_cases import post_signed
+
+    settings.TWILIO_AUTH_TOKEN = "twilio-auth-token"
+    settings.HUB_PUBLIC_URL = "https://hub.example.org"
+    anne = wait(clinic, service, "Anne", latest=DAY + timedelta(days=1))
+    anne.patient.email, anne.patient.mobile, anne.patient.language = "", "+15145550161", language
+    anne.patient.save()
+    texted, other = (make_slot(professional, service, DAY_START + timedelta(days=days, hours=9)) for days in (0, 1))
+    assert waitlist.offer_slot(texted.pk) == 1
+    send_due_messages()
+    if then == "booked":
+        assert waitlist.offer_slot(other.pk) == 1
+        assert waitlist.accept(anne.offers.get(slot=other).pk) == "accepted"
+    else:
+        anne.state = WaitlistEntry.State.REMOVED
+        anne.save()
+    post_signed(client, "/twilio/sms/", {"From": "+15145550161", "Body": "Yes", "MessageSid": "SM1"})
+    understand_waiting()
+    assert Reply.objects.get(provider_id="SM1").outcome == "offer_gone"
+    send_due_messages()
+    assert Message.objects.get(kind="answer").content == said
