@@ -255,3 +255,24 @@ def test_a_late_yes_after_she_booked_otherwise_or_left_the_list_is_not_told_she_
     assert Reply.objects.get(provider_id="SM1").outcome == "offer_gone"
     send_due_messages()
     assert Message.objects.get(kind="answer").content == said
+
+
+@pytest.mark.parametrize("change, new", [("end", False), ("start", True), ("service", True), ("professional", True)])
+def test_d21_a_free_slot_is_a_new_time_only_when_its_start_service_or_professional_changes(
+    clinic, service, professional, clock, change, new
+):
+    from conftest import make_professional, make_service
+
+    slot = make_slot(professional, service, DAY_START + timedelta(hours=9))
+    clock.shift(timedelta(minutes=1))
+    if change == "end":
+        slot.end += timedelta(minutes=5)
+    elif change == "start":
+        slot.start += timedelta(minutes=5)
+    elif change == "service":
+        slot.service = make_service(clinic, name_fr="Suivi", name_en="Follow-up")
+    else:
+        slot.professional = make_professional(clinic, last_name="Autre")
+    slot.save()
+    slot.refresh_from_db()
+    assert slot.free_since == (NOW + timedelta(minutes=1) if new else NOW)
