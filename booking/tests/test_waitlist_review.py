@@ -276,3 +276,31 @@ def test_d21_a_free_slot_is_a_new_time_only_when_its_start_service_or_profession
     slot.save()
     slot.refresh_from_db()
     assert slot.free_since == (NOW + timedelta(minutes=1) if new else NOW)
+
+
+def test_d21_slots_on_offer_when_the_hub_learned_free_since_count_as_freed_at_their_first_offer(
+    clinic, service, professional, clock
+):
+    """Slots kept before free_since had none; those then on offer were freed
+    already (the waiting list had offered them): from their first offer."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("booking.migrations.0008_slot_free_since_from_offers")
+    anne = wait(clinic, service, "Anne", latest=DAY + timedelta(days=1))
+    offered, never, marked = (make_slot(professional, service, DAY_START + timedelta(hours=h)) for h in (9, 10, 11))
+    assert waitlist.offer_slot(offered.pk) == 1 and waitlist.offer_slot(marked.pk) == 1
+    clock.shift(timedelta(minutes=10))
+    again = wait(clinic, service, "Bob", latest=DAY + timedelta(days=1))
+    Offer.objects.filter(entry=anne).update(state="expired")
+    assert waitlist.offer_slot(offered.pk) == 1  # a second round, later
+    Slot.objects.filter(pk__in=[offered.pk, never.pk]).update(free_since=None)
+    Slot.objects.filter(pk=marked.pk).update(free_since=NOW - timedelta(hours=1))  # freed again since: kept
+    migration.free_since_from_offers(apps, None)
+    assert [Slot.objects.get(pk=slot.pk).free_since for slot in (offered, never, marked)] == [
+        NOW,
+        None,
+        NOW - timedelta(hours=1),
+    ]
+    assert again.offers.get().created_at == NOW + timedelta(minutes=10)
