@@ -1,5 +1,4 @@
 from django.contrib import admin, messages
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from booking import waitlist
@@ -42,9 +41,14 @@ class WaitlistEntryAdmin(ClinicScopedAdmin):
     def save_model(self, request, obj: WaitlistEntry, form, change: bool) -> None:
         """D21: a patient already waiting for the service on overlapping
         dates keeps one entry, widened; and times free when staff set what
-        she waits for are not offered to her (only those freed after)."""
-        if change and {"patient", "service", "professional", "earliest", "latest", "state"} & set(form.changed_data):
-            obj.waits_since = timezone.now()
+        she waits for are not offered to her (only those freed after): for
+        another patient or service, any; for wider dates, those on the
+        dates added (`waitlist.ask_for`)."""
+        changed = set(form.changed_data) if change else set()
+        if {"patient", "service"} & changed:
+            waitlist.waits_anew(obj)
+        elif {"earliest", "latest"} & changed:
+            waitlist.ask_for(obj, obj.earliest, obj.latest)
         kept = waitlist.join(obj)
         if kept.pk != obj.pk:
             obj.pk = kept.pk

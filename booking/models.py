@@ -131,6 +131,12 @@ class WaitlistEntry(models.Model):
     # dates. Only a time freed or made after is offered: one free then was
     # on the page, or in the back office, and was not taken.
     waits_since = models.DateTimeField(_("waiting since"), default=timezone.now, editable=False)
+    # D21, once the dates were widened: the dates asked for before, and
+    # since when. Times freed there since then are still hers to be offered
+    # (waits_since, reset when widening, hides only the times free then).
+    asked_earliest = models.DateField(_("dates asked before, from"), null=True, blank=True, editable=False)
+    asked_latest = models.DateField(_("dates asked before, until"), null=True, blank=True, editable=False)
+    asked_since = models.DateTimeField(_("dates asked before, since"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("waiting list entry")

@@ -47,16 +47,41 @@ ACCEPTED, TAKEN, EXPIRED, WITHDRAWN = (
 
 
 @receiver(slot_freed)
-def offer_when_committed(sender, slot_id: int, **kwargs) -> None:
+def offer_when_committed(sender, slot_id: int, appointment: Appointment | None = None, **kwargs) -> None:
     """A freed slot is free from now on (D21), and offered as soon as its
     change commits, when someone waits for its service (new slots: the
-    per-minute pass)."""
+    per-minute pass). An appointment leaving it frees, too, its
+    professional's other slots overlapping its times (D16: they were busy)."""
+    freed = {slot_id, *(freed_beside(appointment) if appointment is not None else [])}
     # Marked within the change's transaction, so never lost with it; an
     # entry made in the instant before it commits is then not offered this
     # time: the side of D21 that never offers a time the patient saw free.
-    Slot.objects.filter(pk=slot_id).update(free_since=timezone.now())
-    if WaitlistEntry.objects.filter(state=WaitlistEntry.State.WAITING, service__slots=slot_id).exists():
-        transaction.on_commit(partial(queue, "booking.tasks.offer_slot", slot_id))
+    Slot.objects.filter(pk__in=freed).update(free_since=timezone.now())
+    for each in sorted(freed):
+        if WaitlistEntry.objects.filter(state=WaitlistEntry.State.WAITING, service__slots=each).exists():
+            transaction.on_commit(partial(queue, "booking.tasks.offer_slot", each))
+
+
+def freed_beside(appointment: Appointment) -> list[int]:
+    """The professional's other slots overlapping the appointment's times
+    that no other active appointment keeps busy (the appointment itself, as
+    it was, no longer counts: cancelled, or about to be deleted; moved, it
+    counts at its new times)."""
+    busy = (
+        Appointment.objects.filter(
+            professional=OuterRef("professional"), start__lt=OuterRef("end"), end__gt=OuterRef("start")
+        )
+        .exclude(status=Appointment.Status.CANCELLED)
+        .exclude(pk=appointment.pk, start=appointment.start, end=appointment.end)
+    )
+    return list(
+        Slot.objects.filter(
+            professional_id=appointment.professional_id, start__lt=appointment.end, end__gt=appointment.start
+        )
+        .exclude(pk=appointment.slot_id)
+        .filter(~Exists(busy))
+        .values_list("pk", flat=True)
+    )
 
 
 def is_free(slot: Slot, now: datetime) -> bool:
@@ -79,7 +104,10 @@ def waiting_for(slot: Slot):
             service_id=slot.service_id,
             earliest__lte=day,
             latest__gte=day,
-            waits_since__lt=slot.free_since,
+        )
+        .filter(
+            Q(waits_since__lt=slot.free_since)
+            | Q(asked_since__lt=slot.free_since, asked_earliest__lte=day, asked_latest__gte=day)
         )
         .filter(Q(professional__isnull=True) | Q(professional_id=slot.professional_id))
         .filter(~Exists(offered))
@@ -144,20 +172,21 @@ def accept(offer_id: int) -> str:
     WITHDRAWN. Accepting twice says ACCEPTED again and books once."""
     now = timezone.now()
     with transaction.atomic():
-        # The slot first, then the offer and its entry: two patients
-        # accepting at once queue on the slot, and neither holds what the
-        # other waits for.
-        slot_id = Offer.objects.filter(pk=offer_id).values_list("slot_id", flat=True).first()
+        # One order for every lock: the slot, the entry, then the offer.
+        # Two patients accepting one slot queue on the slot; one patient
+        # accepting two offers at once queues on her entry; neither holds
+        # an offer the other ends below.
+        slot_id, entry_id = Offer.objects.filter(pk=offer_id).values_list("slot_id", "entry_id").get()
         slot = (
             Slot.objects.select_for_update(of=("self",))
             .select_related("service", "professional__clinic")
             .filter(pk=slot_id)
             .first()
         )
+        entry = WaitlistEntry.objects.select_for_update(of=("self",)).select_related("patient").get(pk=entry_id)
         offer = Offer.objects.select_for_update(of=("self",)).select_related("message").get(pk=offer_id)
         if offer.state != Offer.State.OPEN:
             return offer.state
-        entry = WaitlistEntry.objects.select_for_update(of=("self",)).select_related("patient").get(pk=offer.entry_id)
         if entry.state != WaitlistEntry.State.WAITING:
             return _close(offer, WITHDRAWN, now)  # booked from another offer, or taken off the list
         if now >= offer.expires_at:
@@ -178,8 +207,13 @@ def accept(offer_id: int) -> str:
         entry.save(update_fields=["state", "appointment"])
         # The others offered this slot are told it is taken when they answer;
         # this patient's other offers end.
-        Offer.objects.filter(slot=slot, state=Offer.State.OPEN).exclude(pk=offer.pk).update(state=TAKEN)
-        Offer.objects.filter(entry=entry, state=Offer.State.OPEN).exclude(pk=offer.pk).update(state=WITHDRAWN)
+        # Locked in one order (by id), so that two acceptances of other
+        # slots by other patients, each ending offers of the other, never
+        # wait for each other.
+        others = Offer.objects.filter(Q(slot=slot) | Q(entry=entry), state=Offer.State.OPEN).exclude(pk=offer.pk)
+        list(others.select_for_update(of=("self",)).order_by("pk").values_list("pk"))
+        others.filter(slot=slot).update(state=TAKEN)
+        others.update(state=WITHDRAWN)
         return _close(offer, ACCEPTED, now)
 
 
@@ -220,15 +254,60 @@ def waitlist_pass() -> int:
     for entry in entries:
         if not entry.service.sends_messages:
             continue
-        zone = entry.clinic.zone
-        in_window = online.free_slots(entry.service, entry.professional_id, now, limit=None).filter(
-            start__gte=datetime.combine(entry.earliest, time.min, zone),
-            start__lt=datetime.combine(entry.latest + timedelta(days=1), time.min, zone),
-            free_since__gt=entry.waits_since,  # D21
+        # The three soonest she may yet be offered: not those she was
+        # offered (at that time), nor those on offer now (one round at a
+        # time), which would hide the later ones from her.
+        offered_to_her = Offer.objects.filter(
+            slot=OuterRef("pk"), slot_start=OuterRef("start"), entry__patient_id=entry.patient_id
+        )
+        on_offer = Offer.objects.filter(slot=OuterRef("pk"), state=Offer.State.OPEN)
+        in_window = (
+            online.free_slots(entry.service, entry.professional_id, now, limit=None)
+            .filter(between(entry.earliest, entry.latest, entry.clinic.zone), new_to(entry))
+            .filter(~Exists(offered_to_her), ~Exists(on_offer))
         )
         for slot in in_window[:3]:
             made += offer_slot(slot.pk)
     return made
+
+
+def between(earliest, latest, zone) -> Q:
+    """Slots starting on these dates (the clinic's days)."""
+    return Q(
+        start__gte=datetime.combine(earliest, time.min, zone),
+        start__lt=datetime.combine(latest + timedelta(days=1), time.min, zone),
+    )
+
+
+def new_to(entry: WaitlistEntry) -> Q:
+    """Slots freed after the entry asked for them (D21): after waits_since,
+    or, on the dates asked before a widening, after she asked for those."""
+    new = Q(free_since__gt=entry.waits_since)
+    if entry.asked_since is not None:
+        earlier = between(entry.asked_earliest, entry.asked_latest, entry.clinic.zone)
+        new |= earlier & Q(free_since__gt=entry.asked_since)
+    return new
+
+
+def ask_for(entry: WaitlistEntry, earliest, latest) -> None:
+    """Gives an entry new dates (D21). Narrower ones change nothing else.
+    Wider ones: the times free now were in sight, so waits_since becomes
+    now; the dates asked before (and since when) are remembered, so the
+    times freed there since are still offered. One earlier ask is
+    remembered: after two widenings, the dates of the first count from the
+    second (a time freed in between may then not be offered; none is ever
+    offered that was in sight)."""
+    stored = WaitlistEntry.objects.filter(pk=entry.pk).values("earliest", "latest", "waits_since").first()
+    if stored is not None and not (earliest >= stored["earliest"] and latest <= stored["latest"]):
+        entry.asked_earliest, entry.asked_latest = stored["earliest"], stored["latest"]
+        entry.asked_since, entry.waits_since = stored["waits_since"], timezone.now()
+    entry.earliest, entry.latest = earliest, latest
+
+
+def waits_anew(entry: WaitlistEntry) -> None:
+    """Another patient or service: another wait, from now (D21)."""
+    entry.waits_since = timezone.now()
+    entry.asked_earliest = entry.asked_latest = entry.asked_since = None
 
 
 def join(entry: WaitlistEntry) -> WaitlistEntry:
@@ -239,7 +318,10 @@ def join(entry: WaitlistEntry) -> WaitlistEntry:
     and its offers go to the one kept."""
     with transaction.atomic():
         # Two joins at once for one patient queue here: one entry, never two.
-        list(Patient.objects.select_for_update().filter(pk=entry.patient_id).values_list("pk"))
+        # No key update: an acceptance booking for her meanwhile (its new
+        # appointment only needs her row to stay) is not held up, and holds
+        # the entry this join then waits for without waiting for the join.
+        list(Patient.objects.select_for_update(no_key=True).filter(pk=entry.patient_id).values_list("pk"))
         same = (
             WaitlistEntry.objects.select_for_update()
             .filter(
@@ -267,13 +349,12 @@ def join(entry: WaitlistEntry) -> WaitlistEntry:
 def _widen(kept: WaitlistEntry, entries: list[WaitlistEntry], latest: WaitlistEntry) -> None:
     """The kept entry covers every date of `entries`, with any professional
     when they named different ones; the latest asked says the language.
-    Times free now were in sight: only those freed after are offered (D21)."""
-    kept.earliest = min(each.earliest for each in entries)
-    kept.latest = max(each.latest for each in entries)
+    Times free now on dates it did not cover were in sight: only those
+    freed after are offered there (D21, `ask_for`)."""
+    ask_for(kept, min(each.earliest for each in entries), max(each.latest for each in entries))
     if len({each.professional_id for each in entries}) > 1:
         kept.professional = None
     kept.language = latest.language or kept.language
     if latest.added_by == WaitlistEntry.AddedBy.PATIENT:
         kept.added_by = WaitlistEntry.AddedBy.PATIENT
-    kept.waits_since = timezone.now()
     kept.save()

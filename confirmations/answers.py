@@ -19,6 +19,9 @@ from confirmations.content import spoken_phone
 
 STOPPED, STARTED, HELP, CANCEL_REQUEST = "stopped", "started", "help", "cancel_request"
 OFFER_GONE = "offer_gone"  # a YES to a waiting list offer that ended or was taken
+# The same YES from a patient no longer on the list: she booked from another
+# offer, or was taken off it (never "you stay on the waiting list").
+OFFER_GONE_BOOKED, OFFER_GONE_REMOVED = "offer_gone_booked", "offer_gone_removed"
 BILINGUAL = {STOPPED, STARTED, HELP}
 
 TEXTS = {
@@ -29,6 +32,9 @@ TEXTS = {
         CANCEL_REQUEST: "{clinic}un texto ne peut pas annuler un rendez-vous. Pour annuler, appelez la clinique"
         "{phone_at}{email_link}.",
         OFFER_GONE: "{clinic}désolé, cette plage n’est plus disponible. Vous restez sur la liste d’attente.",
+        OFFER_GONE_BOOKED: "{clinic}cette offre a pris fin\u00a0: vous avez déjà pris un rendez-vous grâce à la "
+        "liste d’attente.",
+        OFFER_GONE_REMOVED: "{clinic}cette offre a pris fin.",
     },
     "en": {
         STOPPED: "{clinic}you will no longer receive texts from us. To receive them again, reply START.",
@@ -37,6 +43,8 @@ TEXTS = {
         CANCEL_REQUEST: "{clinic}a text cannot cancel an appointment. To cancel, call the clinic{phone_at}"
         "{email_link}.",
         OFFER_GONE: "{clinic}sorry, this time is no longer available. You stay on the waiting list.",
+        OFFER_GONE_BOOKED: "{clinic}this offer has ended: you already booked an appointment from the waiting list.",
+        OFFER_GONE_REMOVED: "{clinic}this offer has ended.",
     },
 }
 PIECES = {

@@ -131,7 +131,7 @@ def write_change(sender, instance: Appointment, created: bool, raw: bool = False
     before = change.before
     if before is not None and before.slot_id and before.is_active:
         if not instance.is_active or instance.slot_id != before.slot_id:
-            slot_freed.send(sender=Appointment, slot_id=before.slot_id)
+            slot_freed.send(sender=Appointment, slot_id=before.slot_id, appointment=before)
 
 
 @receiver(pre_delete, sender=Appointment)
@@ -148,7 +148,7 @@ def plan_deletion(sender, instance: Appointment, **kwargs) -> None:
         before.public_id, before.professional.clinic_id, before.status, [event("deleted"), *events], current_actor()
     )
     if before.slot_id and before.is_active:
-        slot_freed.send(sender=Appointment, slot_id=before.slot_id)
+        slot_freed.send(sender=Appointment, slot_id=before.slot_id, appointment=before)
 
 
 def _apply(plan: rules.Plan, appointment: Appointment | None, before: Appointment | None, now: datetime) -> list:

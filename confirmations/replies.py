@@ -133,9 +133,22 @@ def _take_offer(reply: Reply) -> str:
     ):
         reply.message = earlier
         return Reply.Outcome.CONFIRMED
-    if _should_answer(reply, answers.OFFER_GONE, stopped=False):
-        _answer(reply, answers.OFFER_GONE, stopped=False)
+    topic = _offer_gone(offer)
+    if _should_answer(reply, topic, stopped=False):
+        _answer(reply, topic, stopped=False)
     return Reply.Outcome.OFFER_GONE
+
+
+def _offer_gone(offer) -> str:
+    """What a late YES is told, as the offer's page says it: "you stay on
+    the waiting list" only to a patient who does."""
+    from booking.models import WaitlistEntry
+
+    state = WaitlistEntry.objects.filter(pk=offer.entry_id).values_list("state", flat=True).first() if offer else None
+    return {
+        WaitlistEntry.State.BOOKED: answers.OFFER_GONE_BOOKED,
+        WaitlistEntry.State.REMOVED: answers.OFFER_GONE_REMOVED,
+    }.get(state, answers.OFFER_GONE)
 
 
 def _tell_staff(reply: Reply, kinds: list[str]) -> None:

@@ -252,8 +252,10 @@ class Slot(models.Model):
         return f"{date_format(local, 'SHORT_DATETIME_FORMAT')} · {self.professional} · {self.service}"
 
     def save(self, *args, **kwargs) -> None:
-        if self.refuse_changes_while_held():
-            self.free_since = timezone.now()  # D21: another time, new to the waiting list
+        # D21: another start, service or professional is another time, new
+        # to the waiting list; a longer or shorter one is the same time.
+        if self.refuse_changes_while_held() & {"professional_id", "service_id", "start"}:
+            self.free_since = timezone.now()
             if kwargs.get("update_fields") is not None:
                 kwargs["update_fields"] = {*kwargs["update_fields"], "free_since"}
         super().save(*args, **kwargs)
@@ -265,13 +267,13 @@ class Slot(models.Model):
             raise ValidationError({"service": _("The service must belong to the professional's clinic.")})
         self.refuse_changes_while_held()
 
-    def refuse_changes_while_held(self) -> bool:
+    def refuse_changes_while_held(self) -> set[str]:
         """D14, for edits: a slot that holds an active appointment keeps its
         professional, service and times (its appointment would silently
         drift from it); move or cancel the appointment first. Returns
-        whether a free slot's professional, service or times change."""
+        which of a free slot's professional, service and times change."""
         if self.pk is None:
-            return False
+            return set()
         stored = Slot.objects.filter(pk=self.pk).values("professional_id", "service_id", "start", "end").first()
         mine = {
             "professional_id": self.professional_id,
@@ -280,14 +282,14 @@ class Slot(models.Model):
             "end": self.end,
         }
         if stored is None or stored == mine:
-            return False
+            return set()
         held = self.appointments.exclude(status="cancelled")
         if held.exists():
             raise ValidationError(
                 _("This slot holds an active appointment; move or cancel it first: %(appointments)s")
                 % {"appointments": ", ".join(str(appointment) for appointment in held)}
             )
-        return True
+        return {name for name, value in mine.items() if stored[name] != value}
 
 
 def keep_slots_with_active_appointments(collector, field, sub_objs, using):
