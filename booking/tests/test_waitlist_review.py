@@ -304,3 +304,24 @@ def test_d21_slots_on_offer_when_the_hub_learned_free_since_count_as_freed_at_th
         NOW - timedelta(hours=1),
     ]
     assert again.offers.get().created_at == NOW + timedelta(minutes=10)
+
+
+@pytest.mark.parametrize(
+    "earliest, latest, wider",
+    [
+        (DAY, DAY + timedelta(days=2), False),  # the same dates
+        (DAY + timedelta(days=1), DAY + timedelta(days=1), False),  # within
+        (DAY - timedelta(days=1), DAY + timedelta(days=2), True),  # earlier start only
+        (DAY, DAY + timedelta(days=3), True),  # later end only
+    ],
+)
+def test_d21_only_dates_beyond_those_asked_count_as_wider(clinic, service, clock, earliest, latest, wider):
+    anne = wait(clinic, service, "Anne", earliest=DAY, latest=DAY + timedelta(days=2))
+    since = anne.waits_since
+    waitlist.ask_for(anne, earliest, latest)
+    assert (anne.earliest, anne.latest) == (earliest, latest)
+    if wider:
+        assert (anne.asked_earliest, anne.asked_latest, anne.asked_since) == (DAY, DAY + timedelta(days=2), since)
+        assert anne.waits_since > since
+    else:
+        assert (anne.asked_since, anne.waits_since) == (None, since)
