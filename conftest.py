@@ -319,3 +319,18 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(f"{head[0]:<{width}}  " + "  ".join(f"{h:>10}" for h in head[1:]))
     for row in FAULT_ROWS:
         terminalreporter.write_line(f"{row[0]:<{width}}  " + "  ".join(f"{value:>10}" for value in row[1:]))
+
+
+@pytest.fixture
+def hub_on_live_server(settings, live_server):
+    """Links in messages lead to the live server a browser test drives, with
+    an empty cache and outbox."""
+    from django.core import mail
+    from django.core.cache import cache
+
+    settings.HUB_PUBLIC_URL = live_server.url
+    settings.ALLOWED_HOSTS = ["*"]
+    cache.clear()
+    mail.outbox.clear()
+    yield
+    cache.clear()

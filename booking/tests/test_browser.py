@@ -11,7 +11,6 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 from django.core import mail
-from django.core.cache import cache
 from django.db import connection
 
 from booking import waitlist
@@ -28,13 +27,8 @@ OFFER_LINK = re.compile(r"(https?://\S+/rendez-vous/offre/\S+/)")
 
 
 @pytest.fixture(autouse=True)
-def hub_on_live_server(settings, live_server):
-    settings.HUB_PUBLIC_URL = live_server.url
-    settings.ALLOWED_HOSTS = ["*"]
-    cache.clear()
-    mail.outbox.clear()
-    yield
-    cache.clear()
+def on_live_server(hub_on_live_server):
+    pass
 
 
 @pytest.fixture

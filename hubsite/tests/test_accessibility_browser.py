@@ -15,7 +15,6 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Group, User
 from django.core import mail
-from django.core.cache import cache
 from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -37,13 +36,8 @@ PASSWORD = "Rendez-vous-du-parc-2026"
 
 
 @pytest.fixture(autouse=True)
-def hub_on_live_server(settings, live_server):
-    settings.HUB_PUBLIC_URL = live_server.url
-    settings.ALLOWED_HOSTS = ["*"]
-    cache.clear()
-    mail.outbox.clear()
-    yield
-    cache.clear()
+def on_live_server(hub_on_live_server):
+    pass
 
 
 @pytest.fixture
