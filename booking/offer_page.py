@@ -7,8 +7,8 @@ from booking import offers, waitlist
 from booking.models import Offer, WaitlistEntry
 from booking.pages import show
 from confirmations.content import TYPE_LABELS
-from confirmations.dates import long_date
 from confirmations.patient_pages import browser_language, patient_page
+from history.dates import long_date
 
 TEXTS = {
     "fr": {

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from confirmations import sms
-from confirmations.dates import long_date
+from history.dates import long_date
 
 SALT = "hub.waitlist.offer"
 

@@ -30,10 +30,10 @@ from booking.models import BookingRequest
 from booking.texts import TEXTS
 from confirmations.contacts import EMAIL, SMS, VOICE, configured_channels, contact_for, usable_email
 from confirmations.content import TYPE_LABELS, spoken_phone
-from confirmations.dates import long_date, written_day
-from confirmations.events import readable_contact
 from confirmations.models import OptOut
 from confirmations.patient_pages import CACHE_ERRORS, browser_language, private, rate_limited
+from history.dates import long_date, written_day
+from history.events import readable_contact
 from schedules.admin_scoping import row_id
 from schedules.models import Appointment, Slot
 

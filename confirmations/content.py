@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 from phonenumber_field.phonenumber import PhoneNumber
 
 from confirmations import links, rules, sms
-from confirmations.dates import long_date
+from history.dates import long_date
 
 TYPE_WORDS = {
     # R5: what kind of appointment the message announces.

@@ -41,11 +41,11 @@ from confirmations import answers, rules
 from confirmations.channels import channel_for
 from confirmations.contacts import ALL_CHANNELS, VOICE, contact_for, opted_out_numbers
 from confirmations.content import render, snapshot_of
-from confirmations.events import Reason, event
 from confirmations.models import Message, OptOut
 from confirmations.outcomes import BAD_ADDRESS, REFUSED, TransportError
 from confirmations.outcomes import UNKNOWN as UNKNOWN_OUTCOME
 from confirmations.planning import facts_of, wake_the_worker_after_commit
+from history.events import Reason, event
 from schedules.actors import HUB, Actor, acting_as
 from schedules.models import Appointment, StatusChange
 

@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from confirmations.events import Reason, because, readable_contact
+from history.events import Reason, because, readable_contact
 
 
 class Message(models.Model):
@@ -309,7 +309,7 @@ class Reply(models.Model):
         says so. Once: a second click, or a colleague's, changes nothing."""
         from django.db import transaction
 
-        from confirmations.events import event
+        from history.events import event
         from schedules.actors import Actor
         from schedules.models import StatusChange
 

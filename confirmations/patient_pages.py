@@ -29,8 +29,8 @@ from redis.exceptions import RedisError
 
 from confirmations import links, rules
 from confirmations.content import TYPE_LABELS, spoken_phone
-from confirmations.dates import long_date
-from confirmations.events import event
+from history.dates import long_date
+from history.events import event
 from schedules.actors import PATIENT, acting_as
 from schedules.models import Appointment
 

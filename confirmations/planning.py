@@ -22,8 +22,8 @@ from django.utils import timezone
 from confirmations import rules, waker
 from confirmations.contacts import contact_for
 from confirmations.content import snapshot_of
-from confirmations.events import event
 from confirmations.models import Message
+from history.events import event
 from hubsite.db import insert
 from schedules.actors import current_actor
 from schedules.models import Appointment, StatusChange

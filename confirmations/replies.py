@@ -18,8 +18,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from confirmations import answers, keywords
-from confirmations.events import event
 from confirmations.models import Message, OptOut, Reply
+from history.events import event
 from schedules.actors import PATIENT, acting_as
 from schedules.models import Appointment, StatusChange
 

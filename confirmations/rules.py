@@ -18,7 +18,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from confirmations.contacts import VOICE
-from confirmations.events import Reason, event
+from history.events import Reason, event
 
 CONFIRMATION, REMINDER, MODIFICATION, CANCELLATION = "confirmation", "reminder", "modification", "cancellation"
 

@@ -14,8 +14,8 @@ from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
-from confirmations.events import Reason
 from confirmations.models import Message
+from history.events import Reason
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from confirmations.dates import clock, reader_language, staff_moment
+from history.dates import clock, reader_language, staff_moment
 from hubsite.client_ip import NO_ADDRESS
 
 

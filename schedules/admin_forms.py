@@ -17,7 +17,7 @@ from schedules.models import Appointment, Clinic, Professional, Service, Slot
 
 def delay_text(delay: timedelta) -> str:
     """'24 h', '2 jours' / '2 days', in the reader's language."""
-    from confirmations.dates import duration_text, reader_language
+    from history.dates import duration_text, reader_language
 
     return duration_text(delay, reader_language())
 

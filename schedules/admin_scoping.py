@@ -154,7 +154,7 @@ class ReadOnlyInline(admin.TabularInline):
 
 def readable_phone(name: str, label):
     """A list column showing the phone field `name` as people write it."""
-    from confirmations.events import readable_contact
+    from history.events import readable_contact
 
     @admin.display(description=label, ordering=name)
     def column(self, row) -> str:

@@ -20,7 +20,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
-from confirmations.events import write, write_all
+from history.events import write, write_all
 from hubsite.db import insert
 from schedules.audit import AuditRecords
 
@@ -707,7 +707,7 @@ class StatusChange(models.Model):
     clinic = models.ForeignKey(Clinic, verbose_name=_("clinic"), on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(_("when"), default=timezone.now)
     status = models.CharField(_("status"), max_length=16, choices=Appointment.Status.choices)
-    # What happened, as events (confirmations/events.py): `text` writes them
+    # What happened, as events (history/events.py): `text` writes them
     # out in the reader's language.
     events = models.JSONField(_("what happened"), default=list, blank=True)
     actor = models.CharField(_("by"), max_length=8, choices=Actor.choices)

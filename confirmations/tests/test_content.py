@@ -15,9 +15,9 @@ import time_machine
 
 from confirmations import links, sms
 from confirmations.content import render, snapshot_of
-from confirmations.dates import long_date
 from confirmations.dispatch import send_due_messages
 from conftest import book, make_patient, make_slot
+from history.dates import long_date
 from schedules.models import Slot
 
 KINDS = ["confirmation", "reminder", "modification", "cancellation"]

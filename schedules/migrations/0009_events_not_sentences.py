@@ -1,5 +1,5 @@
 """History and the latest communication as events, written out when read
-(confirmations/events.py), instead of sentences stored in French.
+(history/events.py), instead of sentences stored in French.
 
 Sentences written before this migration cannot be turned back into events:
 they are kept as "note" events, which read as they were written, less the

@@ -1,10 +1,10 @@
-"""Times and days as the reader's language writes them (confirmations/dates.py)."""
+"""Times and days as the reader's language writes them (history/dates.py)."""
 
 from datetime import date, datetime
 
 from django import template
 
-from confirmations.dates import clock, reader_language, written_day
+from history.dates import clock, reader_language, written_day
 
 register = template.Library()
 

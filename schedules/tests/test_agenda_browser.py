@@ -12,7 +12,6 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from confirmations import tasks
-from confirmations.dates import staff_moment
 from conftest import (
     TORONTO,
     book,
@@ -24,6 +23,7 @@ from conftest import (
     screenshot,
     sign_in,
 )
+from history.dates import staff_moment
 from schedules.access import STAFF_GROUP
 from schedules.demo import load_demo
 from schedules.models import Appointment, Clinic

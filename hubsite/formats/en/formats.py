@@ -1,5 +1,5 @@
 # One compact style for tables, lists and forms: 2026-12-03 2:30 PM.
-# (Sentences use "December 3, 2026 at 2:30 PM": confirmations/dates.py.)
+# (Sentences use "December 3, 2026 at 2:30 PM": history/dates.py.)
 DATE_FORMAT = "Y-m-d"
 SHORT_DATE_FORMAT = "Y-m-d"
 TIME_FORMAT = "g:i A"

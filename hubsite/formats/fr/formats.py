@@ -1,5 +1,5 @@
 # One compact style for tables, lists and forms, as Quebec writes it: 2026-12-03 14 h 30.
-# (Sentences use "le 3 décembre 2026 à 14 h 30": confirmations/dates.py.)
+# (Sentences use "le 3 décembre 2026 à 14 h 30": history/dates.py.)
 DATE_FORMAT = "Y-m-d"
 SHORT_DATE_FORMAT = "Y-m-d"
 TIME_FORMAT = "G\u00a0\\h\u00a0i"

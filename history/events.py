@@ -10,7 +10,7 @@ that language. Rule codes (R19, D9…) stay in the code; nothing written out
 names them.
 """
 
-from datetime import datetime
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -18,7 +18,7 @@ from django.db import models
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from confirmations.dates import clock, reader_language, staff_moment
+from history.dates import clock, reader_language, staff_moment
 
 
 class Reason(models.TextChoices):
@@ -140,44 +140,51 @@ def write_all(events: list, time_zone: str = "America/Toronto", language: str | 
     return " ".join(write(happened, time_zone, language) for happened in events or [])
 
 
-def _values(happened: dict, time_zone: str) -> dict:
-    from confirmations.models import Message
-    from confirmations.rules import CALLS_FROM, CALLS_UNTIL
-    from schedules.models import Appointment
+# What the codes an event carries read as (a message's kind, its channel and
+# state, why the Hub sends nothing) and the call window's hours: given by the
+# apps that own them when they start (`name_codes`, `name_hours`), so that
+# this module, at the bottom of the house, imports none of them.
+_CODES: dict[str, type[models.TextChoices]] = {}
+_HOURS: dict[str, time] = {}
 
+
+def name_codes(**choices: type[models.TextChoices]) -> None:
+    """`name_codes(message=Message.Kind)`: how the value `message` reads."""
+    _CODES.update(choices)
+
+
+def name_hours(**hours: time) -> None:
+    """`name_hours(opens=time(9), closes=time(20))`: hours events mention."""
+    _HOURS.update(hours)
+
+
+def _values(happened: dict, time_zone: str) -> dict:
     language = reader_language()
-    kind = happened.get("message", "")
-    label = str(Message.Kind(kind).label) if kind in Message.Kind.values else kind
+    label = _code("message", happened.get("message", ""))
     at = happened.get("at")
     moments = {
         name: staff_moment(datetime.fromisoformat(happened[name]), time_zone, language) if happened.get(name) else ""
         for name in ("before", "after")
     }
+    today = datetime.now(ZoneInfo(time_zone)).date()
     return {
         **moments,
+        **{name: clock(datetime.combine(today, hour), language) for name, hour in _HOURS.items()},
         "message": label,
         "Message": label[:1].upper() + label[1:],
-        "channel": _channel(happened.get("channel", "")),
+        "channel": _code("channel", happened.get("channel", "")),
         "to": readable_contact(happened.get("to", "")),
         "at": staff_moment(datetime.fromisoformat(at), time_zone, language) if at else "",
         "reason": because(happened.get("reason", ""), happened.get("detail", "")),
-        "hub_reason": _label(Appointment.HubReason, happened.get("hub_reason", "")),
-        "state": _label(Message.State, happened.get("state", "")),
+        "hub_reason": _code("hub_reason", happened.get("hub_reason", "")),
+        "state": _code("state", happened.get("state", "")),
         "word": happened.get("word", ""),
-        "opens": clock(datetime.combine(datetime.now(ZoneInfo(time_zone)).date(), CALLS_FROM), language),
-        "closes": clock(datetime.combine(datetime.now(ZoneInfo(time_zone)).date(), CALLS_UNTIL), language),
     }
 
 
-def _channel(channel: str) -> str:
-    from confirmations.models import Message
-
-    names = {
-        Message.Channel.EMAIL: _("email"),
-        Message.Channel.SMS: _("SMS"),
-        Message.Channel.VOICE: _("phone call"),
-    }
-    return str(names.get(channel, channel))
+def _code(name: str, value: str) -> str:
+    choices = _CODES.get(name)
+    return _label(choices, value) if choices is not None else value
 
 
 def _label(choices, value: str) -> str:
