@@ -290,11 +290,11 @@ def mail_server(settings, channel_calls):
     from confirmations.tests.mail_server import MailServer
 
     server = MailServer().start()
-    settings.EMAIL_BACKEND = "confirmations.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "outbox.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     settings.EMAIL_TIMEOUT = 2
-    settings.HUB_CHANNELS = {**settings.HUB_CHANNELS, "email": "confirmations.channels.Email"}
+    settings.HUB_CHANNELS = {**settings.HUB_CHANNELS, "email": "outbox.channels.Email"}
     yield server
     server.stop()
 

@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from booking import waitlist
 from booking.models import BookingRequest, Offer, WaitlistEntry
-from confirmations.contacts import EMAIL, SMS, configured_channels, contact_for
+from outbox.contacts import EMAIL, SMS, configured_channels, contact_for
 from schedules.admin_scoping import ClinicScopedAdmin
 
 

@@ -8,4 +8,10 @@ class BookingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from booking import waitlist  # noqa: F401  (its receiver of freed slots)
+        # Imported once the apps are loaded, as Django requires of models.
+        from booking import composing, offer_replies, waitlist  # noqa: F401  (waitlist: its receiver of freed slots)
+        from confirmations import replies
+        from outbox.models import Message
+
+        composing.register()  # one-time codes and offers, as the outbox sends them
+        replies.YES_TO[Message.Kind.OFFER] = offer_replies.take_offer  # D20

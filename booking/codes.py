@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.utils.html import escape
 
-from confirmations import sms
+from outbox import sms
 
 TEXTS = {
     "fr": {

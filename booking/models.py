@@ -184,7 +184,7 @@ class Offer(models.Model):
     )
     slot_start = models.DateTimeField(_("time offered"))
     message = models.OneToOneField(
-        "confirmations.Message",
+        "outbox.Message",
         verbose_name=_("message"),
         on_delete=models.SET_NULL,
         null=True,

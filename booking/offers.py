@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from confirmations import sms
 from history.dates import long_date
+from outbox import sms
 
 SALT = "hub.waitlist.offer"
 

@@ -19,10 +19,10 @@ from django.utils import timezone
 
 from booking import codes, rules
 from booking.models import BookingRequest
-from confirmations.contacts import EMAIL, SMS, configured_channels
 from confirmations.keywords import plain_letters
-from confirmations.models import Message
-from confirmations.planning import wake_the_worker_after_commit
+from outbox.contacts import EMAIL, SMS, configured_channels
+from outbox.models import Message
+from outbox.waker import wake_the_worker_after_commit
 from patients.models import Patient
 from schedules.actors import PATIENT, acting_as
 from schedules.models import Appointment, Clinic, Service, Slot

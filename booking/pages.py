@@ -28,12 +28,13 @@ from phonenumber_field.phonenumber import PhoneNumber
 from booking import online, rules
 from booking.models import BookingRequest
 from booking.texts import TEXTS
-from confirmations.contacts import EMAIL, SMS, VOICE, configured_channels, contact_for, usable_email
-from confirmations.content import TYPE_LABELS, spoken_phone
-from confirmations.models import OptOut
+from confirmations.content import TYPE_LABELS
 from confirmations.patient_pages import CACHE_ERRORS, browser_language, private, rate_limited
 from history.dates import long_date, written_day
 from history.events import readable_contact
+from history.phones import spoken_phone
+from outbox.contacts import EMAIL, SMS, VOICE, configured_channels, contact_for, usable_email
+from outbox.models import OptOut
 from schedules.admin_scoping import row_id
 from schedules.models import Appointment, Slot
 

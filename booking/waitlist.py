@@ -28,9 +28,9 @@ from django.utils import timezone
 
 from booking import online
 from booking.models import Offer, WaitlistEntry
-from confirmations.contacts import EMAIL, SMS, configured_channels, contact_for
-from confirmations.models import Message
-from confirmations.planning import queue, wake_the_worker_after_commit
+from outbox.contacts import EMAIL, SMS, configured_channels, contact_for
+from outbox.models import Message
+from outbox.waker import queue, wake_the_worker_after_commit
 from patients.models import Patient
 from schedules.actors import PATIENT, acting_as
 from schedules.models import Appointment, Slot

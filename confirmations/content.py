@@ -9,13 +9,14 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-import phonenumbers
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from phonenumber_field.phonenumber import PhoneNumber
 
-from confirmations import links, rules, sms
+from confirmations import links, rules
 from history.dates import long_date
+from history.phones import spoken_phone
+from outbox import sms
 
 TYPE_WORDS = {
     # R5: what kind of appointment the message announces.
@@ -122,16 +123,6 @@ class Rendered:
     subject: str
     text: str
     html: str = ""
-
-
-def spoken_phone(e164: str) -> str:
-    """The clinic's number as written in Quebec: 514 555-0100."""
-    if not e164:
-        return ""
-    number = phonenumbers.parse(e164, "CA")
-    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-    # libphonenumber writes (514) 555-0100; Quebec usage drops the brackets.
-    return national.replace("(", "").replace(") ", " ")
 
 
 VOWELS = frozenset("aeiouœæ")

@@ -28,9 +28,10 @@ from phonenumber_field.phonenumber import PhoneNumber
 from redis.exceptions import RedisError
 
 from confirmations import links, rules
-from confirmations.content import TYPE_LABELS, spoken_phone
+from confirmations.content import TYPE_LABELS
 from history.dates import long_date
 from history.events import event
+from history.phones import spoken_phone
 from schedules.actors import PATIENT, acting_as
 from schedules.models import Appointment
 

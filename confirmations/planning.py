@@ -13,19 +13,19 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
-from django.db import connection, transaction
 from django.db.models.signals import post_save, pre_delete, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 
-from confirmations import rules, waker
-from confirmations.contacts import contact_for
+from confirmations import rules
 from confirmations.content import snapshot_of
-from confirmations.models import Message
 from history.events import event
-from hubsite.db import insert
+from outbox import states
+from outbox.contacts import contact_for
+from outbox.models import Message
+from outbox.waker import wake_the_worker_after_commit
 from schedules.actors import current_actor
+from schedules.db import insert
 from schedules.models import Appointment, StatusChange
 from schedules.signals import slot_freed
 
@@ -159,11 +159,7 @@ def _apply(plan: rules.Plan, appointment: Appointment | None, before: Appointmen
         # A cancellation notice already planned is never withdrawn by a later
         # change: it is the patient's record of a cancellation (R18, D7, D13);
         # the check when it is due drops it if the appointment is restored.
-        withdrawn = (
-            Message.objects.filter(appointment_ref=target.public_id, state=Message.State.PENDING)
-            .exclude(kind=Message.Kind.CANCELLATION)
-            .update(state=Message.State.WITHDRAWN, reason=plan.withdraw, error="")
-        )
+        withdrawn = states.withdraw_pending(target.public_id, plan.withdraw, keep_kinds=[Message.Kind.CANCELLATION])
         if withdrawn:
             notes.append(event("withdrawn", reason=plan.withdraw))
     if plan.left_hub:
@@ -200,52 +196,3 @@ def _planned_note(message: Message, now: datetime) -> dict:
     if message.due_at <= now:
         return event("planned_now", message=message.kind)
     return event("planned", message=message.kind, at=message.due_at)
-
-
-def wake_the_worker_after_commit() -> None:
-    """Asks the worker for a pass once the change commits: once per
-    transaction, however many changes in it have something to send now (a
-    slot series, a day closed, a batch of cancellations).
-
-    On PostgreSQL, a NOTIFY inside the change's own transaction, which the
-    worker's waker hears when it commits (confirmations/waker.py). Else,
-    with django-q2's database broker, the task row is written inside the
-    transaction: the worker sees it exactly when the outbox rows commit, and
-    never without them. With Redis, it is queued after the commit."""
-    if any(callback in (dispatch_soon, _woken) for _sids, callback, _robust in connection.run_on_commit):
-        return
-    if waker.by_notify():
-        waker.notify()  # delivered at commit; now, outside a transaction
-        if connection.in_atomic_block:
-            transaction.on_commit(_woken)
-        return
-    if "orm" in settings.Q_CLUSTER and connection.in_atomic_block:
-        from django_q.tasks import async_task
-
-        # Not through queue(): a failed INSERT here leaves the transaction
-        # unusable, so it must fail the change (the database is failing).
-        async_task("confirmations.tasks.send_due_messages")
-        transaction.on_commit(_woken)  # marks this transaction as done
-    else:
-        transaction.on_commit(dispatch_soon)
-
-
-def _woken() -> None:
-    """Marker: this transaction already woke the worker."""
-
-
-def dispatch_soon() -> None:
-    """The fast path: ask the worker for a pass now rather than within the minute."""
-    queue("confirmations.tasks.send_due_messages")
-
-
-def queue(task: str, *args) -> None:
-    """Hands a task to the worker. A broker outage must not fail the change
-    that queued it: the outbox and reply rows are on record, and the
-    per-minute schedule catches up."""
-    from django_q.tasks import async_task
-
-    try:
-        async_task(task, *args)
-    except Exception:
-        log.warning("could not queue %s; the per-minute schedule will catch up", task, exc_info=True)

@@ -11,6 +11,7 @@ call confirms that appointment. Anything else changes nothing and stays
 for staff to read and mark handled.
 """
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -18,10 +19,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from confirmations import answers, keywords
-from confirmations.models import Message, OptOut, Reply
 from history.events import event
+from outbox.models import Message, OptOut, Reply
+from outbox.waker import wake_the_worker_after_commit
 from schedules.actors import PATIENT, acting_as
 from schedules.models import Appointment, StatusChange
+
+# What a YES to a message of these kinds does instead of confirming an
+# appointment: registered by the app that sent it (booking, for its offers).
+YES_TO: dict[str, Callable[[Reply], str]] = {}
 
 
 def understand(reply_id: int) -> str:
@@ -40,7 +46,7 @@ def _read(reply: Reply) -> str:
     if reply.channel == Reply.Channel.VOICE:
         if reply.body != "1":
             return Reply.Outcome.NOT_UNDERSTOOD
-        return _confirm(reply, reply.message, Appointment.Status.CONFIRMED_VOICE)  # R28
+        return confirm(reply, reply.message, Appointment.Status.CONFIRMED_VOICE)  # R28
 
     reply.message = (
         # The last SMS sent before the reply came in (not before it was read).
@@ -53,9 +59,9 @@ def _read(reply: Reply) -> str:
     reply.clinic = reply.message.clinic if reply.message else None
     meant = keywords.meaning(reply.body)
     if keywords.CONFIRM in meant:
-        if reply.message is not None and reply.message.kind == Message.Kind.OFFER:
-            return _take_offer(reply)  # D20: YES to the waiting list's offer
-        return _confirm(reply, reply.message, Appointment.Status.CONFIRMED_SMS)  # R27
+        if reply.message is not None and reply.message.kind in YES_TO:
+            return YES_TO[reply.message.kind](reply)  # D20: YES to the waiting list's offer
+        return confirm(reply, reply.message, Appointment.Status.CONFIRMED_SMS)  # R27
     outcome, topic, said = Reply.Outcome.NOT_UNDERSTOOD, None, []
     if keywords.STOP in meant:
         OptOut.objects.get_or_create(number=reply.number)
@@ -72,8 +78,8 @@ def _read(reply: Reply) -> str:
         outcome, topic = Reply.Outcome.WANTS_TO_CANCEL, answers.CANCEL_REQUEST
         said.append("wants_to_cancel")
     _tell_staff(reply, said)
-    if topic is not None and _should_answer(reply, topic, stopped=keywords.STOP in meant):
-        _answer(reply, topic, stopped=keywords.STOP in meant)
+    if topic is not None and should_answer(reply, topic, stopped=keywords.STOP in meant):
+        answer(reply, topic, stopped=keywords.STOP in meant)
     return outcome
 
 
@@ -82,7 +88,7 @@ def _read(reply: Reply) -> str:
 ANSWER_AGAIN_AFTER = timedelta(minutes=5)
 
 
-def _should_answer(reply: Reply, topic: str, stopped: bool) -> bool:
+def should_answer(reply: Reply, topic: str, stopped: bool) -> bool:
     if not settings.HUB_SMS_ANSWERS:
         return False
     if topic == answers.CANCEL_REQUEST and not stopped and OptOut.objects.filter(number=reply.number).exists():
@@ -96,9 +102,7 @@ def _should_answer(reply: Reply, topic: str, stopped: bool) -> bool:
     return not recent.exists()
 
 
-def _answer(reply: Reply, topic: str, stopped: bool) -> None:
-    from confirmations.planning import wake_the_worker_after_commit
-
+def answer(reply: Reply, topic: str, stopped: bool) -> None:
     appointment = reply.appointment
     upcoming = appointment if confirmable(appointment, reply.message) else None
     patient = reply.message.patient if reply.message is not None else None
@@ -106,49 +110,6 @@ def _answer(reply: Reply, topic: str, stopped: bool) -> None:
         reply, topic, patient=patient, appointment=appointment, upcoming=upcoming, stopped=stopped
     )
     wake_the_worker_after_commit()
-
-
-def _take_offer(reply: Reply) -> str:
-    """The first YES gets the slot (the booking's confirmation follows); a
-    late one is told the slot is gone, and the patient stays on the list."""
-    from booking import waitlist
-    from booking.models import Offer
-
-    offer = Offer.objects.filter(message=reply.message).first()
-    if offer is not None and waitlist.accept(offer.pk) == Offer.State.ACCEPTED:
-        return Reply.Outcome.OFFER_ACCEPTED
-    # The offer is over: the YES may well be for the appointment an earlier
-    # SMS asked to confirm (R27), which it then confirms.
-    earlier = (
-        Message.objects.filter(
-            channel=Message.Channel.SMS, to=reply.number, sent_at__lte=reply.received_at, appointment__isnull=False
-        )
-        .exclude(kind__in=Message.SAID_ONCE)
-        .order_by("-sent_at", "-id")
-        .first()
-    )
-    if earlier is not None and _confirm(reply, earlier, Appointment.Status.CONFIRMED_SMS) in (
-        Reply.Outcome.CONFIRMED,
-        Reply.Outcome.ALREADY,
-    ):
-        reply.message = earlier
-        return Reply.Outcome.CONFIRMED
-    topic = _offer_gone(offer)
-    if _should_answer(reply, topic, stopped=False):
-        _answer(reply, topic, stopped=False)
-    return Reply.Outcome.OFFER_GONE
-
-
-def _offer_gone(offer) -> str:
-    """What a late YES is told, as the offer's page says it: "you stay on
-    the waiting list" only to a patient who does."""
-    from booking.models import WaitlistEntry
-
-    state = WaitlistEntry.objects.filter(pk=offer.entry_id).values_list("state", flat=True).first() if offer else None
-    return {
-        WaitlistEntry.State.BOOKED: answers.OFFER_GONE_BOOKED,
-        WaitlistEntry.State.REMOVED: answers.OFFER_GONE_REMOVED,
-    }.get(state, answers.OFFER_GONE)
 
 
 def _tell_staff(reply: Reply, kinds: list[str]) -> None:
@@ -179,7 +140,7 @@ def confirmable(appointment: Appointment | None, message: Message) -> bool:
     )
 
 
-def _confirm(reply: Reply, message: Message | None, status: str) -> str:
+def confirm(reply: Reply, message: Message | None, status: str) -> str:
     appointment = (
         Appointment.objects.select_for_update().filter(pk=message.appointment_id).first()
         if message is not None and message.appointment_id

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from confirmations.contacts import VOICE
 from history.events import Reason, event
+from outbox.contacts import VOICE
 
 CONFIRMATION, REMINDER, MODIFICATION, CANCELLATION = "confirmation", "reminder", "modification", "cancellation"
 

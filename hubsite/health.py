@@ -95,7 +95,7 @@ def worker() -> tuple[bool, str]:
     from django_q.models import Success
 
     last = (
-        Success.objects.filter(func="confirmations.tasks.send_due_messages")
+        Success.objects.filter(func__in=["confirmations.tasks.send_due_messages", "outbox.tasks.send_due_messages"])
         .order_by("-stopped")
         .values_list("stopped", flat=True)
         .first()
@@ -107,7 +107,7 @@ def worker() -> tuple[bool, str]:
 
 
 def overdue() -> tuple[bool, str]:
-    from confirmations.models import Message
+    from outbox.models import Message
 
     oldest = (
         Message.objects.filter(state=Message.State.PENDING, due_at__lte=timezone.now())
@@ -125,21 +125,21 @@ def retrying() -> tuple[bool, str]:
     """A provider that keeps refusing (SMTP down): retried messages move
     their due time forward, so they are never "overdue"; after 4 tries (15
     minutes of 1, 2, 4, 8) they count here."""
-    from confirmations.models import Message
+    from outbox.models import Message
 
     count = Message.objects.filter(state=Message.State.PENDING, attempts__gte=RETRIES_BEFORE_ALARM).count()
     return count == 0, f"{count} tried {RETRIES_BEFORE_ALARM} times or more"
 
 
 def stuck() -> tuple[bool, str]:
-    from confirmations.models import Message
+    from outbox.models import Message
 
     count = Message.objects.filter(state=Message.State.SENDING, claimed_at__lt=timezone.now() - STUCK_SENDING).count()
     return count == 0, f"{count} in sending for over {int(STUCK_SENDING.total_seconds() // 60)} min"
 
 
 def failures_last_hour() -> dict[str, int]:
-    from confirmations.models import Message
+    from outbox.models import Message
 
     since = timezone.now() - timedelta(hours=1)
     rows = (

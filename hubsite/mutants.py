@@ -45,7 +45,7 @@ MODULES = {
         "booking/tests/test_waitlist.py",
         "booking/tests/test_waitlist_review.py",
     ],
-    "confirmations.dispatch": [
+    "outbox.dispatch": [
         "confirmations/tests/test_dispatch.py",
         "confirmations/tests/test_fallback.py",
         "confirmations/tests/test_faults.py",
@@ -63,7 +63,7 @@ MODULES = {
         "booking/tests/test_waitlist_review.py",
     ],
     "confirmations.keywords": ["confirmations/tests/test_sms_keywords.py"],
-    "confirmations.contacts": ["confirmations/tests/test_dispatch.py", "confirmations/tests/test_webhooks.py"],
+    "outbox.contacts": ["confirmations/tests/test_dispatch.py", "confirmations/tests/test_webhooks.py"],
     "confirmations.patient_pages": [
         "confirmations/tests/test_patient_pages.py",
         "confirmations/tests/test_rate_limit_faults.py",

@@ -64,8 +64,10 @@ INSTALLED_APPS = [
     "simple_history",
     "schedules",
     "patients",
+    "outbox",
     "confirmations",
     "booking",
+    "hubsite",
 ]
 
 MIDDLEWARE = [
@@ -137,7 +139,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 
 # How a change wakes the worker for the messages it makes due now
-# (confirmations/waker.py): "notify" on PostgreSQL (NOTIFY in the change's
+# (outbox/waker.py): "notify" on PostgreSQL (NOTIFY in the change's
 # transaction, LISTEN in the worker: no row written), "queue" elsewhere (a
 # task row, or a Redis push), and behind PgBouncer in transaction mode,
 # where LISTEN cannot work.
@@ -286,7 +288,7 @@ EMAIL_BACKEND = os.environ.get(
 )
 if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":
     # The same backend, told when the body was handed over (at most once, D15).
-    EMAIL_BACKEND = "confirmations.smtp.EmailBackend"
+    EMAIL_BACKEND = "outbox.smtp.EmailBackend"
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
@@ -305,7 +307,7 @@ EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "20"))
 # lower it): one wave per batch.
 HUB_SEND_CONCURRENCY = int(os.environ.get("HUB_SEND_CONCURRENCY", "32"))
 # What messages said and patients answered is erased after this many days
-# (confirmations/retention.py); kind, channel, state, times and who stay.
+# (outbox/retention.py); kind, channel, state, times and who stay.
 HUB_RETENTION_DAYS = int(os.environ.get("HUB_RETENTION_DAYS", "90"))
 # Online booking (D20): upcoming online bookings one patient may hold, and
 # how many one-time codes a client address and one email or mobile may ask for.
@@ -381,14 +383,14 @@ TWILIO_VOICES = {
     "en": ("en-CA", os.environ.get("TWILIO_VOICE_EN", "alice")),
 }
 
-# Which class sends each channel (confirmations/channels.py): Twilio when it
+# Which class sends each channel (outbox/channels.py): Twilio when it
 # is configured; otherwise SMS and calls are recorded locally in development
 # (HUB_LOCAL_CHANNELS), and off (None) in production.
-LOCAL_OR_OFF = "confirmations.channels.LocalRecorder" if LOCAL_CHANNELS else None
+LOCAL_OR_OFF = "outbox.channels.LocalRecorder" if LOCAL_CHANNELS else None
 HUB_CHANNELS = {
-    "email": "confirmations.channels.Email" if EMAIL_CONFIGURED or LOCAL_CHANNELS else None,
-    "sms": "confirmations.channels.TwilioSMS" if TWILIO_CONFIGURED else LOCAL_OR_OFF,
-    "voice": "confirmations.channels.TwilioCall" if TWILIO_CONFIGURED else LOCAL_OR_OFF,
+    "email": "outbox.channels.Email" if EMAIL_CONFIGURED or LOCAL_CHANNELS else None,
+    "sms": "outbox.channels.TwilioSMS" if TWILIO_CONFIGURED else LOCAL_OR_OFF,
+    "voice": "outbox.channels.TwilioCall" if TWILIO_CONFIGURED else LOCAL_OR_OFF,
 }
 
 # --- Security --------------------------------------------------------------

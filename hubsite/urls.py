@@ -35,6 +35,7 @@ handler500 = "hubsite.errors.server_error"
 urlpatterns = [
     path("health/", health),
     path("admin/", admin.site.urls),
+    path("", include("outbox.urls")),
     path("", include("confirmations.urls")),
     path("", include("booking.urls")),
 ]
@@ -45,5 +46,5 @@ if os.environ.get("HUB_BENCH_URLS"):
     # ./hub bench only: the bare Django view the patient pages are measured against.
     urlpatterns.append(path("bench/bare/", lambda request: HttpResponse("ok")))
 
-# The local message page answers only in DEBUG (confirmations/local_outbox.py).
-urlpatterns.append(path("dev/", include("confirmations.dev_urls")))
+# The local message page answers only in DEBUG (outbox/local_outbox.py).
+urlpatterns.append(path("dev/", include("outbox.dev_urls")))

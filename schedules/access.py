@@ -45,8 +45,8 @@ DAY_TO_DAY = [
     ("schedules.appointment", ["view", "add", "change", "delete"]),
     ("schedules.statuschange", ["view"]),
     ("patients.patient", ["view", "add", "change"]),
-    ("confirmations.message", ["view"]),
-    ("confirmations.reply", ["view"]),
+    ("outbox.message", ["view"]),
+    ("outbox.reply", ["view"]),
     ("booking.waitlistentry", ["view", "add", "change"]),
     ("booking.offer", ["view"]),
 ]
@@ -62,7 +62,7 @@ ROLE_PERMISSIONS = {
         ("schedules.professional", ["view", "add", "change", "delete"]),
         ("schedules.service", ["view", "add", "change", "delete"]),
         *DAY_TO_DAY,
-        ("confirmations.optout", ["view"]),
+        ("outbox.optout", ["view"]),
         ("booking.bookingrequest", ["view"]),
         # Clinic staff accounts (schedules/staff_admin.py), never deleted.
         ("auth.user", ["view", "add", "change"]),
@@ -78,7 +78,7 @@ def ensure_roles(**kwargs) -> None:
 
     # post_migrate reaches apps one by one; make sure the permissions of
     # every app named below exist already.
-    for label in ("auth", "schedules", "patients", "confirmations", "booking"):
+    for label in ("auth", "schedules", "patients", "outbox", "booking"):
         create_permissions(apps.get_app_config(label), verbosity=0)
 
     for group_name, grants in ROLE_PERMISSIONS.items():

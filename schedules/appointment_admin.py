@@ -19,8 +19,8 @@ from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from confirmations.contacts import contact_for
-from confirmations.models import Message, Reply
+from outbox.contacts import contact_for
+from outbox.models import Message, Reply
 from patients.models import Patient
 from schedules.access import visible_to
 from schedules.admin_filters import ForwardDateFilter

@@ -21,8 +21,8 @@ from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
 from history.events import write, write_all
-from hubsite.db import insert
 from schedules.audit import AuditRecords
+from schedules.db import insert
 
 
 def validate_timezone(value: str) -> None:

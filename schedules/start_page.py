@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from confirmations.models import Message, Reply
+from outbox.models import Message, Reply
 from schedules.access import visible_to
 from schedules.models import Appointment, Clinic
 
@@ -41,7 +41,7 @@ class ChannelRate:
             "state__in": f"{Message.State.SENT},{Message.State.DELIVERED}",
             "sent_at__gte": self.since.isoformat(),
         }
-        return reverse("admin:confirmations_message_changelist") + "?" + urlencode(query)
+        return reverse("admin:outbox_message_changelist") + "?" + urlencode(query)
 
     @property
     def confirmed_url(self) -> str:

@@ -15,9 +15,9 @@ from django.db import connection
 
 from booking import waitlist
 from booking.models import Offer, WaitlistEntry
-from confirmations.dispatch import send_due_messages
-from confirmations.models import Message
 from conftest import TORONTO, book, make_patient, make_service, make_slot, open_tab, postgres_only, screenshot
+from outbox.dispatch import send_due_messages
+from outbox.models import Message
 from schedules.models import Appointment
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("today")]

@@ -9,9 +9,9 @@ from django.db import connection
 from booking import online, rules
 from booking.models import BookingRequest
 from booking.tests.conftest import NOW
-from confirmations.dispatch import send_due_messages
-from confirmations.models import Message
 from conftest import book, make_clinic, make_patient, make_professional, make_service, make_slot, postgres_only
+from outbox.dispatch import send_due_messages
+from outbox.models import Message
 from patients.models import Patient
 from schedules.models import Appointment
 

@@ -8,9 +8,9 @@ from django.test import Client
 
 from booking.models import BookingRequest, WaitlistEntry
 from booking.tests.conftest import NOW
-from confirmations.dispatch import send_due_messages
-from confirmations.models import Message, OptOut
 from conftest import book, make_clinic, make_patient, make_professional, make_service, make_slot, make_staff
+from outbox.dispatch import send_due_messages
+from outbox.models import Message, OptOut
 from schedules.models import Appointment
 
 pytestmark = pytest.mark.django_db
@@ -178,15 +178,15 @@ class TestBooking:
         reader = Client()
         reader.force_login(make_staff(None if group else open_clinic, username, SUPPORT_GROUP if group else None))
         message = Message.objects.get(kind="code")
-        listed = reader.get("/admin/confirmations/message/").content.decode()
-        shown = reader.get(f"/admin/confirmations/message/{message.pk}/change/").content.decode()
+        listed = reader.get("/admin/outbox/message/").content.decode()
+        shown = reader.get(f"/admin/outbox/message/{message.pk}/change/").content.decode()
         assert "jean@example.com" in listed and "jean@example.com" in shown
         assert not re.search(rf"\b{code}\b", listed) and not re.search(rf"\b{code}\b", shown)
         # Nor can it be guessed by filtering the list on what messages say.
-        assert reader.get("/admin/confirmations/message/?kind=code").status_code == 200
+        assert reader.get("/admin/outbox/message/?kind=code").status_code == 200
         for lookup in (f"snapshot__code={code}", f"snapshot__code__gte={code}", f"content__contains={code}",
                        f"subject__icontains={code}", f"html__contains={code}", "error__isnull=False"):  # fmt: skip
-            refused = reader.get(f"/admin/confirmations/message/?{lookup}")
+            refused = reader.get(f"/admin/outbox/message/?{lookup}")
             assert refused.status_code == 400, lookup
         assert "Le code à usage unique n’est pas affiché." in shown
 
@@ -531,7 +531,7 @@ class TestWhereMessagesGo:
     )
     def test_the_forms_accept_exactly_the_emails_messages_can_go_to(self, typed):
         from booking.pages import contact_of
-        from confirmations.contacts import contacts_of
+        from outbox.contacts import contacts_of
         from patients.models import Patient
 
         accepted = contact_of(typed) is not None

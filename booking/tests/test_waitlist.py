@@ -12,11 +12,11 @@ from django.utils import translation
 from booking import offers, waitlist
 from booking.models import Offer, WaitlistEntry
 from booking.tests.conftest import NOW
-from confirmations.dispatch import send_due_messages
-from confirmations.models import Message, Reply
 from confirmations.replies import understand_waiting
 from confirmations.tests.webhook_cases import post_signed
 from conftest import TORONTO, book, make_patient, make_professional, make_service, make_slot, postgres_only
+from outbox.dispatch import send_due_messages
+from outbox.models import Message, Reply
 from schedules.models import Appointment, Slot
 
 pytestmark = pytest.mark.django_db

@@ -231,10 +231,10 @@ def test_the_pass_offers_a_patient_a_new_time_after_three_she_was_offered_alread
 def test_a_late_yes_after_she_booked_otherwise_or_left_the_list_is_not_told_she_stays_on_it(
     client, clinic, service, professional, clock, channel_calls, settings, language, then, said
 ):
-    from confirmations.dispatch import send_due_messages
-    from confirmations.models import Message, Reply
     from confirmations.replies import understand_waiting
     from confirmations.tests.webhook_cases import post_signed
+    from outbox.dispatch import send_due_messages
+    from outbox.models import Message, Reply
 
     settings.TWILIO_AUTH_TOKEN = "twilio-auth-token"
     settings.HUB_PUBLIC_URL = "https://hub.example.org"

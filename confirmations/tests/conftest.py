@@ -5,8 +5,8 @@ from datetime import datetime
 import pytest
 import time_machine
 
-from confirmations.dispatch import send_due_messages
 from conftest import TORONTO, book, make_patient
+from outbox.dispatch import send_due_messages
 
 BOOKED_AT = datetime(2026, 11, 23, 10, 0, tzinfo=TORONTO)
 MOBILE, PHONE = "+15145550111", "+14505550111"

@@ -15,10 +15,10 @@ from django.core import mail
 from django.core.cache import cache
 from django.utils import timezone
 
-from confirmations.dispatch import send_due_messages
-from confirmations.models import Message
 from confirmations.rules import CONFIRMATION, REMINDER
 from conftest import book, make_patient, make_slot, screenshot
+from outbox.dispatch import send_due_messages
+from outbox.models import Message
 from schedules.models import Appointment
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("today")]

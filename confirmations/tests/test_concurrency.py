@@ -25,11 +25,11 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection
 from django.utils import timezone
 
-from confirmations import waker
 from confirmations.content import snapshot_of
-from confirmations.dispatch import send_due_messages
-from confirmations.models import Message
 from conftest import ahead, book, make_slot, postgres_only
+from outbox import waker
+from outbox.dispatch import send_due_messages
+from outbox.models import Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -295,7 +295,7 @@ def test_a_claim_takes_no_more_than_its_limit_even_on_stale_statistics(slot, pat
     """Found in review: with statistics from an empty table, a LIMIT … SKIP
     LOCKED subquery inside the UPDATE can be run again per row and slide past
     its limit; the whole backlog was claimed as one batch."""
-    from confirmations.dispatch import claim_due
+    from outbox.states import claim_due
 
     postgres_only(connection)
     appointment = book(slot, patient)

@@ -13,11 +13,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from confirmations import links, sms
+from confirmations import links
 from confirmations.content import render, snapshot_of
-from confirmations.dispatch import send_due_messages
 from conftest import book, make_patient, make_slot
 from history.dates import long_date
+from outbox import sms
+from outbox.dispatch import send_due_messages
 from schedules.models import Slot
 
 KINDS = ["confirmation", "reminder", "modification", "cancellation"]

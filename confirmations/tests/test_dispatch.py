@@ -14,10 +14,10 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 from django_q.models import Schedule
 
-from confirmations.dispatch import backoff, batch_size, record_sent, send_due_messages
-from confirmations.models import Message
-from confirmations.outcomes import REFUSED, TransportError
 from conftest import TORONTO, RecordingChannel, book, make_patient, make_slot
+from outbox.dispatch import backoff, batch_size, record_sent, send_due_messages
+from outbox.models import Message
+from outbox.outcomes import REFUSED, TransportError
 from schedules.models import Appointment, StatusChange
 
 pytestmark = pytest.mark.django_db
@@ -129,7 +129,7 @@ class TestContacts:
     def test_d9_the_booking_forms_ask_the_same_as_the_dispatcher_whether_an_email_is_usable(
         self, slot, clinic, channel_calls, clock, address, usable
     ):
-        from confirmations.contacts import usable_email
+        from outbox.contacts import usable_email
 
         book(slot, make_patient(clinic, email=address, mobile="+15145550111"))
         send_due_messages()
@@ -338,9 +338,9 @@ class TestFailures:
 
         monkeypatch.setattr(RecordingChannel, "send", explode)
         appointment = book(slot, patient)
-        with caplog.at_level("ERROR", logger="confirmations.dispatch"):
+        with caplog.at_level("ERROR", logger="outbox.dispatch"):
             assert send_due_messages()["outcome unknown"] == 1
-        [logged] = [record for record in caplog.records if record.name == "confirmations.dispatch"]
+        [logged] = [record for record in caplog.records if record.name == "outbox.dispatch"]
         assert logged.getMessage() == f"channel email raised while sending message {sent('confirmation').public_id}"
         assert logged.exc_info[0] is RuntimeError
         assert appointment.history.last().text.startswith(
@@ -427,24 +427,24 @@ class TestBatches:
     def test_a_message_that_cannot_be_prepared_fails_alone(
         self, slot, patient, clinic, professional, service, channel_calls, clock, monkeypatch, caplog
     ):
-        from confirmations import dispatch
+        from confirmations import composing
 
         book(slot, patient)
         other = book(
             make_slot(professional, service, slot.start + timedelta(hours=2)),
             make_patient(clinic, first_name="Anne", email="anne@example.com"),
         )
-        real_render = dispatch.render
+        real_render = composing.render
 
         def broken_for_anne(kind, channel, language, snapshot, ref):
             if ref == other.public_id:
                 raise KeyError("template")
             return real_render(kind, channel, language, snapshot, ref)
 
-        monkeypatch.setattr(dispatch, "render", broken_for_anne)
-        with caplog.at_level("ERROR", logger="confirmations.dispatch"):
+        monkeypatch.setattr(composing, "render", broken_for_anne)
+        with caplog.at_level("ERROR", logger="outbox.dispatch"):
             summary = send_due_messages()
-        [logged] = [record for record in caplog.records if record.name == "confirmations.dispatch"]
+        [logged] = [record for record in caplog.records if record.name == "outbox.dispatch"]
         assert logged.getMessage() == (
             f"preparing message {Message.objects.get(appointment=other, kind='confirmation').public_id} failed"
         )
@@ -459,7 +459,7 @@ class TestBatches:
     def test_if_recording_fails_the_messages_never_called_go_back_to_pending(
         self, slot, patient, clinic, professional, service, channel_calls, clock, monkeypatch
     ):
-        from confirmations import dispatch
+        from outbox import dispatch
 
         for hours in range(3):
             book(
@@ -491,7 +491,8 @@ class TestBatches:
     def test_no_provider_call_starts_once_the_pass_time_is_spent(self, slot, patient, channel_calls, clock):
         import time
 
-        from confirmations.dispatch import Senders, claim_due, deliver
+        from outbox.dispatch import Senders, deliver
+        from outbox.states import claim_due
 
         book(slot, patient)
         batch = claim_due(10)
@@ -527,7 +528,7 @@ class TestChannelsSwitchedOnOneByOne:
         assert appointment.status == "booked"
 
     def test_after_a_bounce_the_sms_fallback_is_skipped_not_marked_sent(self, slot, clinic, email_only, clock):
-        from confirmations.outcomes import BAD_ADDRESS
+        from outbox.outcomes import BAD_ADDRESS
 
         RecordingChannel.failures = [TransportError("SMTP RCPT 550 5.1.1 User unknown", BAD_ADDRESS)]
         book(slot, make_patient(clinic, email="jean@example.com", mobile="+15145550111"))
@@ -574,7 +575,7 @@ class TestRecordingAfterTheProviderCall:
 
     @pytest.fixture
     def reconnections(self, monkeypatch):
-        from confirmations import dispatch
+        from outbox import dispatch
 
         happened = {"sleeps": [], "closes": 0}
         monkeypatch.setattr(dispatch.time, "sleep", happened["sleeps"].append)
@@ -598,20 +599,20 @@ class TestRecordingAfterTheProviderCall:
         return write, tries
 
     def test_it_is_written_on_the_fifth_try(self, reconnections, caplog):
-        from confirmations.dispatch import durably
+        from outbox.dispatch import durably
 
         write, tries = self.dropping(4)
-        with caplog.at_level("WARNING", logger="confirmations.dispatch"):
+        with caplog.at_level("WARNING", logger="outbox.dispatch"):
             assert durably(write) == "recorded"
         assert (len(tries), reconnections) == (5, {"sleeps": [1.0] * 4, "closes": 4})
-        warned = [record for record in caplog.records if record.name == "confirmations.dispatch"]
+        warned = [record for record in caplog.records if record.name == "outbox.dispatch"]
         assert [record.getMessage() for record in warned] == [
             "database connection lost while recording an outcome; retrying"
         ] * 4
         assert all(record.exc_info[0] is OperationalError for record in warned)
 
     def test_after_five_tries_it_gives_up_and_the_lease_will_say_unknown(self, reconnections):
-        from confirmations.dispatch import durably
+        from outbox.dispatch import durably
 
         write, tries = self.dropping(5)
         with pytest.raises(OperationalError):
@@ -619,7 +620,7 @@ class TestRecordingAfterTheProviderCall:
         assert len(tries) == 5
 
     def test_inside_a_transaction_it_cannot_reconnect_and_fails_at_once(self, reconnections):
-        from confirmations.dispatch import durably
+        from outbox.dispatch import durably
 
         write, tries = self.dropping(1)
         with pytest.raises(OperationalError), transaction.atomic():
@@ -747,7 +748,7 @@ class TestAbandonedBatches:
 
     @staticmethod
     def recording_fails(monkeypatch):
-        from confirmations import dispatch
+        from outbox import dispatch
 
         def database_gone(message, now, provider_id):
             raise RuntimeError("database gone")
@@ -758,7 +759,7 @@ class TestAbandonedBatches:
     def test_a_sender_thread_starting_after_its_batch_was_abandoned_sends_nothing(
         self, two_due, channel_calls, clock, monkeypatch
     ):
-        from confirmations import dispatch
+        from outbox import dispatch
 
         first, second = two_due
         monkeypatch.setattr(dispatch, "ThreadPoolExecutor", LatePool(late=second.pk))
@@ -778,7 +779,7 @@ class TestAbandonedBatches:
         """The call was past its check of the batch when the batch was
         abandoned, and not yet on record as started when the dispatcher
         looked: it must not go on once its message is pending again."""
-        from confirmations import dispatch
+        from outbox import dispatch
 
         first, second = two_due
         pending_again = threading.Event()
@@ -807,14 +808,14 @@ class TestAbandonedBatches:
 
 
 class TestStoppingTheWorker:
-    """SIGTERM (confirmations/worker.py): the pass finishes the call in
+    """SIGTERM (outbox/worker.py): the pass finishes the call in
     flight, starts no other and claims no more; what it did not send stays
     pending for the next worker."""
 
     @pytest.fixture
     def sigterm(self, monkeypatch):
         """The worker's SIGTERM handler, as the signal would run it."""
-        from confirmations import dispatch, worker
+        from outbox import dispatch, worker
 
         monkeypatch.setattr(dispatch, "stopping", threading.Event())
         monkeypatch.setattr(worker, "_asked_to_stop", False)
@@ -824,33 +825,34 @@ class TestStoppingTheWorker:
     def test_a_message_being_prepared_when_sigterm_comes_is_not_sent_and_stays_pending(
         self, professional, service, clinic, channel_calls, clock, settings, monkeypatch, sigterm, concurrency
     ):
-        from confirmations import dispatch
+        from confirmations import composing
+        from outbox import dispatch
 
         settings.HUB_SEND_CONCURRENCY = concurrency
         for hours in range(2):
             book(make_slot(professional, service, slot_start(hours)), make_patient(clinic, first_name=f"P{hours}"))
-        render = dispatch.render
+        render = composing.render
 
         def render_then_sigterm(*args):
             rendered = render(*args)
             sigterm()
             return rendered
 
-        monkeypatch.setattr(dispatch, "render", render_then_sigterm)
+        monkeypatch.setattr(composing, "render", render_then_sigterm)
         summary = send_due_messages()
         assert channel_calls == []
         assert summary["postponed"] == concurrency  # the batch being prepared; no other claimed
         rows = Message.objects.filter(kind="confirmation")
         assert sorted(rows.values_list("state", "attempts")) == [("pending", 0)] * 2  # as they were
         # The next worker (its flag down) sends each once.
-        monkeypatch.setattr(dispatch, "render", render)
+        monkeypatch.setattr(composing, "render", render)
         dispatch.stopping.clear()
         assert send_due_messages()["sent"] == 2
         assert sorted(call[0] for call in channel_calls) == sorted(rows.values_list("pk", flat=True))
 
 
 def test_with_no_mobile_to_check_no_opt_out_is_looked_up(patient, django_assert_num_queries):
-    from confirmations.contacts import opted_out_numbers
+    from outbox.contacts import opted_out_numbers
 
     patient.mobile = ""
     with django_assert_num_queries(0):
@@ -861,8 +863,8 @@ class TestWakingTheWorkerForWhatIsNew:
     """A message made by the dispatcher or by staff goes at once, not at the next minute."""
 
     def test_a_fallback_after_a_bad_address_wakes_the_worker(self, slot, clinic, channel_calls, clock, monkeypatch):
-        from confirmations import dispatch
-        from confirmations.outcomes import BAD_ADDRESS
+        from outbox import dispatch
+        from outbox.outcomes import BAD_ADDRESS
 
         woken = []
         book(slot, make_patient(clinic, mobile="+15145550111"))
@@ -874,7 +876,7 @@ class TestWakingTheWorkerForWhatIsNew:
     def test_sending_again_by_hand_wakes_the_worker(self, slot, patient, channel_calls, clock, monkeypatch):
         from django.contrib.auth.models import User
 
-        from confirmations import dispatch
+        from outbox import dispatch
 
         book(slot, patient)
         Message.objects.filter(kind="confirmation").update(state="unknown")
@@ -887,7 +889,7 @@ class TestWakingTheWorkerForWhatIsNew:
 def test_a_batch_that_fails_before_any_call_goes_back_to_pending_as_it_was(
     professional, service, clinic, channel_calls, clock, settings, monkeypatch
 ):
-    from confirmations import dispatch
+    from outbox import dispatch
 
     settings.HUB_SEND_CONCURRENCY = 4
     for hours in range(3):
@@ -910,7 +912,7 @@ def slot_start(hours: int) -> datetime:
 
 
 def test_a_delivery_report_that_came_first_is_completed_by_the_send(slot, patient, channel_calls, clock):
-    from confirmations.dispatch import record_sent
+    from outbox.dispatch import record_sent
 
     appointment = book(slot, patient)
     # Handed to the provider, whose "delivered" report won the race with the send's own answer.

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from confirmations.models import Message
 from history.events import TEXTS, Reason, because, event, readable_contact, write, write_all
+from outbox.models import Message
 from schedules.models import Appointment
 
 RULE_CODE = re.compile(r"\b[RD]\d{1,2}\b")

@@ -7,11 +7,11 @@ from datetime import datetime
 import pytest
 import time_machine
 
-from confirmations.dispatch import send_due_messages
-from confirmations.models import Message
-from confirmations.outcomes import BAD_ADDRESS, TransportError
-from confirmations.tracking import record_outcome
 from conftest import TORONTO, RecordingChannel, book, make_patient
+from outbox.dispatch import send_due_messages
+from outbox.models import Message
+from outbox.outcomes import BAD_ADDRESS, TransportError
+from outbox.tracking import record_outcome
 
 pytestmark = pytest.mark.django_db
 

@@ -22,11 +22,11 @@ from django.conf import settings
 from django.db import IntegrityError, connection
 
 from confirmations import links
-from confirmations.dispatch import send_due_messages
-from confirmations.models import Message
 from confirmations.tests import test_providers as providers
 from confirmations.tests.test_concurrency import database_url
 from conftest import TORONTO, RecordingChannel, book, fault_row, make_patient, make_slot, postgres_only
+from outbox.dispatch import send_due_messages
+from outbox.models import Message
 from schedules.models import Appointment, StaleAppointment
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db]
@@ -209,7 +209,7 @@ class TestDatabaseFaults:
         server while the provider takes the message: the outcome is written
         on a fresh connection, and the status says sent (R29)."""
         postgres_only(connection)
-        monkeypatch.setattr("confirmations.dispatch.WRITE_PAUSE", 0.1)
+        monkeypatch.setattr("outbox.dispatch.WRITE_PAUSE", 0.1)
         appointment = book(slot, patient)
         original = RecordingChannel.send
 

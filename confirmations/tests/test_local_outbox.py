@@ -6,9 +6,9 @@ from datetime import datetime
 import pytest
 import time_machine
 
-from confirmations.dispatch import send_due_messages
 from confirmations.replies import understand_waiting
 from conftest import TORONTO, book, make_patient
+from outbox.dispatch import send_due_messages
 
 pytestmark = pytest.mark.django_db
 
@@ -18,9 +18,9 @@ def local(settings):
     settings.DEBUG = True
     settings.TWILIO_AUTH_TOKEN = "dev-only-local-twilio-token"
     settings.HUB_CHANNELS = {
-        "email": "confirmations.channels.Email",
-        "sms": "confirmations.channels.LocalRecorder",
-        "voice": "confirmations.channels.LocalRecorder",
+        "email": "outbox.channels.Email",
+        "sms": "outbox.channels.LocalRecorder",
+        "voice": "outbox.channels.LocalRecorder",
     }
     with time_machine.travel(datetime(2026, 11, 23, 10, 0, tzinfo=TORONTO), tick=False):
         yield

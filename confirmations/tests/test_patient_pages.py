@@ -6,8 +6,8 @@ import pytest
 import time_machine
 
 from confirmations import links
-from confirmations.models import Message
 from conftest import TORONTO, book, make_patient
+from outbox.models import Message
 from schedules.models import Appointment
 
 pytestmark = pytest.mark.django_db

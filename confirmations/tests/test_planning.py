@@ -10,8 +10,8 @@ from django.db import transaction
 from django.utils import translation
 from django_q.models import OrmQ
 
-from confirmations.models import Message
 from conftest import TORONTO, book, make_patient, make_professional, make_service, make_slot
+from outbox.models import Message
 from schedules.actors import PATIENT, Actor, acting_as
 from schedules.models import Appointment, StatusChange
 
@@ -370,8 +370,8 @@ class TestWakingTheWorker:
 
     def test_on_postgresql_one_notify_per_transaction_and_no_task_row(self, slot, patient, monkeypatch):
         notified = []
-        monkeypatch.setattr("confirmations.waker.by_notify", lambda: True)
-        monkeypatch.setattr("confirmations.waker.notify", lambda: notified.append(1))
+        monkeypatch.setattr("outbox.waker.by_notify", lambda: True)
+        monkeypatch.setattr("outbox.waker.notify", lambda: notified.append(1))
         with transaction.atomic():
             book(slot, patient)
             assert notified == [1]
@@ -393,13 +393,13 @@ class TestWakingTheWorker:
         settings.HUB_WAKE = "queue"
         settings.Q_CLUSTER = {"name": "hub", "redis": "redis://127.0.0.1:6379/0"}
         queued = []
-        monkeypatch.setattr("django_q.tasks.async_task", lambda task, *args: queued.append(task))
+        monkeypatch.setattr("outbox.waker.async_task", lambda task, *args: queued.append(task))
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             book(slot, patient)
         assert queued == []  # not before the commit: the worker would find nothing
         for callback in callbacks:
             callback()
-        assert queued == ["confirmations.tasks.send_due_messages"]
+        assert queued == ["outbox.tasks.send_due_messages"]
 
     def test_a_broker_that_is_down_fails_no_change_and_is_logged(
         self, slot, patient, settings, monkeypatch, django_capture_on_commit_callbacks, caplog
@@ -410,12 +410,12 @@ class TestWakingTheWorker:
         def down(task, *args):
             raise ConnectionError("redis is down")
 
-        monkeypatch.setattr("django_q.tasks.async_task", down)
+        monkeypatch.setattr("outbox.waker.async_task", down)
         with django_capture_on_commit_callbacks(execute=True):
             appointment = book(slot, patient)
         assert Appointment.objects.filter(pk=appointment.pk).exists()
-        [record] = [r for r in caplog.records if r.name == "confirmations.planning"]
+        [record] = [r for r in caplog.records if r.name == "outbox.waker"]
         assert record.getMessage() == (
-            "could not queue confirmations.tasks.send_due_messages; the per-minute schedule will catch up"
+            "could not queue outbox.tasks.send_due_messages; the per-minute schedule will catch up"
         )
         assert record.exc_info[0] is ConnectionError

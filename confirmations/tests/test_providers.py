@@ -15,9 +15,9 @@ import time_machine
 import urllib3
 from django.core import mail
 
-from confirmations.dispatch import send_due_messages
-from confirmations.models import Message, OptOut
 from conftest import TORONTO, book, make_patient
+from outbox.dispatch import send_due_messages
+from outbox.models import Message, OptOut
 
 pytestmark = pytest.mark.django_db
 
@@ -34,9 +34,9 @@ def twilio(settings):
     settings.TWILIO_MESSAGING_SERVICE_SID = ""
     settings.HUB_PUBLIC_URL = "https://hub.example.org"
     settings.HUB_CHANNELS = {
-        "email": "confirmations.channels.Email",
-        "sms": "confirmations.channels.TwilioSMS",
-        "voice": "confirmations.channels.TwilioCall",
+        "email": "outbox.channels.Email",
+        "sms": "outbox.channels.TwilioSMS",
+        "voice": "outbox.channels.TwilioCall",
     }
     with (
         responses.RequestsMock(assert_all_requests_are_fired=False) as mock,
@@ -223,7 +223,7 @@ class TestEmail:
     @pytest.fixture
     def anymail(self, settings):
         settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
-        settings.HUB_CHANNELS = {**settings.HUB_CHANNELS, "email": "confirmations.channels.Email"}
+        settings.HUB_CHANNELS = {**settings.HUB_CHANNELS, "email": "outbox.channels.Email"}
         with time_machine.travel(BOOKED_AT, tick=False):
             yield
 
@@ -262,7 +262,7 @@ class TestEmailProviderOverHttp:
     def postmark(self, settings):
         settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
         settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "server-token", "REQUESTS_TIMEOUT": 7}
-        settings.HUB_CHANNELS = {**settings.HUB_CHANNELS, "email": "confirmations.channels.Email"}
+        settings.HUB_CHANNELS = {**settings.HUB_CHANNELS, "email": "outbox.channels.Email"}
         with (
             responses.RequestsMock(assert_all_requests_are_fired=False) as mock,
             time_machine.travel(BOOKED_AT, tick=False),

@@ -5,9 +5,9 @@ and when, within the staff member's own clinic."""
 import pytest
 from django.contrib.auth.models import User
 
-from confirmations.models import Reply
 from confirmations.tests.test_webhooks import text_back
 from conftest import make_clinic, make_staff
+from outbox.models import Reply
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ def staff_member(clinic, username: str, first_name: str = "") -> User:
 
 
 def handle(client, reply, next_url="/admin/"):
-    return client.post(f"/admin/confirmations/reply/{reply.pk}/handled/", {"next": next_url})
+    return client.post(f"/admin/outbox/reply/{reply.pk}/handled/", {"next": next_url})
 
 
 def test_a_request_to_cancel_waits_on_the_start_page_with_its_appointment(client, wants_to_cancel, texted):
@@ -32,7 +32,7 @@ def test_a_request_to_cancel_waits_on_the_start_page_with_its_appointment(client
     page = client.get("/admin/").content.decode()
     assert "« Je veux annuler »" in page and "Veut annuler" in page
     assert f"/admin/schedules/appointment/{texted.pk}/change/" in page
-    assert f"/admin/confirmations/reply/{wants_to_cancel.pk}/handled/" in page
+    assert f"/admin/outbox/reply/{wants_to_cancel.pk}/handled/" in page
 
 
 def test_marking_it_handled_says_who_and_when_and_takes_it_off_the_start_page(client, wants_to_cancel, texted):
@@ -69,18 +69,18 @@ def test_staff_of_another_clinic_can_neither_see_nor_handle_it(client, wants_to_
     client.force_login(staff_member(make_clinic("Autre clinique"), "autre"))
     assert "Je veux annuler" not in client.get("/admin/").content.decode()
     assert handle(client, wants_to_cancel).status_code == 404
-    assert client.get(f"/admin/confirmations/reply/{wants_to_cancel.pk}/change/").status_code == 302
+    assert client.get(f"/admin/outbox/reply/{wants_to_cancel.pk}/change/").status_code == 302
     wants_to_cancel.refresh_from_db()
     assert wants_to_cancel.handled_at is None
 
 
 def test_only_a_post_marks_it_and_a_foreign_next_is_ignored(client, wants_to_cancel, texted):
     client.force_login(staff_member(texted.clinic, "julie"))
-    assert client.get(f"/admin/confirmations/reply/{wants_to_cancel.pk}/handled/").status_code == 302
+    assert client.get(f"/admin/outbox/reply/{wants_to_cancel.pk}/handled/").status_code == 302
     wants_to_cancel.refresh_from_db()
     assert wants_to_cancel.handled_at is None
     response = handle(client, wants_to_cancel, next_url="https://evil.example/")
-    assert response["Location"] == f"/admin/confirmations/reply/{wants_to_cancel.pk}/change/"
+    assert response["Location"] == f"/admin/outbox/reply/{wants_to_cancel.pk}/change/"
 
 
 def test_a_reply_the_hub_acted_on_is_not_for_staff(client, twilio_settings, texted):
@@ -95,7 +95,7 @@ def test_a_reply_the_hub_acted_on_is_not_for_staff(client, twilio_settings, text
 
 def test_the_reply_list_filters_those_to_handle(client, wants_to_cancel, texted):
     client.force_login(staff_member(texted.clinic, "julie"))
-    assert "Je veux annuler" in client.get("/admin/confirmations/reply/", {"to_handle": "yes"}).content.decode()
+    assert "Je veux annuler" in client.get("/admin/outbox/reply/", {"to_handle": "yes"}).content.decode()
     handle(client, wants_to_cancel)
-    assert "Je veux annuler" not in client.get("/admin/confirmations/reply/", {"to_handle": "yes"}).content.decode()
-    assert "Je veux annuler" in client.get("/admin/confirmations/reply/", {"to_handle": "no"}).content.decode()
+    assert "Je veux annuler" not in client.get("/admin/outbox/reply/", {"to_handle": "yes"}).content.decode()
+    assert "Je veux annuler" in client.get("/admin/outbox/reply/", {"to_handle": "no"}).content.decode()

@@ -7,11 +7,11 @@ import pytest
 import time_machine
 from django_q.models import Schedule
 
-from confirmations import tasks
-from confirmations.dispatch import send_due_messages
-from confirmations.models import Message, Reply
-from confirmations.retention import erase_old_contents
 from conftest import TORONTO, book, make_patient, make_slot
+from hubsite import tasks
+from outbox.dispatch import send_due_messages
+from outbox.models import Message, Reply
+from outbox.retention import erase_old_contents
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +70,7 @@ def test_exactly_at_the_limit_nothing_is_erased(old_and_new):
 
 
 def test_it_runs_every_day_as_a_task():
-    schedule = Schedule.objects.get(func="confirmations.tasks.erase_old_contents")
+    schedule = Schedule.objects.get(func="hubsite.tasks.erase_old_contents")
     assert (schedule.schedule_type, schedule.repeats) == ("D", -1)
     assert tasks.erase_old_contents() == (
         "contents erased: 0 messages, 0 replies, 0 online booking requests, 0 failed and 0 successful logins"
@@ -92,7 +92,7 @@ def test_what_may_still_be_needed_is_kept(slot, clinic, settings):
 
 
 def test_a_long_backlog_is_erased_in_batches_and_resumed(old_and_new, monkeypatch):
-    from confirmations import retention
+    from outbox import retention
 
     monkeypatch.setattr(retention, "BATCH", 1)
     with time_machine.travel(BOOKED_AT + timedelta(days=102), tick=False):

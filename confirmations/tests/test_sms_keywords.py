@@ -11,13 +11,13 @@ from datetime import timedelta
 import pytest
 
 from confirmations import answers, keywords
-from confirmations.dispatch import send_due_messages
-from confirmations.models import Message, OptOut, Reply
-from confirmations.outcomes import BAD_ADDRESS, TransportError
 from confirmations.replies import understand, understand_waiting
 from confirmations.tests.conftest import MOBILE, PHONE
 from confirmations.tests.test_webhooks import post_signed, sms_message, text_back
 from conftest import RecordingChannel, book, make_patient
+from outbox.dispatch import send_due_messages
+from outbox.models import Message, OptOut, Reply
+from outbox.outcomes import BAD_ADDRESS, TransportError
 
 pytestmark = pytest.mark.django_db
 
@@ -170,7 +170,7 @@ def test_no_email_link_when_the_email_bounced(clock, slot, clinic, channel_calls
 
 
 def test_answers_keep_to_the_sms_alphabet():
-    from confirmations.sms import is_gsm
+    from outbox.sms import is_gsm
 
     for topic in (answers.STOPPED, answers.STARTED, answers.HELP, answers.CANCEL_REQUEST):
         for language in ("fr", "en"):
@@ -358,7 +358,7 @@ def test_the_answer_is_in_the_language_chosen_when_booking_online(client, twilio
 
 
 def test_an_answer_the_provider_reports_undelivered_goes_nowhere_else(client, twilio_settings, texted, channel_calls):
-    from confirmations.tracking import record_outcome
+    from outbox.tracking import record_outcome
 
     text_back(client, "AIDE")
     send_due_messages()
@@ -443,7 +443,7 @@ def test_the_same_answer_within_five_minutes_is_not_sent_again(client, twilio_se
 
 def test_an_answer_wakes_the_worker_to_send_it_now(client, twilio_settings, texted, monkeypatch):
     woken = []
-    monkeypatch.setattr("confirmations.planning.wake_the_worker_after_commit", lambda: woken.append(1))
+    monkeypatch.setattr("confirmations.replies.wake_the_worker_after_commit", lambda: woken.append(1))
     text_back(client, "AIDE")
     assert woken == [1]
 

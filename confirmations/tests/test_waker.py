@@ -1,4 +1,4 @@
-"""Waking the worker on PostgreSQL by NOTIFY/LISTEN (confirmations/waker.py):
+"""Waking the worker on PostgreSQL by NOTIFY/LISTEN (outbox/waker.py):
 one notification per committed change, none for a rollback, heard by the
 worker's waker, which queues a pass, and which reconnects when its
 connection is cut."""
@@ -9,8 +9,8 @@ import psycopg
 import pytest
 from django.db import connection, transaction
 
-from confirmations import waker
 from conftest import ahead, book, make_patient, make_slot, postgres_only
+from outbox import waker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,13 +7,13 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from confirmations.dispatch import send_due_messages
 from confirmations.keywords import normalize
-from confirmations.models import Message, OptOut, Reply
 from confirmations.replies import understand_waiting
 from confirmations.tests.conftest import BOOKED_AT, MOBILE, PHONE
 from confirmations.tests.webhook_cases import TwilioWebhookSecurityCases, post_signed
 from conftest import TORONTO, book, make_patient, make_slot
+from outbox.dispatch import send_due_messages
+from outbox.models import Message, OptOut, Reply
 
 pytestmark = pytest.mark.django_db
 

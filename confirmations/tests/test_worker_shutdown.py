@@ -1,4 +1,4 @@
-"""Stopping the worker while it sends (confirmations/worker.py).
+"""Stopping the worker while it sends (outbox/worker.py).
 
 systemd stops a service by sending SIGTERM to every process of it (KillMode=
 control-group): the qcluster main process, django-q2's Sentinel, pusher,
@@ -25,9 +25,9 @@ from django.conf import settings
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection
 
-from confirmations.models import Message
 from confirmations.tests.test_concurrency import database_url
 from conftest import ahead, book, fault_row, make_patient, make_slot, postgres_only
+from outbox.models import Message
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
 
@@ -231,7 +231,7 @@ def test_sigterm_to_the_main_process_only_stops_claiming_at_once(tmp_path, clini
 def test_sigterm_to_one_worker_stops_the_whole_cluster_cleanly(tmp_path, clinic, professional, service):
     """A worker process signalled alone takes it, like every process of the
     cluster, as "stop the worker": it finishes its send, and the main process
-    stops everything and exits 0 (documented in confirmations/worker.py)."""
+    stops everything and exits 0 (documented in outbox/worker.py)."""
     postgres_only(connection)
     confirmations = book_several(clinic, professional, service)
     log = tmp_path / "worker.log"

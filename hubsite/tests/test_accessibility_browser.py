@@ -22,9 +22,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from booking import offers
 from booking.models import Offer, WaitlistEntry
 from confirmations import links
-from confirmations.dispatch import send_due_messages
-from confirmations.models import Message, Reply
 from conftest import book, make_patient, make_slot, open_tab, serious_violations, sign_in
+from outbox.dispatch import send_due_messages
+from outbox.models import Message, Reply
 from schedules.access import STAFF_GROUP
 from schedules.models import Appointment
 
@@ -241,11 +241,11 @@ PAGES = {
     "patients": admin_page(lambda w: "/admin/patients/patient/"),
     "patient, add": admin_page(lambda w: "/admin/patients/patient/add/"),
     "patient, change": admin_page(lambda w: f"/admin/patients/patient/{w['patient'].pk}/change/"),
-    "messages": admin_page(lambda w: "/admin/confirmations/message/"),
-    "message": admin_page(lambda w: f"/admin/confirmations/message/{w['message'].pk}/change/"),
-    "message, send again": admin_page(lambda w: f"/admin/confirmations/message/{w['failed'].pk}/send-again/"),
-    "replies": admin_page(lambda w: "/admin/confirmations/reply/"),
-    "reply": admin_page(lambda w: f"/admin/confirmations/reply/{w['reply'].pk}/change/"),
+    "messages": admin_page(lambda w: "/admin/outbox/message/"),
+    "message": admin_page(lambda w: f"/admin/outbox/message/{w['message'].pk}/change/"),
+    "message, send again": admin_page(lambda w: f"/admin/outbox/message/{w['failed'].pk}/send-again/"),
+    "replies": admin_page(lambda w: "/admin/outbox/reply/"),
+    "reply": admin_page(lambda w: f"/admin/outbox/reply/{w['reply'].pk}/change/"),
     # Staff sign-in.
     "lockout": locked_out,
     "second step, setup": second_step_setup,

@@ -12,9 +12,9 @@ from django.db import OperationalError, connection
 from django.utils import timezone
 from django_q.models import Task
 
-from confirmations.models import Message
 from confirmations.tests.test_rate_limit_faults import closed_port, redis_cache
 from conftest import book, make_patient
+from outbox.models import Message
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("today")]
 

@@ -85,14 +85,14 @@ class TestProviders:
             "print(s.HUB_CHANNELS['email'], s.HUB_CHANNELS['sms'])", SECRET_KEY="k", HUB_LOCAL_CHANNELS="0",
             EMAIL_BACKEND=backend, TWILIO_ACCOUNT_SID="AC1", TWILIO_AUTH_TOKEN="t", TWILIO_FROM_NUMBER="+15145550199",
         )  # fmt: skip
-        assert result.stdout.split() == ["None", "confirmations.channels.TwilioSMS"], result.stderr
+        assert result.stdout.split() == ["None", "outbox.channels.TwilioSMS"], result.stderr
 
     def test_an_email_only_hub_is_a_valid_production_configuration(self):
         result = settings_in_fresh_process(
             "print(s.HUB_CHANNELS['email'], s.HUB_CHANNELS['sms'], s.HUB_CHANNELS['voice'])",
             SECRET_KEY="k", HUB_LOCAL_CHANNELS="0", EMAIL_BACKEND="anymail.backends.postmark.EmailBackend",
         )  # fmt: skip
-        assert result.stdout.split() == ["confirmations.channels.Email", "None", "None"], result.stderr
+        assert result.stdout.split() == ["outbox.channels.Email", "None", "None"], result.stderr
 
     def test_twilio_without_a_sender_number_is_refused(self):
         result = settings_in_fresh_process(
@@ -108,8 +108,8 @@ class TestProviders:
             EMAIL_HOST_USER="hub", EMAIL_HOST_PASSWORD="secret", EMAIL_USE_TLS="1", EMAIL_TIMEOUT="15",
         )  # fmt: skip
         assert result.stdout.split() == [
-            "confirmations.smtp.EmailBackend", "smtp.clinique.example", "587", "hub", "secret", "True", "False", "15",
-            "confirmations.channels.Email",
+            "outbox.smtp.EmailBackend", "smtp.clinique.example", "587", "hub", "secret", "True", "False", "15",
+            "outbox.channels.Email",
         ], result.stderr  # fmt: skip
 
     def test_production_with_providers_sends_for_real(self):
@@ -122,7 +122,7 @@ class TestProviders:
             TWILIO_AUTH_TOKEN="t",
             TWILIO_FROM_NUMBER="+15145550199",
         )
-        assert result.stdout.split() == ["confirmations.channels.TwilioSMS", "anymail.backends.postmark.EmailBackend"]
+        assert result.stdout.split() == ["outbox.channels.TwilioSMS", "anymail.backends.postmark.EmailBackend"]
 
 
 class TestDatabase:

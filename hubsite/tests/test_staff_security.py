@@ -369,7 +369,7 @@ def test_a_filtered_list_is_reached_whole_after_the_second_step(client, clinic, 
     user = member(clinic)
     device = enrolled(user)
     client.force_login(user)
-    wanted = "/admin/confirmations/message/?state__exact=failed&kind__exact=reminder"
+    wanted = "/admin/outbox/message/?state__exact=failed&kind__exact=reminder"
     asked = client.get(wanted)["Location"]
     form = client.get(asked)
     assert form.context["next"] == wanted

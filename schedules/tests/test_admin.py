@@ -21,7 +21,7 @@ MODELS = [
     "schedules/appointment",
     "schedules/statuschange",
     "patients/patient",
-    "confirmations/message",
+    "outbox/message",
 ]
 
 

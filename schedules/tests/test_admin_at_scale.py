@@ -63,7 +63,7 @@ class TestMessageSearch:
 
     @pytest.fixture
     def sent(self, booked):
-        from confirmations.models import Message
+        from outbox.models import Message
 
         messages = list(Message.objects.filter(appointment__in=booked[:2], kind="confirmation").order_by("pk"))
         Message.objects.filter(pk=messages[0].pk).update(channel="sms", to="+15145550204", provider_id="SM0a1b2c")
@@ -72,26 +72,26 @@ class TestMessageSearch:
 
     @pytest.mark.parametrize("typed", ["514 555-0204", "(514) 555-0204", "+1 514 555 0204", "+15145550204", "+1514"])
     def test_a_number_however_typed(self, admin_client, sent, typed):
-        page = admin_client.get("/admin/confirmations/message/", {"q": typed}).content.decode()
+        page = admin_client.get("/admin/outbox/message/", {"q": typed}).content.decode()
         assert f"/{sent[0].pk}/change/" in page and f"/{sent[1].pk}/change/" not in page
 
     @pytest.mark.parametrize("typed", ["anne.cote@example.com", "ANNE.C", "anne"])
     def test_the_start_of_an_address(self, admin_client, sent, typed):
-        page = admin_client.get("/admin/confirmations/message/", {"q": typed}).content.decode()
+        page = admin_client.get("/admin/outbox/message/", {"q": typed}).content.decode()
         assert f"/{sent[1].pk}/change/" in page and f"/{sent[0].pk}/change/" not in page
 
     def test_the_providers_id(self, admin_client, sent):
-        page = admin_client.get("/admin/confirmations/message/", {"q": "SM0a1b2c"}).content.decode()
+        page = admin_client.get("/admin/outbox/message/", {"q": "SM0a1b2c"}).content.decode()
         assert f"/{sent[0].pk}/change/" in page and f"/{sent[1].pk}/change/" not in page
 
     def test_not_the_middle_of_an_address(self, admin_client, sent):
-        page = admin_client.get("/admin/confirmations/message/", {"q": "example.com"}).content.decode()
+        page = admin_client.get("/admin/outbox/message/", {"q": "example.com"}).content.decode()
         assert f"/{sent[1].pk}/change/" not in page
 
 
 @pytest.mark.parametrize(
-    "path", ["/admin/schedules/appointment/", "/admin/confirmations/message/", "/admin/schedules/statuschange/",
-             "/admin/schedules/slot/", "/admin/confirmations/reply/"]
+    "path", ["/admin/schedules/appointment/", "/admin/outbox/message/", "/admin/schedules/statuschange/",
+             "/admin/schedules/slot/", "/admin/outbox/reply/"]
 )  # fmt: skip
 def test_no_list_reads_every_rows_date_or_sorts_to_count(admin_client, booked, path):
     with CaptureQueriesContext(connection) as queries:

@@ -10,8 +10,8 @@ from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from confirmations.models import Message
 from conftest import TORONTO, book, make_clinic, make_patient, make_professional, make_service, make_slot
+from outbox.models import Message
 from schedules.models import Appointment
 from schedules.tests.test_back_office import offered, suggested
 
@@ -65,7 +65,7 @@ class TestADay:
         assert "tone-free" in line and "Côté" in line and "Annulé" in line  # free again, the cancellation shown
 
     def test_the_status_follows_the_confirmation(self, staff, slot, patient):
-        from confirmations.dispatch import send_due_messages
+        from outbox.dispatch import send_due_messages
 
         with time_machine.travel(datetime(2026, 11, 30, 9, 0, tzinfo=TORONTO), tick=False):
             book(slot, patient)

@@ -10,8 +10,8 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from confirmations.models import Message
 from conftest import TORONTO, book, make_patient, make_service, make_slot
+from outbox.models import Message
 from schedules.models import Appointment, Slot
 
 pytestmark = pytest.mark.django_db
@@ -295,8 +295,8 @@ class TestClinicTimeZone:
 
 class TestStartPage:
     def test_it_shows_today_and_tomorrow_failures_replies_and_rates(self, staff, clinic, professional, service, clock):
-        from confirmations.dispatch import send_due_messages
-        from confirmations.models import Reply
+        from outbox.dispatch import send_due_messages
+        from outbox.models import Reply
 
         tomorrow = book(
             make_slot(professional, service, NOW + timedelta(days=1)),
@@ -327,7 +327,7 @@ class TestSpeed:
         return len(captured)
 
     @pytest.mark.parametrize(
-        "path", ["/admin/schedules/appointment/", "/admin/confirmations/message/", "/admin/schedules/statuschange/"]
+        "path", ["/admin/schedules/appointment/", "/admin/outbox/message/", "/admin/schedules/statuschange/"]
     )
     def test_the_query_count_does_not_grow_with_the_table(self, admin_client, clinic, professional, service, path):
         self.many(5, clinic, professional, service)
@@ -385,8 +385,8 @@ class TestStartPageFigures:
         assert page.count('<span aria-hidden="true">—</span><span class="visually-hidden">aucun rappel</span>') == 3
 
     def test_each_figure_links_to_the_list_it_counts(self, staff, slot, patient, clinic, professional, service):
-        from confirmations.dispatch import send_due_messages
-        from confirmations.models import Message
+        from outbox.dispatch import send_due_messages
+        from outbox.models import Message
 
         confirmed = book(slot, patient)
         other = book(make_slot(professional, service, slot.start + timedelta(hours=1)), make_patient(clinic))
@@ -397,7 +397,7 @@ class TestStartPageFigures:
         confirmed.save(update_fields=["status", "updated_at"])
         page = staff.get("/admin/").content.decode()
         assert "50&nbsp;%" in page
-        links = dict.fromkeys(re.findall(r'href="(/admin/confirmations/message/\?[^"]+)"', page))
+        links = dict.fromkeys(re.findall(r'href="(/admin/outbox/message/\?[^"]+)"', page))
         assert len(links) == 2
         reminded, confirmed_only = sorted(links, key=len)
         listed = staff.get(reminded.replace("&amp;", "&")).content.decode()

@@ -7,9 +7,9 @@ import pytest
 import time_machine
 from django.contrib.auth.models import Group, User
 
-from confirmations.dispatch import send_due_messages
-from confirmations.models import Message, Reply
 from conftest import TORONTO, book, make_clinic, make_patient, make_professional, make_service, make_slot
+from outbox.dispatch import send_due_messages
+from outbox.models import Message, Reply
 from schedules.access import STAFF_GROUP, SUPPORT_GROUP
 from schedules.models import Appointment, Slot, StatusChange
 
@@ -60,8 +60,8 @@ MODELS = {
     "schedules/clinic": lambda b: b.clinic,
     "schedules/statuschange": lambda b: StatusChange.objects.filter(clinic=b.clinic).first(),
     "patients/patient": lambda b: b.patient,
-    "confirmations/message": lambda b: Message.objects.filter(clinic=b.clinic).first(),
-    "confirmations/reply": lambda b: Reply.objects.get(clinic=b.clinic),
+    "outbox/message": lambda b: Message.objects.filter(clinic=b.clinic).first(),
+    "outbox/reply": lambda b: Reply.objects.get(clinic=b.clinic),
 }
 
 
@@ -72,7 +72,7 @@ def test_change_lists_show_only_clinic_a(staff_a, world, model):
     assert response.status_code == 200
     shown = {row.pk for row in response.context["cl"].result_list}
     assert MODELS[model](b).pk not in shown
-    if model != "confirmations/reply":  # clinic A has no reply
+    if model != "outbox/reply":  # clinic A has no reply
         assert MODELS[model](a).pk in shown
 
 

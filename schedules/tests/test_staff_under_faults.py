@@ -13,10 +13,10 @@ from django.db import connection
 from django.test import Client
 
 from confirmations import links
-from confirmations.dispatch import send_due_messages
-from confirmations.models import Message
-from confirmations.outcomes import UNKNOWN, TransportError
 from conftest import TORONTO, RecordingChannel, book, make_slot, postgres_only
+from outbox.dispatch import send_due_messages
+from outbox.models import Message
+from outbox.outcomes import UNKNOWN, TransportError
 from schedules.access import STAFF_GROUP
 from schedules.admin_forms import view_of
 from schedules.models import Appointment, StaleAppointment
@@ -59,12 +59,12 @@ def unknown(slot, patient, channel_calls):
 
 
 def send_again_url(message) -> str:
-    return f"/admin/confirmations/message/{message.pk}/send-again/"
+    return f"/admin/outbox/message/{message.pk}/send-again/"
 
 
 class TestSendAgain:
     def test_the_message_page_offers_it_and_asks_first(self, staff, unknown):
-        page = staff.get(f"/admin/confirmations/message/{unknown.pk}/change/")
+        page = staff.get(f"/admin/outbox/message/{unknown.pk}/change/")
         assert send_again_url(unknown) in page.content.decode()
         question = staff.get(send_again_url(unknown))
         assert question.status_code == 200
@@ -91,7 +91,7 @@ class TestSendAgain:
         assert "ne peut pas être renvoyé" in second.content.decode()
 
     def test_the_database_refuses_a_second_resend_of_the_same_message(self, staff_user, unknown):
-        from confirmations.dispatch import send_again
+        from outbox.dispatch import send_again
 
         assert send_again(unknown, staff_user) is not None
         assert send_again(unknown, staff_user) is None
@@ -320,7 +320,7 @@ class TestBadInput:
         assert response.status_code in (302, 404)
 
     def test_an_out_of_range_message_id_is_not_found(self, staff):
-        assert staff.get("/admin/confirmations/message/12345678901234567890123/send-again/").status_code == 404
+        assert staff.get("/admin/outbox/message/12345678901234567890123/send-again/").status_code == 404
 
     @pytest.mark.parametrize("last_day", ["9999-12-31", "0001-01-01"])
     def test_a_series_at_the_end_of_time_is_a_form_error(self, staff, professional, service, last_day):
@@ -379,10 +379,10 @@ class TestBadInput:
 class TestStartPage:
     def test_an_outcome_unknown_message_shows_until_it_is_sent_again(self, staff, unknown):
         page = staff.get("/admin/").content.decode()
-        assert "résultat inconnu" in page and f"/admin/confirmations/message/{unknown.pk}/change/" in page
+        assert "résultat inconnu" in page and f"/admin/outbox/message/{unknown.pk}/change/" in page
         staff.post(send_again_url(unknown))
         page = staff.get("/admin/").content.decode()
-        assert f"/admin/confirmations/message/{unknown.pk}/change/" not in page
+        assert f"/admin/outbox/message/{unknown.pk}/change/" not in page
 
 
 class TestBookingWithinSlots:
@@ -428,4 +428,4 @@ class TestMoreBadInput:
     @pytest.mark.parametrize("query", ["due_at__year=9999", "due_at__gte=9999-12-31"])
     @pytest.mark.filterwarnings("ignore:DateTimeField .* received a naive datetime:RuntimeWarning")
     def test_message_list_dates_at_the_end_of_the_calendar_do_not_fail(self, staff, query):
-        assert staff.get(f"/admin/confirmations/message/?{query}").status_code in (200, 302)
+        assert staff.get(f"/admin/outbox/message/?{query}").status_code in (200, 302)

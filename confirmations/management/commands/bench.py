@@ -36,12 +36,12 @@ from django.utils import timezone
 
 from confirmations import planning
 from confirmations.content import snapshot_of
-from confirmations.dispatch import send_due_messages
-from confirmations.models import Message
+from outbox.dispatch import send_due_messages
+from outbox.models import Message
 from patients.models import Patient
 from schedules.models import Appointment, Clinic, Professional, Service, Slot, StatusChange
 
-INSTANT = dict.fromkeys(("email", "sms", "voice"), "confirmations.channels.LocalRecorder")
+INSTANT = dict.fromkeys(("email", "sms", "voice"), "outbox.channels.LocalRecorder")
 SLOW = dict.fromkeys(("email", "sms", "voice"), "confirmations.management.commands.bench.SlowProvider")
 
 
@@ -177,7 +177,7 @@ class Command(BaseCommand):
         large = World.build(appointments=rows)
         lists = {
             "appointment": ("/admin/schedules/appointment/?professional__clinic__id__exact={clinic}", "last_name"),
-            "message": ("/admin/confirmations/message/?clinic__id__exact={clinic}", "email"),
+            "message": ("/admin/outbox/message/?clinic__id__exact={clinic}", "email"),
         }
         for model, (page, searched) in lists.items():
             for what in ("list", "search"):

@@ -1,8 +1,0 @@
-from django.urls import path
-
-from confirmations import local_outbox
-
-urlpatterns = [
-    path("messages/", local_outbox.messages, name="dev-messages"),
-    path("messages/<uuid:message_id>/reply/", local_outbox.reply, name="dev-reply"),
-]

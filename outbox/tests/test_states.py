@@ -1,0 +1,133 @@
+"""A message moves only as the table says, and only outbox/states.py moves one.
+
+The table is written three times for three readers (`TRANSITIONS` for the
+code, the module's docstring, the README): these tests hold them to each
+other and to what the code really does.
+"""
+
+import ast
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from history.events import Reason
+from outbox import states
+from outbox.models import Message
+
+ROOT = Path(__file__).resolve().parents[2]
+NAMES = "|".join(Message.State.values)
+ROW = re.compile(rf"^\s*\|?\s*`?({NAMES})`?\s*\|?\s*`?({NAMES})`?\s*(\||\s)", re.MULTILINE)
+
+# Every move this module offers, as the dispatcher, the planner and a
+# provider's report call it.
+MOVES = {
+    "claim": lambda message: states.claim_due(10),
+    "withdraw_pending": lambda message: states.withdraw_pending(message.appointment_ref, Reason.MOVED),
+    "release": lambda message: states.release(message),
+    "retry_later": lambda message: states.retry_later(message, timezone.now(), "busy"),
+    "postpone": lambda message: states.postpone(message, timezone.now() + timedelta(hours=1)),
+    "record_sent": lambda message: states.record_sent(message, timezone.now(), "SM1"),
+    "withdraw": lambda message: states.withdraw(message, Reason.MOVED),
+    "fail": lambda message: states.fail(message, Reason.REFUSED),
+    "outcome_unknown": lambda message: states.outcome_unknown(message, Reason.NO_ANSWER),
+    "delivered": lambda message: states.is_forward(message, states.DELIVERED) and states.delivered(message),
+    "failed by report": lambda message: states.is_forward(message, states.FAILED) and states.fail(message, "x"),
+}
+
+
+def table_in(text: str) -> set[tuple[str, str]]:
+    return {(match[1], match[2]) for match in ROW.finditer(text)}
+
+
+def test_the_docstring_and_the_readme_show_the_table_the_code_holds():
+    assert table_in(states.__doc__) == states.TRANSITIONS
+    readme = (ROOT / "README.md").read_text()
+    assert table_in(readme) == states.TRANSITIONS
+
+
+@pytest.mark.django_db
+def test_every_move_the_code_makes_is_in_the_table_and_the_table_has_no_other(patient, clinic):
+    made = set()
+    for move in MOVES.values():
+        for state in Message.State.values:
+            Message.objects.all().delete()
+            message = Message.objects.create(
+                kind=Message.Kind.REMINDER,
+                clinic=clinic,
+                patient=patient,
+                language="fr",
+                due_at=timezone.now() - timedelta(minutes=1),
+                claimed_at=timezone.now(),
+                state=state,
+            )
+            try:
+                move(message)
+            except ValueError:  # a move the table does not have: refused, nothing written
+                pass
+            after = Message.objects.get(pk=message.pk).state
+            if after != state:
+                made.add((state, after))
+    assert made == states.TRANSITIONS
+
+
+@pytest.mark.django_db
+def test_a_move_the_table_does_not_have_is_refused_and_changes_nothing(patient, clinic):
+    message = Message.objects.create(
+        kind=Message.Kind.REMINDER, clinic=clinic, patient=patient, language="fr", due_at=timezone.now()
+    )
+    with pytest.raises(ValueError):
+        states.delivered(message)  # pending → delivered is not a move
+    message.state = states.FAILED
+    with pytest.raises(ValueError):
+        states.fail(message, Reason.REFUSED)  # failed → failed is not a move
+    assert Message.objects.get(pk=message.pk).state == states.PENDING
+
+
+@pytest.mark.django_db
+def test_a_move_says_whether_it_won(patient, clinic):
+    """Two workers (or a worker and the lease sweep) read the same row: the
+    second move finds it moved already and changes nothing."""
+    message = Message.objects.create(
+        kind=Message.Kind.REMINDER, clinic=clinic, patient=patient, language="fr", due_at=timezone.now()
+    )
+    [first] = states.claim_due(1)
+    second = Message.objects.get(pk=message.pk)
+    assert states.outcome_unknown(first, Reason.WORKER_STOPPED) is True
+    assert states.fail(second, Reason.REFUSED) is False
+    assert Message.objects.get(pk=message.pk).state == states.UNKNOWN
+
+
+def product_modules():
+    for path in sorted(ROOT.glob("*/**/*.py")):
+        parts = path.relative_to(ROOT).parts
+        if parts[0].startswith(".") or parts[0] in ("var", "devtools") or "tests" in parts or "migrations" in parts:
+            continue
+        yield path
+
+
+def writes_message_state(tree: ast.AST) -> list[int]:
+    """Lines of `Message….update(state=…)` and of SQL that sets a state."""
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "update":
+            if any(keyword.arg == "state" for keyword in node.keywords):
+                chain = node.func.value
+                while isinstance(chain, ast.Call | ast.Attribute):
+                    chain = chain.func if isinstance(chain, ast.Call) else chain.value
+                if isinstance(chain, ast.Name) and chain.id == "Message":
+                    lines.append(node.lineno)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and re.search(r"SET state\b", node.value):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_no_module_but_the_states_module_moves_a_message():
+    found = {
+        str(path.relative_to(ROOT)): lines
+        for path in product_modules()
+        if (lines := writes_message_state(ast.parse(path.read_text())))
+    }
+    assert set(found) == {"outbox/states.py"}, found
