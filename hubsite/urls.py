@@ -1,8 +1,6 @@
-import os
-
 from django.conf import settings
 from django.contrib import admin
-from django.http import HttpResponse, HttpResponseForbidden, JsonResponse
+from django.http import HttpResponseForbidden, JsonResponse
 from django.urls import include, path, re_path, resolve
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -41,10 +39,6 @@ urlpatterns = [
 ]
 
 urlpatterns.append(re_path(r"^anymail/(?P<rest>.*)$", email_tracking))
-
-if os.environ.get("HUB_BENCH_URLS"):
-    # ./hub bench only: the bare Django view the patient pages are measured against.
-    urlpatterns.append(path("bench/bare/", lambda request: HttpResponse("ok")))
 
 # The local message page answers only in DEBUG (outbox/local_outbox.py).
 urlpatterns.append(path("dev/", include("outbox.dev_urls")))

@@ -6,7 +6,7 @@ comparison turned (`<` → `<=`, `==` → `!=`, `in` → `not in`), `and` ↔ `o
 a `not` dropped, a number ±1, `True` ↔ `False`, `+` ↔ `-`, a statement
 that only calls something deleted, a returned value replaced by None. The
 module's own tests then run on it, in a separate process (the working tree
-is never touched: `-p hubsite.mutants` puts the mutated module in place as
+is never touched: `-p devtools.mutants` puts the mutated module in place as
 it is imported). A test that fails kills the mutant; a mutant that
 survives is a change no test notices.
 
@@ -19,18 +19,25 @@ every mutant, as long as the tests do not depend on the order they run in
 the cache and the recording channel).
 
 A survivor that truly cannot change behaviour is listed, with why, in
-hubsite/mutants-equivalent.txt and left out of the score.
+devtools/mutants-equivalent.txt and left out of the score. The list names
+each by its code (module, function, line as written, change), never by a
+line number, so that it still holds when lines are added above.
 """
 
 import ast
 import copy
 import importlib.abc
 import importlib.util
+import io
 import json
 import os
+import re
 import sys
-from dataclasses import dataclass
+import tokenize
+from collections import Counter
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 EQUIVALENT = Path(__file__).with_name("mutants-equivalent.txt")
@@ -63,6 +70,12 @@ MODULES = {
         "booking/tests/test_waitlist_review.py",
     ],
     "confirmations.keywords": ["confirmations/tests/test_sms_keywords.py"],
+    "outbox.states": [
+        "outbox/tests/test_states.py",
+        "confirmations/tests/test_dispatch.py",
+        "confirmations/tests/test_webhooks.py",
+        "confirmations/tests/test_concurrency.py",
+    ],
     "outbox.contacts": ["confirmations/tests/test_dispatch.py", "confirmations/tests/test_webhooks.py"],
     "confirmations.patient_pages": [
         "confirmations/tests/test_patient_pages.py",
@@ -72,6 +85,7 @@ MODULES = {
     "confirmations.links": ["confirmations/tests/test_patient_pages.py", "confirmations/tests/test_content.py"],
     "booking.waitlist": ["booking/tests/test_waitlist.py", "booking/tests/test_waitlist_review.py"],
     "booking.offers": ["booking/tests/test_waitlist.py"],
+    "booking.offer_replies": ["booking/tests/test_waitlist.py", "booking/tests/test_waitlist_review.py"],
     "booking.online": ["booking/tests/test_online.py", "booking/tests/test_pages.py", "booking/tests/test_waitlist.py"],
     "booking.codes": ["booking/tests/test_online.py", "booking/tests/test_pages.py"],
     "booking.rules": ["booking/tests/test_rules.py", "booking/tests/test_online.py"],
@@ -105,6 +119,17 @@ SWAPS = {
 }  # fmt: skip
 
 
+class Name(NamedTuple):
+    """A mutant as the equivalent list names it: by its code, which lines
+    added above leave as it is."""
+
+    module: str
+    function: str  # qualified, dotted (`Dispatcher.deliver`); <module> outside any function or class
+    code: str  # the changed line as written, stripped, without its comment
+    what: str  # the change: `Lt → LtE`
+    nth: int = 0  # 1, 2… when the function has that change of that line more than once; else 0
+
+
 @dataclass(frozen=True)
 class Mutant:
     module: str
@@ -112,10 +137,21 @@ class Mutant:
     line: int
     what: str
     last_line: int = 0  # where the changed code ends (it may span lines)
+    function: str = "<module>"
+    code: str = ""
+    nth: int = 0
 
     @property
-    def key(self) -> str:
-        return f"{self.module}:{self.line}:{self.what}"
+    def key(self) -> Name:
+        return Name(self.module, self.function, self.code, self.what, self.nth)
+
+    def entry(self) -> str:
+        """Its entry in the equivalent list, but for the `why:` line."""
+        nth = f"  ({self.nth}{ORDINALS.get(self.nth, 'th')})" if self.nth else ""
+        return f"{self.module}:{self.function}  {self.what}{nth}\n    {self.code}"
+
+
+ORDINALS = {1: "st", 2: "nd", 3: "rd"}
 
 
 def _docstring(node) -> bool:
@@ -170,12 +206,49 @@ def source_of(module: str) -> str:
     return file_of(module).read_text()
 
 
-def mutants_of(module: str) -> list[Mutant]:
-    tree = ast.parse(source_of(module))
-    return [
-        Mutant(module, index, node.lineno, what, node.end_lineno or node.lineno)
-        for index, (node, what, _how) in enumerate(_points(tree))
+def mutants_of(module: str, source: str | None = None) -> list[Mutant]:
+    """The module's mutants (of `source` instead of its file, when given)."""
+    source = source_of(module) if source is None else source
+    tree = ast.parse(source)
+    points, functions, lines = _points(tree), _functions(tree), _code_lines(source)
+    found = [
+        Mutant(module, index, node.lineno, what, node.end_lineno, functions[node], lines[node.lineno - 1])
+        for index, (node, what, _how) in enumerate(points)
     ]
+    # The same change of the same line more than once in one function
+    # (`wait=True, cancel_futures=True`): numbered, in reading order.
+    repeated, seen = Counter(mutant.key for mutant in found), Counter()
+    for index in sorted(range(len(points)), key=lambda index: (points[index][0].lineno, points[index][0].col_offset)):
+        if repeated[found[index].key] > 1:
+            seen[found[index].key] += 1
+            found[index] = replace(found[index], nth=seen[found[index].key])
+    return found
+
+
+def _functions(tree: ast.Module) -> dict[ast.AST, str]:
+    """Each node's function or class, by its qualified name (a decorator's
+    or a default's too: they read as part of it)."""
+    found = {}
+
+    def visit(node: ast.AST, name: str) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            name = node.name if name == "<module>" else f"{name}.{node.name}"
+        found[node] = name
+        for child in ast.iter_child_nodes(node):
+            visit(child, name)
+
+    visit(tree, "<module>")
+    return found
+
+
+def _code_lines(source: str) -> list[str]:
+    """Each line of the source, stripped and without its comment."""
+    lines = source.splitlines()
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            row, column = token.start
+            lines[row - 1] = lines[row - 1][:column]
+    return [line.strip() for line in lines]
 
 
 def file_of(module: str) -> Path:
@@ -206,7 +279,7 @@ def _replace(tree, old, new) -> None:
                 return
 
 
-# --- In the test process: `-p hubsite.mutants` with HUB_MUTANT set -----------
+# --- In the test process: `-p devtools.mutants` with HUB_MUTANT set -----------
 
 
 class _MutantLoader(importlib.abc.Loader):
@@ -301,8 +374,9 @@ def test_environment(environ, postgres: str | None, job: int) -> dict:
     """The environment of one job's test runs: SQLite by default; with
     `postgres`, a database of its own per job (pytest-django creates
     test_<name>), so that jobs running at once never share one."""
-    # Nor a mutant, a selection or coverage asked for by the caller's own environment.
-    ignored = ("DATABASE_URL", "HUB_REQUIRE", "HUB_MUTANT", "COVERAGE_PROCESS_START")
+    # Nor a mutant, a selection or coverage asked for by the caller's own
+    # environment; and the tests run on the Hub's settings, not devtools'.
+    ignored = ("DATABASE_URL", "HUB_REQUIRE", "HUB_MUTANT", "COVERAGE_PROCESS_START", "DJANGO_SETTINGS_MODULE")
     env = {key: value for key, value in environ.items() if not key.startswith(ignored)}
     if postgres:
         base, _slash, name = postgres.rstrip("/").rpartition("/")
@@ -310,9 +384,26 @@ def test_environment(environ, postgres: str | None, job: int) -> dict:
     return env
 
 
-def equivalent() -> set[str]:
-    """Survivors that cannot change behaviour: `module:line:what  # why`."""
+# An entry's first line: `module:function  change`, and `(2nd)` when numbered.
+ENTRY = re.compile(r"(?P<module>[\w.]+):(?P<function>\S+)\s+(?P<what>.+?)(?:\s+\((?P<nth>\d+)(?:st|nd|rd|th)\))?")
+
+
+def equivalent() -> set[Name]:
+    """Survivors that cannot change behaviour, from EQUIVALENT: each entry
+    is three lines, the second and third indented:
+
+        confirmations.rules:call_time  Lt → LtE
+            day = local.date() if local.time() < CALLS_FROM else local.date() + timedelta(days=1)
+            why: at exactly 09:00 the first branch has already returned
+    """
     if not EQUIVALENT.exists():
         return set()
-    lines = (line.split("#", 1)[0].strip() for line in EQUIVALENT.read_text().splitlines())
-    return {line for line in lines if line}
+    lines = [line for line in EQUIVALENT.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    names = set()
+    for start in range(0, len(lines), 3):
+        header, code, why = [*lines[start : start + 3], "", ""][:3]
+        named = ENTRY.fullmatch(header)
+        if not (named and code.startswith(" ") and why.strip().startswith("why: ")):
+            raise ValueError(f"{EQUIVALENT.name}: not `module:function  change`, its line, `why: …`: {header!r}")
+        names.add(Name(named["module"], named["function"], code.strip(), named["what"], int(named["nth"] or 0)))
+    return names

@@ -1,8 +1,9 @@
-"""`./hub mutants`: mutation testing of the core modules (hubsite/mutants.py).
+"""`./hub mutants`: mutation testing of the core modules (devtools/mutants.py).
 
 Prints, per module, how many mutants were made, how many the tests killed,
 how many survived (left out: those listed as equivalent), the score, and
-each survivor; exits 1 when a module scores under --min.
+each survivor, named as the equivalent list names it; exits 1 when a module
+scores under --min.
 """
 
 import json
@@ -17,7 +18,7 @@ from functools import partial
 
 from django.core.management.base import BaseCommand, CommandError
 
-from hubsite import mutants
+from devtools import mutants
 
 
 class Command(BaseCommand):
@@ -66,7 +67,9 @@ class Command(BaseCommand):
             self.stdout.write(f"{module:<32} {made:>8} {dead:>8} {alive:>9} {score:>6.1f}%")
         for *_figures, survivors in rows:
             for mutant in survivors:
-                self.stdout.write(f"survived  {mutant.key}")
+                where = mutants.file_of(mutant.module).relative_to(mutants.ROOT)
+                self.stdout.write(f"\nsurvived, at {where}:{mutant.line}:")
+                self.stdout.write(mutant.entry())
         if below:
             self.stderr.write(f"under {min:.1f}%: {', '.join(below)}")
             sys.exit(1)
@@ -105,7 +108,7 @@ class Command(BaseCommand):
             env = {**base, **(extra or {})}
             if index is not None:
                 env["HUB_MUTANT"] = json.dumps({"module": module, "index": index})
-            command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "hubsite.mutants"]
+            command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "devtools.mutants"]
             try:
                 done = subprocess.run(
                     [*command, *tests], env=env, cwd=mutants.ROOT, capture_output=True, timeout=timeout, check=False

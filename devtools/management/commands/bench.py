@@ -39,10 +39,10 @@ from confirmations.content import snapshot_of
 from outbox.dispatch import send_due_messages
 from outbox.models import Message
 from patients.models import Patient
-from schedules.models import Appointment, Clinic, Professional, Service, Slot, StatusChange
+from schedules.models import Appointment, Clinic, Professional, Service, Slot
 
 INSTANT = dict.fromkeys(("email", "sms", "voice"), "outbox.channels.LocalRecorder")
-SLOW = dict.fromkeys(("email", "sms", "voice"), "confirmations.management.commands.bench.SlowProvider")
+SLOW = dict.fromkeys(("email", "sms", "voice"), "devtools.management.commands.bench.SlowProvider")
 
 
 class SlowProvider:
@@ -347,7 +347,8 @@ def gunicorn():
         "HUB_LOCAL_CHANNELS": "1",
         "SECURE_SSL_REDIRECT": "0",
         "TRUSTED_PROXIES": "1",
-        "HUB_BENCH_URLS": "1",
+        # The Hub's settings and URLs, plus the bare view (devtools/urls.py).
+        "DJANGO_SETTINGS_MODULE": "devtools.settings",
         "DATABASE_URL": os.environ["DATABASE_URL"],
     }
     # DEBUG off serves hashed static files: collect them first (staticfiles/).
@@ -448,6 +449,3 @@ def without_planning():
     finally:
         pre_save.connect(planning.plan_change, sender=Appointment)
         post_save.connect(planning.write_change, sender=Appointment)
-
-
-__all__ = ["Command", "SlowProvider", "StatusChange"]
