@@ -38,7 +38,7 @@ def test_the_equivalent_list_reads_names_by_code_and_ignores_reasons(tmp_path, m
         "confirmations.rules:call_time  Lt → LtE\n"
         "    if at < NINE:  # not a comment here: the line as written\n"
         "    why: the same at the boundary\n\n"
-        "confirmations.dispatch:Senders.__exit__  True → False  (2nd)\n"
+        "outbox.dispatch:Senders.__exit__  True → False  (2nd)\n"
         "    self.pool.shutdown(wait=True, cancel_futures=True)\n"
         "    why: the same\n"
     )
@@ -48,7 +48,7 @@ def test_the_equivalent_list_reads_names_by_code_and_ignores_reasons(tmp_path, m
             "confirmations.rules", "call_time", "if at < NINE:  # not a comment here: the line as written", "Lt → LtE"
         ),
         mutants.Name(
-            "confirmations.dispatch",
+            "outbox.dispatch",
             "Senders.__exit__",
             "self.pool.shutdown(wait=True, cancel_futures=True)",
             "True → False",
@@ -74,7 +74,7 @@ def test_an_entry_not_in_the_form_is_refused_rather_than_read_as_another_mutant(
 
 
 def test_a_survivor_as_printed_is_an_entry_of_the_list_once_it_says_why(tmp_path, monkeypatch):
-    found = [m for m in mutants.mutants_of("confirmations.dispatch") if m.nth == 2 or m.function == "claim_due"]
+    found = [m for m in mutants.mutants_of("outbox.dispatch") if m.nth == 2 or m.function == "batch_size"]
     listed = tmp_path / "equivalent.txt"
     listed.write_text("".join(f"{mutant.entry()}\n    why: a reason\n\n" for mutant in found))
     monkeypatch.setattr(mutants, "EQUIVALENT", listed)
