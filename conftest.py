@@ -7,7 +7,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
+from outbox.dispatch import send_due_messages
 from patients.models import Patient
 from schedules.models import Appointment, Clinic, Professional, Service, Slot
 
@@ -287,7 +289,7 @@ def screenshot(page, name: str) -> None:
 def mail_server(settings, channel_calls):
     """A real SMTP server on loopback that the Hub's email channel talks to;
     SMS and calls are recorded (`channel_calls`)."""
-    from confirmations.tests.mail_server import MailServer
+    from outbox.tests.mail_server import MailServer
 
     server = MailServer().start()
     settings.EMAIL_BACKEND = "outbox.smtp.EmailBackend"
@@ -299,7 +301,7 @@ def mail_server(settings, channel_calls):
     server.stop()
 
 
-# --- The fault suite's table (confirmations/tests/test_faults.py) -------------
+# --- The fault suite's table (outbox/tests/test_faults.py) -------------
 
 FAULT_ROWS: list[tuple] = []
 
@@ -334,3 +336,29 @@ def hub_on_live_server(settings, live_server):
     mail.outbox.clear()
     yield
     cache.clear()
+
+
+# --- The reply and webhook tests: an appointment texted at a known time -----
+
+BOOKED_AT = datetime(2026, 11, 23, 10, 0, tzinfo=TORONTO)
+MOBILE, PHONE = "+15145550111", "+14505550111"
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(BOOKED_AT, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def texted(clock, slot, clinic, channel_calls):
+    """An appointment whose confirmation went out by SMS."""
+    appointment = book(slot, make_patient(clinic, email="", mobile=MOBILE, phone=PHONE))
+    send_due_messages()
+    return appointment
+
+
+@pytest.fixture
+def twilio_settings(settings):
+    settings.TWILIO_AUTH_TOKEN = "twilio-auth-token"
+    settings.HUB_PUBLIC_URL = "https://hub.example.org"

@@ -46,7 +46,7 @@ two subclasses below in place of `django_q.cluster.Cluster` and `Sentinel`,
 which the qcluster command and `Cluster.start()` look up when they run (after
 the apps are ready). The workers' part uses django-q2's `post_spawn` signal,
 sent in each worker process as it starts. Written against django-q2 1.11.1;
-confirmations/tests/test_worker_shutdown.py runs a real qcluster and fails if
+outbox/tests/test_worker_shutdown.py runs a real qcluster and fails if
 an upgrade changes any of this.
 """
 

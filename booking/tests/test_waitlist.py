@@ -13,10 +13,10 @@ from booking import offers, waitlist
 from booking.models import Offer, WaitlistEntry
 from booking.tests.conftest import NOW
 from confirmations.replies import understand_waiting
-from confirmations.tests.webhook_cases import post_signed
 from conftest import TORONTO, book, make_patient, make_professional, make_service, make_slot, postgres_only
 from outbox.dispatch import send_due_messages
 from outbox.models import Message, Reply
+from outbox.tests.webhook_cases import post_signed
 from schedules.models import Appointment, Slot
 
 pytestmark = pytest.mark.django_db

@@ -232,9 +232,9 @@ def test_a_late_yes_after_she_booked_otherwise_or_left_the_list_is_not_told_she_
     client, clinic, service, professional, clock, channel_calls, settings, language, then, said
 ):
     from confirmations.replies import understand_waiting
-    from confirmations.tests.webhook_cases import post_signed
     from outbox.dispatch import send_due_messages
     from outbox.models import Message, Reply
+    from outbox.tests.webhook_cases import post_signed
 
     settings.TWILIO_AUTH_TOKEN = "twilio-auth-token"
     settings.HUB_PUBLIC_URL = "https://hub.example.org"

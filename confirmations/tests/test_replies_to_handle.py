@@ -5,9 +5,9 @@ and when, within the staff member's own clinic."""
 import pytest
 from django.contrib.auth.models import User
 
-from confirmations.tests.test_webhooks import text_back
 from conftest import make_clinic, make_staff
 from outbox.models import Reply
+from outbox.tests.test_webhooks import text_back
 
 pytestmark = pytest.mark.django_db
 

@@ -12,12 +12,11 @@ import pytest
 
 from confirmations import answers, keywords
 from confirmations.replies import understand, understand_waiting
-from confirmations.tests.conftest import MOBILE, PHONE
-from confirmations.tests.test_webhooks import post_signed, sms_message, text_back
-from conftest import RecordingChannel, book, make_patient
+from conftest import MOBILE, PHONE, RecordingChannel, book, make_patient
 from outbox.dispatch import send_due_messages
 from outbox.models import Message, OptOut, Reply
 from outbox.outcomes import BAD_ADDRESS, TransportError
+from outbox.tests.test_webhooks import post_signed, sms_message, text_back
 
 pytestmark = pytest.mark.django_db
 

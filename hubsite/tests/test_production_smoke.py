@@ -20,9 +20,9 @@ from django.db import connection
 from django.utils import timezone
 from django_q.models import Schedule
 
-from confirmations.tests.mail_server import MailServer, free_port
-from confirmations.tests.test_concurrency import database_url
 from conftest import book, make_patient, make_slot, postgres_only
+from outbox.tests.mail_server import MailServer, free_port
+from outbox.tests.test_concurrency import database_url
 from schedules.models import Appointment
 
 pytestmark = pytest.mark.django_db(transaction=True)

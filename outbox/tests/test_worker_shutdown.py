@@ -25,9 +25,9 @@ from django.conf import settings
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection
 
-from confirmations.tests.test_concurrency import database_url
 from conftest import ahead, book, fault_row, make_patient, make_slot, postgres_only
 from outbox.models import Message
+from outbox.tests.test_concurrency import database_url
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
 

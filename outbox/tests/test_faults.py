@@ -22,11 +22,11 @@ from django.conf import settings
 from django.db import IntegrityError, connection
 
 from confirmations import links
-from confirmations.tests import test_providers as providers
-from confirmations.tests.test_concurrency import database_url
 from conftest import TORONTO, RecordingChannel, book, fault_row, make_patient, make_slot, postgres_only
 from outbox.dispatch import send_due_messages
 from outbox.models import Message
+from outbox.tests import test_providers as providers
+from outbox.tests.test_concurrency import database_url
 from schedules.models import Appointment, StaleAppointment
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db]

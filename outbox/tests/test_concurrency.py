@@ -168,7 +168,7 @@ class SlowChannel:
 def test_one_dispatcher_calls_the_provider_for_several_messages_at_once(slot, patient, settings):
     postgres_only(connection)
     settings.HUB_SEND_CONCURRENCY = 8
-    settings.HUB_CHANNELS = dict.fromkeys(("email", "sms", "voice"), "confirmations.tests.test_concurrency.SlowChannel")
+    settings.HUB_CHANNELS = dict.fromkeys(("email", "sms", "voice"), "outbox.tests.test_concurrency.SlowChannel")
     SlowChannel.most, SlowChannel.calls = 0, []
     appointment = book(slot, patient)
     Message.objects.all().delete()

@@ -9,11 +9,10 @@ import pytest
 
 from confirmations.keywords import normalize
 from confirmations.replies import understand_waiting
-from confirmations.tests.conftest import BOOKED_AT, MOBILE, PHONE
-from confirmations.tests.webhook_cases import TwilioWebhookSecurityCases, post_signed
-from conftest import TORONTO, book, make_patient, make_slot
+from conftest import BOOKED_AT, MOBILE, PHONE, TORONTO, book, make_patient, make_slot
 from outbox.dispatch import send_due_messages
 from outbox.models import Message, OptOut, Reply
+from outbox.tests.webhook_cases import TwilioWebhookSecurityCases, post_signed
 
 pytestmark = pytest.mark.django_db
 
