@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
+from booking.models import Offer
 from history.dates import long_date
 from outbox import sms
 
@@ -42,8 +43,6 @@ def token(offer) -> str:
 
 def read(value: str):
     """The offer a link's token names, or None (tampered, unknown)."""
-    from booking.models import Offer
-
     try:
         public_id = signing.loads(value, salt=SALT)
     except signing.BadSignature:
@@ -62,8 +61,6 @@ def link(offer) -> str:
 
 
 def of(message):
-    from booking.models import Offer
-
     return (
         Offer.objects.select_related("entry__service", "entry__clinic", "slot__professional")
         .filter(message=message)
@@ -74,8 +71,6 @@ def of(message):
 def still_open(offer) -> bool:
     """Open, in time, and for a time its slot still has (not deleted, nor
     changed by staff)."""
-    from booking.models import Offer
-
     return (
         offer.state == Offer.State.OPEN
         and timezone.now() < offer.expires_at

@@ -14,8 +14,10 @@ patient's language (both when the number is nobody the Hub knows).
 from django.utils import timezone
 from phonenumber_field.phonenumber import PhoneNumber
 
+from confirmations.patient_pages import can_cancel_online
 from history.phones import spoken_phone
 from outbox import sms
+from outbox.models import Message
 
 STOPPED, STARTED, HELP, CANCEL_REQUEST = "stopped", "started", "help", "cancel_request"
 OFFER_GONE = "offer_gone"  # a YES to a waiting list offer that ended or was taken
@@ -83,9 +85,6 @@ def has_cancel_link(appointment) -> bool:
     """The patient holds an email of this appointment with a Cancel link
     that still works: one went out (email comes first, R19, but may have
     bounced or be off), and online cancellation is still open (R25)."""
-    from confirmations.patient_pages import can_cancel_online
-    from outbox.models import Message
-
     with_link = [Message.Kind.CONFIRMATION, Message.Kind.REMINDER, Message.Kind.MODIFICATION]
     emailed = appointment.messages.filter(
         channel=Message.Channel.EMAIL,
@@ -126,8 +125,6 @@ def plan(reply, topic: str, patient=None, appointment=None, upcoming=None, stopp
     """The answer to `reply`, in the outbox, due now. `appointment`: the one
     the reply is about, whose page lists the answer; `upcoming`: the same,
     when it is still to come (only then is its Cancel link mentioned)."""
-    from outbox.models import Message
-
     clinic = reply.clinic
     return Message.objects.create(
         kind=Message.Kind.ANSWER,

@@ -22,6 +22,8 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
+from outbox.models import Message
+
 WORKER_LATE = timedelta(minutes=3)
 STUCK_SENDING = timedelta(minutes=5)
 RETRIES_BEFORE_ALARM = 4
@@ -107,8 +109,6 @@ def worker() -> tuple[bool, str]:
 
 
 def overdue() -> tuple[bool, str]:
-    from outbox.models import Message
-
     oldest = (
         Message.objects.filter(state=Message.State.PENDING, due_at__lte=timezone.now())
         .order_by("due_at")
@@ -125,22 +125,16 @@ def retrying() -> tuple[bool, str]:
     """A provider that keeps refusing (SMTP down): retried messages move
     their due time forward, so they are never "overdue"; after 4 tries (15
     minutes of 1, 2, 4, 8) they count here."""
-    from outbox.models import Message
-
     count = Message.objects.filter(state=Message.State.PENDING, attempts__gte=RETRIES_BEFORE_ALARM).count()
     return count == 0, f"{count} tried {RETRIES_BEFORE_ALARM} times or more"
 
 
 def stuck() -> tuple[bool, str]:
-    from outbox.models import Message
-
     count = Message.objects.filter(state=Message.State.SENDING, claimed_at__lt=timezone.now() - STUCK_SENDING).count()
     return count == 0, f"{count} in sending for over {int(STUCK_SENDING.total_seconds() // 60)} min"
 
 
 def failures_last_hour() -> dict[str, int]:
-    from outbox.models import Message
-
     since = timezone.now() - timedelta(hours=1)
     rows = (
         # A settled message keeps the instant it was last due: when it was tried.

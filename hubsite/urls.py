@@ -5,6 +5,8 @@ from django.urls import include, path, re_path, resolve
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
+from hubsite.health import examine
+
 
 @csrf_exempt
 def email_tracking(request, rest: str):
@@ -20,8 +22,6 @@ def email_tracking(request, rest: str):
 def health(request):
     """200 when every check passes, else 503 (hubsite/health.py); with
     ?scope=web, only what serving pages needs (for a load balancer)."""
-    from hubsite.health import examine
-
     report = examine(web_only=request.GET.get("scope") == "web")
     return JsonResponse(report.as_dict(), status=200 if report.ok else 503)
 

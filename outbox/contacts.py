@@ -13,6 +13,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from phonenumber_field.phonenumber import to_python
 
+from outbox.models import OptOut
+
 EMAIL, SMS, VOICE = "email", "sms", "voice"
 
 # R19, in order: (patient field, channel).
@@ -87,8 +89,6 @@ def configured_channels() -> frozenset[str]:
 
 def opted_out_numbers(patients) -> set[str]:
     """Which of these patients' mobile numbers opted out of SMS: one query."""
-    from outbox.models import OptOut
-
     numbers = {to for patient in patients if patient is not None and (to := _usable(SMS, patient.mobile))}
     # With no numbers, Django answers `__in=[]` without a query.
     return set(OptOut.objects.filter(number__in=numbers).values_list("number", flat=True))
