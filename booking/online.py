@@ -24,7 +24,7 @@ from outbox.contacts import EMAIL, SMS, configured_channels
 from outbox.models import Message
 from outbox.waker import wake_the_worker_after_commit
 from patients.models import Patient
-from schedules.actors import PATIENT, acting_as
+from schedules.actors import PATIENT
 from schedules.models import Appointment, Clinic, Service, Slot
 
 
@@ -233,13 +233,10 @@ def book(request: BookingRequest, slot: Slot) -> Appointment:
                 raise TooManyBookings
             if upcoming_by_contact(request) >= settings.HUB_ONLINE_BOOKINGS_PER_CONTACT:
                 raise TooManyBookings(for_contact=True)
-            with acting_as(PATIENT):
-                appointment = Appointment.objects.create(
-                    slot=slot,
-                    patient=patient,
-                    source=Appointment.Source.ONLINE_HUB,
-                    booking_language=request.language,
-                )
+            appointment = Appointment(
+                slot=slot, patient=patient, source=Appointment.Source.ONLINE_HUB, booking_language=request.language
+            )
+            appointment.save(actor=PATIENT)
             request.slot, request.appointment = slot, appointment
             request.save(update_fields=["slot", "appointment"])
             return appointment

@@ -32,7 +32,7 @@ from outbox.contacts import EMAIL, SMS, configured_channels, contact_for
 from outbox.models import Message
 from outbox.waker import queue, wake_the_worker_after_commit
 from patients.models import Patient
-from schedules.actors import PATIENT, acting_as
+from schedules.actors import PATIENT
 from schedules.models import Appointment, Slot
 from schedules.signals import slot_freed
 
@@ -197,10 +197,9 @@ def accept(offer_id: int) -> str:
             return _close(offer, TAKEN, now)
         source, language = booked_as(entry)
         try:
-            with transaction.atomic(), acting_as(PATIENT):
-                appointment = Appointment.objects.create(
-                    slot=slot, patient=entry.patient, source=source, booking_language=language
-                )
+            with transaction.atomic():
+                appointment = Appointment(slot=slot, patient=entry.patient, source=source, booking_language=language)
+                appointment.save(actor=PATIENT)
         except IntegrityError:
             return _close(offer, TAKEN, now)  # booked in the same instant, by staff or the booking page
         entry.state, entry.appointment = WaitlistEntry.State.BOOKED, appointment

@@ -150,8 +150,8 @@ def note_sent(sender, message: Message, **kwargs) -> None:
         # A deleted appointment, or the former patient of D13: history only.
         write_down(message, history)
         return
-    StatusChange.record(
-        message.appointment_ref, message.clinic_id, status, [history], HUB, appointment_id=message.appointment_id
+    StatusChange.write_down(
+        message.appointment_ref, message.clinic_id, status, [history], actor=HUB, appointment_id=message.appointment_id
     )
 
 
@@ -165,9 +165,16 @@ def write_down(message: Message, said: dict, actor=HUB) -> None:
     the appointment is deleted, D7)."""
     if message.appointment_ref is None:
         return  # an answer: no appointment's history to write in
-    appointment = Appointment.objects.filter(pk=message.appointment_id).first() if message.appointment_id else None
-    status = appointment.status if appointment else Appointment.Status.CANCELLED
-    StatusChange.record(message.appointment_ref, message.clinic_id, status, [said], actor, appointment=appointment)
+    appointment = Appointment.objects.filter(pk=message.appointment_id).values("pk", "status").first()
+    status = appointment["status"] if appointment else Appointment.Status.CANCELLED
+    StatusChange.write_down(
+        message.appointment_ref,
+        message.clinic_id,
+        status,
+        [said],
+        actor=actor,
+        appointment_id=appointment["pk"] if appointment else None,
+    )
 
 
 @receiver(reply_recorded)

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models.signals import post_save, pre_delete, pre_save
+from django.db.models.signals import pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -24,10 +24,9 @@ from outbox import states
 from outbox.contacts import contact_for
 from outbox.models import Message
 from outbox.waker import wake_the_worker_after_commit
-from schedules.actors import current_actor
 from schedules.db import insert
-from schedules.models import Appointment, StatusChange
-from schedules.signals import slot_freed
+from schedules.models import Appointment
+from schedules.signals import appointment_deleting, appointment_saved, slot_freed
 
 log = logging.getLogger(__name__)
 
@@ -107,48 +106,44 @@ def plan_change(sender, instance: Appointment, raw: bool = False, update_fields=
     instance._hub_change = Change(before, plan, now)
 
 
-@receiver(post_save, sender=Appointment)
-def write_change(sender, instance: Appointment, created: bool, raw: bool = False, **kwargs) -> None:
-    change: Change | None = instance.__dict__.pop("_hub_change", None)
-    if raw or change is None:
-        return
-    events = _apply(change.plan, instance, change.before, change.now)
-    if change.before is not None and change.before.start != instance.start:
+@receiver(appointment_saved, sender=Appointment)
+def write_change(sender, appointment: Appointment, created: bool, **kwargs) -> list | None:
+    """Writes the plan made before the save; returns what the history's line
+    for the change says of it (None: no line, nothing happened worth one)."""
+    change: Change | None = appointment.__dict__.pop("_hub_change", None)
+    if change is None:
+        return None
+    events = _apply(change.plan, appointment, change.before, change.now)
+    if change.before is not None and change.before.start != appointment.start:
         # The old and the new time, for the history (R15, D5).
-        events.insert(0, event("moved", before=change.before.start, after=instance.start))
+        events.insert(0, event("moved", before=change.before.start, after=appointment.start))
     if created:
         events.insert(0, event("booked"))
-        if instance.hub_reason:
-            events.append(event("not_handled", hub_reason=instance.hub_reason))  # D1
-    # What the person who changed it did, when the change says (a patient's
-    # cancellation from the email, a confirmation by SMS).
-    said = instance.__dict__.pop("history_event", None)
-    if said:
-        events.insert(0, said)
-    status_changed = change.before is None or change.before.status != instance.status
-    if events or status_changed:
-        StatusChange.record_for(instance, events, current_actor())
+        if appointment.hub_reason:
+            events.append(event("not_handled", hub_reason=appointment.hub_reason))  # D1
     before = change.before
     if before is not None and before.slot_id and before.is_active:
-        if not instance.is_active or instance.slot_id != before.slot_id:
+        if not appointment.is_active or appointment.slot_id != before.slot_id:
             slot_freed.send(sender=Appointment, slot_id=before.slot_id, appointment=before)
+    status_changed = before is None or before.status != appointment.status
+    return events if events or status_changed else None
 
 
-@receiver(pre_delete, sender=Appointment)
-def plan_deletion(sender, instance: Appointment, **kwargs) -> None:
-    before = stored(instance)
+@receiver(appointment_deleting, sender=Appointment)
+def plan_deletion(sender, appointment: Appointment, **kwargs) -> list | None:
+    """Withdraws what no longer holds and plans the cancellation notice;
+    returns what the history's last line says of the deletion."""
+    before = stored(appointment)
     if before is None:
-        return
+        return None
     now = timezone.now()
     plan = rules.plan(facts_of(before, stored=True), None, now)
     # Messages and history of a deleted appointment are kept (D7): the
     # rows are detached from it and keep its public id and snapshot.
     events = _apply(plan, None, before, now)
-    StatusChange.record(
-        before.public_id, before.professional.clinic_id, before.status, [event("deleted"), *events], current_actor()
-    )
     if before.slot_id and before.is_active:
         slot_freed.send(sender=Appointment, slot_id=before.slot_id, appointment=before)
+    return [event("deleted"), *events]
 
 
 def _apply(plan: rules.Plan, appointment: Appointment | None, before: Appointment | None, now: datetime) -> list:

@@ -22,8 +22,8 @@ from confirmations import answers, keywords
 from history.events import event
 from outbox.models import Message, OptOut, Reply
 from outbox.waker import wake_the_worker_after_commit
-from schedules.actors import PATIENT, acting_as
-from schedules.models import Appointment, StatusChange
+from schedules.actors import PATIENT
+from schedules.models import Appointment
 
 # What a YES to a message of these kinds does instead of confirming an
 # appointment: registered by the app that sent it (booking, for its offers).
@@ -120,7 +120,7 @@ def _tell_staff(reply: Reply, kinds: list[str]) -> None:
     appointment = reply.appointment
     if appointment is not None and kinds:
         said = [_said(kind, reply) for kind in kinds]
-        StatusChange.record_for(appointment, said, PATIENT)
+        appointment.write_in_history(said, actor=PATIENT)
 
 
 def _said(kind: str, reply: Reply) -> dict:
@@ -152,9 +152,8 @@ def confirm(reply: Reply, message: Message | None, status: str) -> str:
         return Reply.Outcome.ALREADY
     appointment.status = status
     by_sms = reply.channel == Reply.Channel.SMS
-    appointment.history_event = event("confirmed_by_sms" if by_sms else "confirmed_by_call")
-    with acting_as(PATIENT):
-        appointment.save(update_fields=["status", "updated_at"])
+    said = event("confirmed_by_sms" if by_sms else "confirmed_by_call")
+    appointment.save(update_fields=["status", "updated_at"], actor=PATIENT, said=said)
     return Reply.Outcome.CONFIRMED
 
 

@@ -46,7 +46,7 @@ from outbox.models import Message, OptOut
 from outbox.outcomes import BAD_ADDRESS, REFUSED, TransportError
 from outbox.outcomes import UNKNOWN as UNKNOWN_OUTCOME
 from outbox.waker import wake_the_worker_after_commit
-from schedules.actors import HUB, Actor, acting_as
+from schedules.actors import Actor
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def send_due_messages(budget: timedelta | None = None) -> Summary:
     summary = Summary()
     summary[UNKNOWN] += expire_leases()
     deadline = None if budget is None else time.monotonic() + budget.total_seconds()
-    with acting_as(HUB), Senders(deadline) as senders:
+    with Senders(deadline) as senders:
         while (deadline is None or time.monotonic() < deadline) and not stopping.is_set():
             batch = states.claim_due(batch_size())
             if not batch:

@@ -21,8 +21,10 @@ from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
 from history.events import write, write_all
+from schedules.actors import STAFF, Actor
 from schedules.audit import AuditRecords
 from schedules.db import insert
+from schedules.signals import appointment_deleting, appointment_saved
 
 
 def validate_timezone(value: str) -> None:
@@ -466,23 +468,44 @@ class Appointment(models.Model):
             return str(self.patient)
         return f"{date_format(when, 'SHORT_DATETIME_FORMAT')} · {self.patient} · {self.professional}"
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args, actor: Actor = STAFF, said: dict | None = None, **kwargs) -> None:
+        """Saves the change and writes its line in the history (R29): who made
+        it (`actor`: staff by default, as from a shell), what they did when
+        the change says it (`said`: "cancelled with the email's link"), and
+        what the change set in motion (the receivers of `appointment_saved`:
+        the messages planned or withdrawn)."""
         if kwargs.get("update_fields") is None:
             self.fill_from_slot()  # a save of some fields (a status, a note) leaves the slot and times alone
         else:
             kwargs["update_fields"] = {*kwargs["update_fields"], "version"}
         self._read_version = self.version
-        if not self._state.adding:
+        adding = self._state.adding
+        if not adding:
             self.version += 1
         try:
             # The messages planned by this change are written in its transaction.
             with transaction.atomic(using=kwargs.get("using")):
                 self._take_turns(kwargs.get("update_fields"))
                 super().save(*args, **kwargs)
+                told = [events for _, events in appointment_saved.send(Appointment, appointment=self, created=adding)]
+                if said or any(events is not None for events in told):
+                    events = [said] if said else []
+                    self.write_in_history([*events, *(e for each in told for e in each or [])], actor=actor)
         except BaseException:
             self.version = self._read_version
             raise
         self._stored_slot_id = self.slot_id
+
+    def write_in_history(self, events: list, *, actor: Actor, status: str | None = None) -> None:
+        """A line in this appointment's history (R29)."""
+        StatusChange.write_down(
+            self.public_id,
+            self.professional.clinic_id,
+            status or self.status,
+            events,
+            actor=actor,
+            appointment_id=self.pk,
+        )
 
     @classmethod
     def note_communication(cls, pk: int, patient_id: int, note: dict, sent_status: str | None) -> str | None:
@@ -559,8 +582,17 @@ class Appointment(models.Model):
             raise StaleAppointment(f"appointment {self.public_id} changed since it was read (version {read})")
         return updated
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args, actor: Actor = STAFF, **kwargs):
+        """Deletes it; its history and messages are kept (D7), and the
+        history's last line says who deleted it and what that set in motion."""
         with transaction.atomic(using=kwargs.get("using")):
+            told = [events for _, events in appointment_deleting.send(Appointment, appointment=self)]
+            if any(events is not None for events in told):
+                stored = Appointment.objects.filter(pk=self.pk).values_list("status", flat=True).first()
+                events = [e for each in told for e in each or []]
+                StatusChange.write_down(
+                    self.public_id, self.professional.clinic_id, stored or self.status, events, actor=actor
+                )
             return super().delete(*args, **kwargs)
 
     @property
@@ -733,17 +765,16 @@ class StatusChange(models.Model):
         return write_all(self.events, self.clinic.timezone)
 
     @classmethod
-    def record(
-        cls, appointment_ref, clinic_id: int, status: str, events: list, actor, appointment=None, appointment_id=None
-    ):
-        """Adds a line to an appointment's history; `appointment` is None
-        once it is deleted, the reference and clinic remain (D7).
+    def write_down(cls, appointment_ref, clinic_id: int, status: str, events: list, *, actor, appointment_id=None):
+        """Adds a line to an appointment's history: the one place one is
+        written. `appointment_id` is None once it is deleted; the reference
+        and clinic remain (D7). `actor`: who did it (schedules/actors.py).
 
         One plain INSERT: every booking and every message sent writes one."""
         insert(
             [
                 cls(
-                    appointment_id=appointment.pk if appointment is not None else appointment_id,
+                    appointment_id=appointment_id,
                     appointment_ref=appointment_ref,
                     clinic_id=clinic_id,
                     status=status,
@@ -752,17 +783,6 @@ class StatusChange(models.Model):
                     user_id=actor.user.pk if actor.user is not None else None,
                 )
             ]
-        )
-
-    @classmethod
-    def record_for(cls, appointment: Appointment, events: list, actor, status: str | None = None):
-        return cls.record(
-            appointment.public_id,
-            appointment.professional.clinic_id,
-            status or appointment.status,
-            events,
-            actor,
-            appointment=appointment,
         )
 
     @property

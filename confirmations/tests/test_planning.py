@@ -12,7 +12,7 @@ from django_q.models import OrmQ
 
 from conftest import TORONTO, book, make_patient, make_professional, make_service, make_slot
 from outbox.models import Message
-from schedules.actors import PATIENT, Actor, acting_as
+from schedules.actors import PATIENT, Actor
 from schedules.models import Appointment, StatusChange
 
 pytestmark = pytest.mark.django_db
@@ -76,8 +76,8 @@ class TestBooking:
 
     def test_r29_the_booking_is_in_the_history_with_its_author(self, slot, patient):
         user = User.objects.create_user("accueil")
-        with acting_as(Actor("staff", user)):
-            appointment = book(slot, patient)
+        appointment = Appointment(slot=slot, patient=patient)
+        appointment.save(actor=Actor("staff", user))
         line = appointment.history.get()
         assert (line.status, line.actor, line.user) == ("booked", "staff", user)
         assert line.text == (
@@ -161,9 +161,8 @@ class TestModification:
 class TestCancellation:
     def test_r18_d8_cancelling_sends_a_cancellation_and_withdraws_the_reminder(self, slot, patient):
         appointment = book(slot, patient)
-        with acting_as(PATIENT):
-            appointment.status = Appointment.Status.CANCELLED
-            appointment.save()
+        appointment.status = Appointment.Status.CANCELLED
+        appointment.save(actor=PATIENT)
         assert [kind for kind, _due in pending(appointment)] == ["cancellation"]
         assert Message.objects.get(kind="reminder").state == "withdrawn"
         assert appointment.history.last().actor == "patient"
@@ -331,9 +330,7 @@ class TestWhatASaveSays:
     def test_what_the_patient_did_comes_first_in_the_history_line(self, slot, patient):
         appointment = book(slot, patient)
         appointment.status = Appointment.Status.CANCELLED
-        appointment.history_event = {"kind": "cancelled_online"}
-        with acting_as(PATIENT):
-            appointment.save(update_fields=["status", "updated_at"])
+        appointment.save(update_fields=["status", "updated_at"], actor=PATIENT, said={"kind": "cancelled_online"})
         assert appointment.history.last().text == (
             "Annulé par le patient au moyen du lien du courriel. "
             "Messages en attente retirés\u00a0: le rendez-vous a été annulé. "
