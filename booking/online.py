@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from booking import codes, rules
@@ -55,19 +55,15 @@ def open_services(clinic: Clinic):
 
 def free_slots(service: Service, professional_id: int | None = None, now: datetime | None = None, limit: int = 12):
     """The service's slots a patient may book online now, soonest first:
-    within the service's window, holding no active appointment, and not
-    overlapping another of the professional's appointments (D16)."""
+    free (`Slot.objects.free`) and within the service's window."""
     now = now or timezone.now()
     earliest, latest = rules.window(now, service.online_booking_notice, service.online_booking_horizon)
-    busy = Appointment.objects.filter(
-        professional=OuterRef("professional"), start__lt=OuterRef("end"), end__gt=OuterRef("start")
-    ).exclude(status=Appointment.Status.CANCELLED)
-    slots = Slot.objects.filter(
+    slots = Slot.objects.free().filter(
         service=service,
         professional__clinic_id=service.clinic_id,
         start__gte=earliest,
         start__lte=latest,
-    ).filter(~Exists(busy))
+    )
     if professional_id is not None:
         slots = slots.filter(professional_id=professional_id)
     return slots.select_related("professional", "service").order_by("start", "id")[:limit]

@@ -157,11 +157,30 @@ def parse_day(value: str | None, default: date) -> date:
     return day if FIRST_DAY <= day <= LAST_DAY - timedelta(days=7) else default
 
 
+def free_slots(user, clinic_id: int):
+    """The clinic's free future slots (`Slot.objects.free`) that `user` sees, soonest first."""
+    return (
+        visible_to(Slot.objects.free(), user)
+        .filter(professional__clinic_id=clinic_id, start__gt=timezone.now())
+        .select_related("professional__clinic", "service")
+        .order_by("start")
+    )
+
+
+def compatible_slots(user, appointment: Appointment, same: int = 5, related: int = 3) -> list[Slot]:
+    """The free slots to offer first when moving or copying `appointment`
+    (R17: it keeps its service): the soonest of its own service, then the
+    soonest of another service of the same category (never admin time or a
+    home visit for a visit in the clinic)."""
+    slots = free_slots(user, appointment.clinic.pk)
+    own = list(slots.filter(service_id=appointment.service_id)[:same])
+    alike = slots.filter(service__category=appointment.service.category).exclude(service_id=appointment.service_id)
+    return own + list(alike[:related])
+
+
 def next_free_slot(user, clinic: Clinic, category: str, professional_id: int | None, after: datetime):
     """The first free future slot of the clinic for a service category and,
-    when chosen, a professional (D16: one no appointment overlaps)."""
-    from schedules.appointment_admin import free_slots
-
+    when chosen, a professional."""
     slots = free_slots(user, clinic.pk).filter(start__gte=after)
     if category:
         slots = slots.filter(service__category=category)
@@ -223,8 +242,6 @@ def agenda_view(request, admin_site):
 
     compatible = []
     if placing is not None:
-        from schedules.appointment_admin import compatible_slots
-
         compatible = compatible_slots(request.user, placing)
         for slot in compatible:
             slot.local_start = timezone.localtime(slot.start, clinic.zone)

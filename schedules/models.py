@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
@@ -219,6 +219,37 @@ class Service(models.Model):
         return self.category != self.Category.NONE
 
 
+class SlotQuerySet(models.QuerySet):
+    """Whether a slot is free, asked in one place: it holds no active
+    appointment (D2), and no active appointment of its professional overlaps
+    it (D16: one outside any slot, say, or in a longer slot)."""
+
+    def free(self, ignoring: "Appointment | None" = None) -> "SlotQuerySet":
+        """The free slots. `ignoring`: an appointment that no longer counts at
+        its times as read (about to be deleted, or cancelled); moved since,
+        it counts at its new times."""
+        held, overlapping = _keeping_busy(ignoring)
+        return self.filter(~Exists(held), ~Exists(overlapping))
+
+    def with_availability(self) -> "SlotQuerySet":
+        """Each slot with `held` (an active appointment in it) and
+        `overlapped` (one of its professional's overlapping it), in the same
+        query, for the lists that say which."""
+        held, overlapping = _keeping_busy()
+        return self.annotate(held=Exists(held), overlapped=Exists(overlapping))
+
+
+def _keeping_busy(ignoring: "Appointment | None" = None) -> tuple[models.QuerySet, models.QuerySet]:
+    """The active appointments in a slot, and those of its professional overlapping it (subqueries)."""
+    active = Appointment.objects.exclude(status=Appointment.Status.CANCELLED)
+    if ignoring is not None:
+        active = active.exclude(pk=ignoring.pk, start=ignoring.start, end=ignoring.end)
+    overlapping = active.filter(
+        professional=OuterRef("professional"), start__lt=OuterRef("end"), end__gt=OuterRef("start")
+    )
+    return active.filter(slot=OuterRef("pk")), overlapping
+
+
 class Slot(models.Model):
     """A plage horaire: the only way an appointment reaches the Hub (R3)."""
 
@@ -235,6 +266,8 @@ class Slot(models.Model):
     # made before: a time free when the patient joined was on her screen.
     # Empty: free since before the Hub kept this.
     free_since = models.DateTimeField(_("free since"), null=True, blank=True, default=timezone.now, editable=False)
+
+    objects = SlotQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("slot")
