@@ -23,6 +23,7 @@ from confirmations.contacts import EMAIL, SMS, configured_channels
 from confirmations.keywords import plain_letters
 from confirmations.models import Message
 from confirmations.planning import wake_the_worker_after_commit
+from confirmations.rules import SILENT_CATEGORY
 from patients.models import Patient
 from schedules.actors import PATIENT, acting_as
 from schedules.models import Appointment, Clinic, Service, Slot
@@ -50,7 +51,8 @@ def open_clinic(address: str) -> Clinic | None:
 
 
 def open_services(clinic: Clinic):
-    return Service.objects.filter(clinic=clinic, online_booking=True).exclude(category=Service.Category.NONE)
+    # R5: a booking the Hub would not confirm is not offered.
+    return Service.objects.filter(clinic=clinic, online_booking=True).exclude(category=SILENT_CATEGORY)
 
 
 def free_slots(service: Service, professional_id: int | None = None, now: datetime | None = None, limit: int = 12):
@@ -118,7 +120,7 @@ def is_free(slot: Slot, now: datetime | None = None) -> bool:
     service = slot.service
     return (
         service.online_booking
-        and service.sends_messages
+        and service.category != SILENT_CATEGORY
         and slot.professional.clinic.online_booking
         and free_slots(service, slot.professional_id, now, limit=None).filter(pk=slot.pk).exists()
     )

@@ -31,6 +31,7 @@ from booking.models import Offer, WaitlistEntry
 from confirmations.contacts import EMAIL, SMS, configured_channels, contact_for
 from confirmations.models import Message
 from confirmations.planning import queue, wake_the_worker_after_commit
+from confirmations.rules import SILENT_CATEGORY
 from patients.models import Patient
 from schedules.actors import PATIENT, acting_as
 from schedules.models import Appointment, Slot
@@ -243,7 +244,7 @@ def waitlist_pass() -> int:
     made = 0
     entries = WaitlistEntry.objects.filter(state=WaitlistEntry.State.WAITING).select_related("service", "clinic")
     for entry in entries:
-        if not entry.service.sends_messages:
+        if entry.service.category == SILENT_CATEGORY:
             continue
         # The three soonest she may yet be offered: not those she was
         # offered (at that time), nor those on offer now (one round at a

@@ -112,8 +112,7 @@ class Professional(models.Model):
         SPECIALIST = "specialist", _("specialist")
         OTHER = "other", _("other")
 
-    # R2: the professional types whose appointments the Hub communicates.
-    HUB_KINDS = frozenset({Kind.GP, Kind.NP, Kind.NURSE, Kind.RESIDENT, Kind.EXTERN})
+    # Which kinds the Hub covers (R2) is for the rules to say (confirmations/rules.py).
     clinic_lookup = "clinic"
 
     clinic = models.ForeignKey(Clinic, verbose_name=_("clinic"), on_delete=models.PROTECT, related_name="professionals")
@@ -138,10 +137,6 @@ class Professional(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
-
-    @property
-    def covered_by_hub(self) -> bool:
-        return self.kind in self.HUB_KINDS
 
 
 class Service(models.Model):
@@ -213,10 +208,6 @@ class Service(models.Model):
             and self.online_booking_horizon <= self.online_booking_notice
         ):
             raise ValidationError({"online_booking_horizon": _("This must be longer than when online booking closes.")})
-
-    @property
-    def sends_messages(self) -> bool:
-        return self.category != self.Category.NONE
 
 
 class SlotQuerySet(models.QuerySet):
@@ -402,7 +393,8 @@ class Appointment(models.Model):
     CONFIRMED = frozenset({Status.CONFIRMED_EMAIL, Status.CONFIRMED_SMS, Status.CONFIRMED_VOICE})
 
     class HubReason(models.TextChoices):
-        """D1: why the Hub sends nothing for an appointment (empty: it does)."""
+        """D1: why the Hub sends nothing for an appointment (empty: it does),
+        as the rules decide it (confirmations/rules.py), in words staff read."""
 
         HANDLED = "", _("handled by the Hub")
         CLINIC_NOT_CONNECTED = "clinic_not_connected", _("the clinic is not connected to the Hub")
