@@ -60,7 +60,8 @@ class Entry:
     appointment: Appointment | None = None  # the active one
     cancelled: list[Appointment] = field(default_factory=list)
     past: bool = False
-    # D16: an empty slot that another appointment of the professional overlaps.
+    # D16: an active appointment of the professional overlaps the slot (its
+    # own, or, when it holds none, another: `Slot.objects.with_availability`).
     overlapped: bool = False
 
     @property
@@ -109,7 +110,11 @@ def build(clinic: Clinic, days: list[date], professionals: list[Professional], n
     first = datetime.combine(days[0], time.min, tzinfo=zone)
     after = datetime.combine(days[-1] + timedelta(days=1), time.min, tzinfo=zone)
     chosen = [professional.pk for professional in professionals]
-    slots = Slot.objects.filter(professional_id__in=chosen, start__gte=first, start__lt=after).select_related("service")
+    slots = (
+        Slot.objects.filter(professional_id__in=chosen, start__gte=first, start__lt=after)
+        .with_availability()
+        .select_related("service")
+    )
     appointments = Appointment.objects.filter(
         professional_id__in=chosen, start__gte=first, start__lt=after
     ).select_related("patient", "service")
@@ -117,7 +122,9 @@ def build(clinic: Clinic, days: list[date], professionals: list[Professional], n
     by_slot: dict[int, Entry] = {}
     for slot in slots.order_by("start"):
         local = timezone.localtime(slot.start, zone)
-        entry = Entry(local, timezone.localtime(slot.end, zone), slot=slot, past=slot.start <= now)
+        entry = Entry(
+            local, timezone.localtime(slot.end, zone), slot=slot, past=slot.start <= now, overlapped=slot.overlapped
+        )
         by_slot[slot.pk] = entry
         entries.setdefault((slot.professional_id, local.date()), []).append(entry)
     for appointment in appointments.order_by("start", "pk"):
@@ -130,11 +137,6 @@ def build(clinic: Clinic, days: list[date], professionals: list[Professional], n
             entry.appointment = appointment
         else:
             entry.cancelled.append(appointment)
-    for day_entries in entries.values():
-        held = [entry.appointment for entry in day_entries if entry.appointment is not None]
-        for entry in day_entries:
-            if entry.slot is not None and entry.appointment is None:
-                entry.overlapped = any(a.start < entry.slot.end and entry.slot.start < a.end for a in held)
     today = timezone.localtime(now, zone).date()
     grid = []
     for professional in professionals:
