@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
@@ -231,13 +231,18 @@ class SlotQuerySet(models.QuerySet):
 
 
 def _keeping_busy(ignoring: "Appointment | None" = None) -> tuple[models.QuerySet, models.QuerySet]:
-    """The active appointments in a slot, and those of its professional overlapping it (subqueries)."""
+    """The active appointment in a slot, and the one of its professional
+    overlapping it (subqueries). A professional's active appointments never
+    overlap one another (D16, which the database holds), so only the one
+    that starts last before the slot ends can reach into it: one step down
+    the professional's index, however long their history."""
     active = Appointment.objects.exclude(status=Appointment.Status.CANCELLED)
     if ignoring is not None:
         active = active.exclude(pk=ignoring.pk, start=ignoring.start, end=ignoring.end)
-    overlapping = active.filter(
-        professional=OuterRef("professional"), start__lt=OuterRef("end"), end__gt=OuterRef("start")
-    )
+    last_before_the_end = active.filter(
+        professional=OuterRef(OuterRef("professional")), start__lt=OuterRef(OuterRef("end"))
+    ).order_by("-start")
+    overlapping = active.filter(pk=Subquery(last_before_the_end.values("pk")[:1]), end__gt=OuterRef("start"))
     return active.filter(slot=OuterRef("pk")), overlapping
 
 
