@@ -14,12 +14,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from booking import codes, rules
 from booking.models import BookingRequest
 from confirmations.keywords import plain_letters
+from confirmations.rules import SILENT_CATEGORY
 from outbox.contacts import EMAIL, SMS, configured_channels
 from outbox.models import Message
 from outbox.waker import wake_the_worker_after_commit
@@ -50,24 +51,21 @@ def open_clinic(address: str) -> Clinic | None:
 
 
 def open_services(clinic: Clinic):
-    return Service.objects.filter(clinic=clinic, online_booking=True).exclude(category=Service.Category.NONE)
+    # R5: a booking the Hub would not confirm is not offered.
+    return Service.objects.filter(clinic=clinic, online_booking=True).exclude(category=SILENT_CATEGORY)
 
 
 def free_slots(service: Service, professional_id: int | None = None, now: datetime | None = None, limit: int = 12):
     """The service's slots a patient may book online now, soonest first:
-    within the service's window, holding no active appointment, and not
-    overlapping another of the professional's appointments (D16)."""
+    free (`Slot.objects.free`) and within the service's window."""
     now = now or timezone.now()
     earliest, latest = rules.window(now, service.online_booking_notice, service.online_booking_horizon)
-    busy = Appointment.objects.filter(
-        professional=OuterRef("professional"), start__lt=OuterRef("end"), end__gt=OuterRef("start")
-    ).exclude(status=Appointment.Status.CANCELLED)
-    slots = Slot.objects.filter(
+    slots = Slot.objects.free().filter(
         service=service,
         professional__clinic_id=service.clinic_id,
         start__gte=earliest,
         start__lte=latest,
-    ).filter(~Exists(busy))
+    )
     if professional_id is not None:
         slots = slots.filter(professional_id=professional_id)
     return slots.select_related("professional", "service").order_by("start", "id")[:limit]
@@ -122,7 +120,7 @@ def is_free(slot: Slot, now: datetime | None = None) -> bool:
     service = slot.service
     return (
         service.online_booking
-        and service.sends_messages
+        and service.category != SILENT_CATEGORY
         and slot.professional.clinic.online_booking
         and free_slots(service, slot.professional_id, now, limit=None).filter(pk=slot.pk).exists()
     )

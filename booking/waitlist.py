@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from booking import online
 from booking.models import Offer, WaitlistEntry
+from confirmations.rules import SILENT_CATEGORY
 from outbox.contacts import EMAIL, SMS, configured_channels, contact_for
 from outbox.models import Message
 from outbox.waker import queue, wake_the_worker_after_commit
@@ -64,22 +65,13 @@ def offer_when_committed(sender, slot_id: int, appointment: Appointment | None =
 
 def freed_beside(appointment: Appointment) -> list[int]:
     """The professional's other slots overlapping the appointment's times
-    that no other active appointment keeps busy (the appointment itself, as
-    it was, no longer counts: cancelled, or about to be deleted; moved, it
-    counts at its new times)."""
-    busy = (
-        Appointment.objects.filter(
-            professional=OuterRef("professional"), start__lt=OuterRef("end"), end__gt=OuterRef("start")
-        )
-        .exclude(status=Appointment.Status.CANCELLED)
-        .exclude(pk=appointment.pk, start=appointment.start, end=appointment.end)
-    )
+    that are free now that it left them (the appointment itself, as it was,
+    no longer counts: cancelled, or about to be deleted; moved, it counts at
+    its new times)."""
     return list(
-        Slot.objects.filter(
-            professional_id=appointment.professional_id, start__lt=appointment.end, end__gt=appointment.start
-        )
+        Slot.objects.free(ignoring=appointment)
+        .filter(professional_id=appointment.professional_id, start__lt=appointment.end, end__gt=appointment.start)
         .exclude(pk=appointment.slot_id)
-        .filter(~Exists(busy))
         .values_list("pk", flat=True)
     )
 
@@ -251,7 +243,7 @@ def waitlist_pass() -> int:
     made = 0
     entries = WaitlistEntry.objects.filter(state=WaitlistEntry.State.WAITING).select_related("service", "clinic")
     for entry in entries:
-        if not entry.service.sends_messages:
+        if entry.service.category == SILENT_CATEGORY:
             continue
         # The three soonest she may yet be offered: not those she was
         # offered (at that time), nor those on offer now (one round at a

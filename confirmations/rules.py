@@ -28,6 +28,8 @@ CALLS_FROM, CALLS_UNTIL = time(9, 0), time(20, 0)  # R14
 
 # R2: the professional kinds the Hub speaks for.
 HUB_KINDS = frozenset({"gp", "np", "nurse", "resident", "extern"})
+# R5: the service category for which the Hub sends nothing (administrative time, say).
+SILENT_CATEGORY = "none"
 
 # D1: the reasons the Hub sends nothing, in the order they are checked.
 CLINIC_NOT_CONNECTED = "clinic_not_connected"
@@ -104,7 +106,7 @@ def scope_reason(facts: Facts) -> str | None:
         return OUTSIDE_SLOT  # R3
     if facts.source == "external":
         return EXTERNAL_PORTAL  # R4
-    if facts.service_category == "none":
+    if facts.service_category == SILENT_CATEGORY:
         return SERVICE_SENDS_NOTHING  # R5
     return None
 

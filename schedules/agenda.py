@@ -60,7 +60,8 @@ class Entry:
     appointment: Appointment | None = None  # the active one
     cancelled: list[Appointment] = field(default_factory=list)
     past: bool = False
-    # D16: an empty slot that another appointment of the professional overlaps.
+    # D16: an active appointment of the professional overlaps the slot (its
+    # own, or, when it holds none, another: `Slot.objects.with_availability`).
     overlapped: bool = False
 
     @property
@@ -109,7 +110,11 @@ def build(clinic: Clinic, days: list[date], professionals: list[Professional], n
     first = datetime.combine(days[0], time.min, tzinfo=zone)
     after = datetime.combine(days[-1] + timedelta(days=1), time.min, tzinfo=zone)
     chosen = [professional.pk for professional in professionals]
-    slots = Slot.objects.filter(professional_id__in=chosen, start__gte=first, start__lt=after).select_related("service")
+    slots = (
+        Slot.objects.filter(professional_id__in=chosen, start__gte=first, start__lt=after)
+        .with_availability()
+        .select_related("service")
+    )
     appointments = Appointment.objects.filter(
         professional_id__in=chosen, start__gte=first, start__lt=after
     ).select_related("patient", "service")
@@ -117,7 +122,9 @@ def build(clinic: Clinic, days: list[date], professionals: list[Professional], n
     by_slot: dict[int, Entry] = {}
     for slot in slots.order_by("start"):
         local = timezone.localtime(slot.start, zone)
-        entry = Entry(local, timezone.localtime(slot.end, zone), slot=slot, past=slot.start <= now)
+        entry = Entry(
+            local, timezone.localtime(slot.end, zone), slot=slot, past=slot.start <= now, overlapped=slot.overlapped
+        )
         by_slot[slot.pk] = entry
         entries.setdefault((slot.professional_id, local.date()), []).append(entry)
     for appointment in appointments.order_by("start", "pk"):
@@ -130,11 +137,6 @@ def build(clinic: Clinic, days: list[date], professionals: list[Professional], n
             entry.appointment = appointment
         else:
             entry.cancelled.append(appointment)
-    for day_entries in entries.values():
-        held = [entry.appointment for entry in day_entries if entry.appointment is not None]
-        for entry in day_entries:
-            if entry.slot is not None and entry.appointment is None:
-                entry.overlapped = any(a.start < entry.slot.end and entry.slot.start < a.end for a in held)
     today = timezone.localtime(now, zone).date()
     grid = []
     for professional in professionals:
@@ -157,11 +159,30 @@ def parse_day(value: str | None, default: date) -> date:
     return day if FIRST_DAY <= day <= LAST_DAY - timedelta(days=7) else default
 
 
+def free_slots(user, clinic_id: int):
+    """The clinic's free future slots (`Slot.objects.free`) that `user` sees, soonest first."""
+    return (
+        visible_to(Slot.objects.free(), user)
+        .filter(professional__clinic_id=clinic_id, start__gt=timezone.now())
+        .select_related("professional__clinic", "service")
+        .order_by("start")
+    )
+
+
+def compatible_slots(user, appointment: Appointment, same: int = 5, related: int = 3) -> list[Slot]:
+    """The free slots to offer first when moving or copying `appointment`
+    (R17: it keeps its service): the soonest of its own service, then the
+    soonest of another service of the same category (never admin time or a
+    home visit for a visit in the clinic)."""
+    slots = free_slots(user, appointment.clinic.pk)
+    own = list(slots.filter(service_id=appointment.service_id)[:same])
+    alike = slots.filter(service__category=appointment.service.category).exclude(service_id=appointment.service_id)
+    return own + list(alike[:related])
+
+
 def next_free_slot(user, clinic: Clinic, category: str, professional_id: int | None, after: datetime):
     """The first free future slot of the clinic for a service category and,
-    when chosen, a professional (D16: one no appointment overlaps)."""
-    from schedules.appointment_admin import free_slots
-
+    when chosen, a professional."""
     slots = free_slots(user, clinic.pk).filter(start__gte=after)
     if category:
         slots = slots.filter(service__category=category)
@@ -223,8 +244,6 @@ def agenda_view(request, admin_site):
 
     compatible = []
     if placing is not None:
-        from schedules.appointment_admin import compatible_slots
-
         compatible = compatible_slots(request.user, placing)
         for slot in compatible:
             slot.local_start = timezone.localtime(slot.start, clinic.zone)

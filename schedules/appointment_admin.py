@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -26,7 +26,7 @@ from schedules.access import visible_to
 from schedules.admin_filters import ForwardDateFilter
 from schedules.admin_forms import STALE_FORM, AppointmentForm
 from schedules.admin_scoping import CappedPaginator, ClinicScopedAdmin, ReadOnlyInline, row_id
-from schedules.agenda import agenda_url
+from schedules.agenda import agenda_url, free_slots
 from schedules.models import Appointment, Professional, Slot, StaleAppointment, StatusChange
 
 TAKEN_MEANWHILE = _(
@@ -123,36 +123,6 @@ def few(rows):
     reads their appointments by index), else as a subquery."""
     ids = list(rows.order_by().values_list("pk", flat=True)[: SEARCH_IDS + 1])
     return ids if len(ids) <= SEARCH_IDS else rows.values("pk")
-
-
-def free_slots(user, clinic_id: int):
-    """Future slots of the clinic that hold no active appointment, and that
-    no active appointment of their professional overlaps (D16: one outside
-    any slot, say)."""
-    active = Appointment.objects.exclude(status=Appointment.Status.CANCELLED)
-    taken = active.filter(slot=OuterRef("pk"))
-    overlapped = active.filter(
-        professional=OuterRef("professional"), start__lt=OuterRef("end"), end__gt=OuterRef("start")
-    )
-    return (
-        visible_to(Slot.objects.all(), user)
-        .filter(professional__clinic_id=clinic_id, start__gt=timezone.now())
-        .exclude(Exists(taken))
-        .exclude(Exists(overlapped))
-        .select_related("professional__clinic", "service")
-        .order_by("start")
-    )
-
-
-def compatible_slots(user, appointment: Appointment, same: int = 5, related: int = 3) -> list[Slot]:
-    """The free slots to offer first when moving or copying `appointment`
-    (R17: it keeps its service): the soonest of its own service, then the
-    soonest of another service of the same category (never admin time or a
-    home visit for a visit in the clinic)."""
-    slots = free_slots(user, appointment.clinic.pk)
-    own = list(slots.filter(service_id=appointment.service_id)[:same])
-    alike = slots.filter(service__category=appointment.service.category).exclude(service_id=appointment.service_id)
-    return own + list(alike[:related])
 
 
 @admin.register(Appointment)

@@ -228,7 +228,7 @@ def _load_appointments(clinic, slots, patients, professionals, services, today_h
         day_slots = by_day[days[index % len(days)]]
         slot = day_slots[(index * 7) % len(day_slots)]
         source = sources[index % len(sources)]
-        if Appointment.objects.filter(slot=slot).exclude(status=Appointment.Status.CANCELLED).exists():
+        if not Slot.objects.free().filter(pk=slot.pk).exists():
             continue
         Appointment.objects.get_or_create(
             patient=patient,

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
@@ -114,8 +114,7 @@ class Professional(models.Model):
         SPECIALIST = "specialist", _("specialist")
         OTHER = "other", _("other")
 
-    # R2: the professional types whose appointments the Hub communicates.
-    HUB_KINDS = frozenset({Kind.GP, Kind.NP, Kind.NURSE, Kind.RESIDENT, Kind.EXTERN})
+    # Which kinds the Hub covers (R2) is for the rules to say (confirmations/rules.py).
     clinic_lookup = "clinic"
 
     clinic = models.ForeignKey(Clinic, verbose_name=_("clinic"), on_delete=models.PROTECT, related_name="professionals")
@@ -140,10 +139,6 @@ class Professional(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
-
-    @property
-    def covered_by_hub(self) -> bool:
-        return self.kind in self.HUB_KINDS
 
 
 class Service(models.Model):
@@ -216,9 +211,41 @@ class Service(models.Model):
         ):
             raise ValidationError({"online_booking_horizon": _("This must be longer than when online booking closes.")})
 
-    @property
-    def sends_messages(self) -> bool:
-        return self.category != self.Category.NONE
+
+class SlotQuerySet(models.QuerySet):
+    """Whether a slot is free, asked in one place: it holds no active
+    appointment (D2), and no active appointment of its professional overlaps
+    it (D16: one outside any slot, say, or in a longer slot)."""
+
+    def free(self, ignoring: "Appointment | None" = None) -> "SlotQuerySet":
+        """The free slots. `ignoring`: an appointment that no longer counts at
+        its times as read (about to be deleted, or cancelled); moved since,
+        it counts at its new times."""
+        held, overlapping = _keeping_busy(ignoring)
+        return self.filter(~Exists(held), ~Exists(overlapping))
+
+    def with_availability(self) -> "SlotQuerySet":
+        """Each slot with `held` (an active appointment in it) and
+        `overlapped` (one of its professional's overlapping it), in the same
+        query, for the lists that say which."""
+        held, overlapping = _keeping_busy()
+        return self.annotate(held=Exists(held), overlapped=Exists(overlapping))
+
+
+def _keeping_busy(ignoring: "Appointment | None" = None) -> tuple[models.QuerySet, models.QuerySet]:
+    """The active appointment in a slot, and the one of its professional
+    overlapping it (subqueries). A professional's active appointments never
+    overlap one another (D16, which the database holds), so only the one
+    that starts last before the slot ends can reach into it: one step down
+    the professional's index, however long their history."""
+    active = Appointment.objects.exclude(status=Appointment.Status.CANCELLED)
+    if ignoring is not None:
+        active = active.exclude(pk=ignoring.pk, start=ignoring.start, end=ignoring.end)
+    last_before_the_end = active.filter(
+        professional=OuterRef(OuterRef("professional")), start__lt=OuterRef(OuterRef("end"))
+    ).order_by("-start")
+    overlapping = active.filter(pk=Subquery(last_before_the_end.values("pk")[:1]), end__gt=OuterRef("start"))
+    return active.filter(slot=OuterRef("pk")), overlapping
 
 
 class Slot(models.Model):
@@ -237,6 +264,8 @@ class Slot(models.Model):
     # made before: a time free when the patient joined was on her screen.
     # Empty: free since before the Hub kept this.
     free_since = models.DateTimeField(_("free since"), null=True, blank=True, default=timezone.now, editable=False)
+
+    objects = SlotQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("slot")
@@ -371,7 +400,8 @@ class Appointment(models.Model):
     CONFIRMED = frozenset({Status.CONFIRMED_EMAIL, Status.CONFIRMED_SMS, Status.CONFIRMED_VOICE})
 
     class HubReason(models.TextChoices):
-        """D1: why the Hub sends nothing for an appointment (empty: it does)."""
+        """D1: why the Hub sends nothing for an appointment (empty: it does),
+        as the rules decide it (confirmations/rules.py), in words staff read."""
 
         HANDLED = "", _("handled by the Hub")
         CLINIC_NOT_CONNECTED = "clinic_not_connected", _("the clinic is not connected to the Hub")

@@ -4,7 +4,6 @@ and never deleting a slot that holds an active appointment (D14)."""
 from datetime import timedelta
 
 from django.contrib import admin, messages
-from django.db.models import Exists, OuterRef
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -32,27 +31,13 @@ class SlotAdmin(ClinicScopedAdmin):
     change_list_template = "admin/schedules/slot/change_list.html"
 
     def get_queryset(self, request):
-        """Each slot with whether it is held (an active appointment in it, or
-        one of its professional overlapping it: D16), in the same query."""
-        active = Appointment.objects.exclude(status=Appointment.Status.CANCELLED)
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                held=Exists(active.filter(slot=OuterRef("pk"))),
-                overlapped=Exists(
-                    active.filter(
-                        professional=OuterRef("professional"), start__lt=OuterRef("end"), end__gt=OuterRef("start")
-                    )
-                ),
-            )
-        )
+        return super().get_queryset(request).with_availability()
 
     def get_search_results(self, request, queryset, search_term):
         queryset, duplicates = super().get_search_results(request, queryset, search_term)
         if request.GET.get("model_name") == "appointment" and request.GET.get("field_name") == "slot":
             # The appointment form's slot picker offers free future slots only.
-            queryset = queryset.filter(held=False, overlapped=False, start__gt=timezone.now())
+            queryset = queryset.free().filter(start__gt=timezone.now())
         return queryset, duplicates
 
     @admin.display(description=_("availability"))

@@ -48,6 +48,17 @@ class TestFreeSlots:
         book(None, patient, professional=professional, service=service, start=slot.start, end=slot.end)
         assert list(online.free_slots(service)) == []
 
+    def test_d16_an_appointment_reaching_into_a_slot_takes_it_one_ending_at_its_start_does_not(
+        self, open_clinic, service, professional, patient, clock
+    ):
+        minutes = lambda n: timedelta(minutes=n)  # noqa: E731
+        reached, after, within = (make_slot(professional, service, NOW + timedelta(days=1, hours=h)) for h in (0, 2, 4))
+        for start, end in [(reached.start - minutes(30), reached.start + minutes(10)),
+                           (after.start - minutes(60), after.start),
+                           (within.start + minutes(10), within.start + minutes(20))]:  # fmt: skip
+            book(None, patient, professional=professional, service=service, start=start, end=end)
+        assert list(online.free_slots(service)) == [after]
+
     def test_a_cancelled_appointment_frees_its_slot(self, open_clinic, service, professional, patient, clock):
         slot = make_slot(professional, service, NOW + timedelta(days=1))
         appointment = book(slot, patient)

@@ -64,6 +64,13 @@ class TestBooking:
             "Réservé. Le Hub n’envoie rien\u00a0: type de professionnel non pris en charge par le Hub."
         )
 
+    def test_d1_every_reason_the_rules_give_is_stored_and_labelled(self):
+        # The rules (confirmations/rules.py) decide; the appointment only stores their answer.
+        from confirmations.tests.test_rules import SCOPE
+
+        given = {reason for _rule, _change, reason in SCOPE if reason is not None}
+        assert given == set(Appointment.HubReason.values) - {Appointment.HubReason.HANDLED}
+
     def test_r3_outside_a_slot_nothing_is_planned(self, slot, patient):
         appointment = book(None, patient, professional=slot.professional, service=slot.service,
                            start=slot.start, end=slot.end)  # fmt: skip

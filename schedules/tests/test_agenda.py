@@ -288,6 +288,31 @@ class TestLists:
         past = staff.get("/admin/schedules/slot/", {"when": "past"}).content.decode()
         assert f"/admin/schedules/slot/{yesterday.pk}/change/" in past
 
+    def test_d16_every_list_frees_a_cancelled_slot_and_not_one_another_appointment_overlaps(
+        self, staff, professional, service, clinic, patient
+    ):
+        freed = make_slot(professional, service, at(14))
+        gone = book(freed, patient)
+        gone.status = Appointment.Status.CANCELLED
+        gone.save()
+        overlapped = make_slot(professional, service, at(15))
+        outside = make_patient(clinic, last_name="Côté")
+        book(None, outside, professional=professional, service=service, start=at(15, 10), end=at(15, 20))
+        moving = book(make_slot(professional, service, at(9, days=1)), make_patient(clinic, last_name="Gagnon"))
+        page = agenda(staff, day=DAY, move=moving.pk)
+        assert suggested(page) == [freed.pk] and offered(page) == {freed.pk}
+        assert "Occupée par un autre rendez-vous" in entry(page, overlapped)
+        found = staff.get("/admin/schedules/agenda/", {"find": 1, "from": DAY})
+        assert found["Location"].endswith(f"#slot-{freed.pk}")
+        picker = staff.get(
+            "/admin/autocomplete/",
+            {"app_label": "schedules", "model_name": "appointment", "field_name": "slot", "term": ""},
+        ).json()
+        assert {int(result["id"]) for result in picker["results"]} == {freed.pk}
+        page = staff.get("/admin/schedules/slot/").content.decode()
+        assert f"?slot={freed.pk}" in page and f"?slot={overlapped.pk}" not in page
+        assert "Occupée par un autre rendez-vous" in page
+
     def test_the_appointment_list_looks_forward(self, staff, professional, service, clinic):
         before = book(make_slot(professional, service, at(14, days=-2)), make_patient(clinic, last_name="Avant"))
         tomorrow = book(make_slot(professional, service, at(14, days=1)), make_patient(clinic, last_name="Demain"))
