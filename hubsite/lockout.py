@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 
 from history.dates import clock, reader_language, staff_moment
 from hubsite.client_ip import NO_ADDRESS
+from schedules.models import Clinic
 
 
 def lockout_parameters(request_or_attempt, credentials=None) -> list:
@@ -131,8 +132,6 @@ def pair_locked_until(username: str | None, address: str | None) -> datetime | N
 def clinic_zone(username: str | None) -> str:
     """The time zone of the account's clinic (the clinic's own clock), else
     the Hub's; as the admin's own pages choose it (ClinicTimeZoneMiddleware)."""
-    from schedules.models import Clinic
-
     zones = list(
         Clinic.objects.filter(staff__username=username).order_by().values_list("timezone", flat=True).distinct()[:2]
     )

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
 from schedules.audit import AuditRecords
+from schedules.models import keep_clinic
 
 
 class Patient(models.Model):
@@ -49,8 +50,6 @@ class Patient(models.Model):
         return self.full_name
 
     def save(self, *args, **kwargs) -> None:
-        from schedules.models import keep_clinic
-
         keep_clinic(self)
         super().save(*args, **kwargs)
 
