@@ -35,8 +35,8 @@ from history.events import readable_contact
 from history.phones import spoken_phone
 from outbox.contacts import EMAIL, SMS, VOICE, configured_channels, contact_for, usable_email
 from outbox.models import OptOut
-from schedules.admin_scoping import row_id
 from schedules.models import Appointment, Slot
+from schedules.row_ids import row_id
 
 logger = logging.getLogger(__name__)
 

@@ -22,19 +22,7 @@ from django.utils.functional import cached_property
 from simple_history.admin import SimpleHistoryAdmin
 
 from schedules.access import is_support, visible_to
-
-BIGGEST_ID = 2**63 - 1  # a bigint primary key
-
-
-def row_id(value) -> int | None:
-    """A primary key typed in a URL, or None for anything that cannot be
-    one ("abc", "1.5", 23 digits): looked up, those fail in the database."""
-    text = str(value or "")
-    if not text.isascii() or not text.isdigit():
-        return None
-    number = int(text)
-    return number if 0 < number <= BIGGEST_ID else None
-
+from schedules.row_ids import row_id
 
 def parse_moment(value) -> datetime | None:
     """A date and time typed in a URL, aware, or None if it is not one."""
