@@ -18,8 +18,8 @@ class HubAdminSite(admin.AdminSite):
     def get_urls(self):
         from django.urls import path
 
+        from backoffice.agenda import agenda_view
         from hubsite import two_factor
-        from schedules.agenda import agenda_view
 
         agenda = self.admin_view(lambda request: agenda_view(request, self))
         return [
@@ -49,7 +49,7 @@ class HubAdminSite(admin.AdminSite):
         return second_step_first
 
     def index(self, request, extra_context=None):
-        from schedules.start_page import start_page
+        from backoffice.start_page import start_page
 
         return super().index(request, {**(extra_context or {}), **start_page(request.user)})
 

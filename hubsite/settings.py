@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "outbox",
     "confirmations",
     "booking",
+    "backoffice",
     "hubsite",
 ]
 
@@ -81,7 +82,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "schedules.actors.StaffActorMiddleware",
-    "schedules.access.ClinicTimeZoneMiddleware",
+    "backoffice.clinic_time.ClinicTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",

@@ -8,10 +8,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.phonenumber import to_python
 
+from backoffice.admin_scoping import CappedPaginator, ClinicScopedAdmin
 from outbox.dispatch import send_again
 from outbox.models import Message, OptOut, Reply
 from schedules.access import is_support
-from schedules.admin_scoping import CappedPaginator, ClinicScopedAdmin
 
 
 class ReadOnlyAdmin(ClinicScopedAdmin):

@@ -10,12 +10,10 @@ class SchedulesConfig(AppConfig):
     def ready(self) -> None:
         # Imported once the apps are loaded, as Django requires of models.
         from history import events
-        from schedules.access import ensure_roles
         from schedules.models import Appointment
         from schedules.triggers import install_after_migrate
 
         events.name_codes(hub_reason=Appointment.HubReason)
 
-        # Permissions exist only after migrate; the roles follow them.
-        post_migrate.connect(ensure_roles, sender=self)
+        # The cross-clinic triggers follow every migrate (triggers.py).
         post_migrate.connect(install_after_migrate, sender=self)

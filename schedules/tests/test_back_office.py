@@ -336,7 +336,7 @@ class TestSpeed:
         assert self.queries_for(admin_client, path) == few
 
     def test_no_full_table_count_on_large_lists(self, admin_client, clinic, professional, service, settings):
-        from schedules.admin_scoping import CappedPaginator
+        from backoffice.admin_scoping import CappedPaginator
 
         self.many(30, clinic, professional, service)
         settings.DEBUG = True
@@ -353,8 +353,8 @@ class TestSpeed:
 def test_staff_of_clinics_in_two_zones_keep_the_default_zone(client, clinic):
     from django.utils import timezone
 
+    from backoffice.clinic_time import ClinicTimeZoneMiddleware
     from conftest import make_clinic
-    from schedules.access import ClinicTimeZoneMiddleware
 
     user = User.objects.create_user("multi", password="x", is_staff=True)
     for name, zone in [("A", "America/Halifax"), ("B", "America/Halifax"), ("C", "America/Vancouver")]:

@@ -12,13 +12,13 @@ from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.test import Client
 
+from backoffice.admin_forms import view_of
 from confirmations import links
 from conftest import TORONTO, RecordingChannel, book, make_slot, postgres_only
 from outbox.dispatch import send_due_messages
 from outbox.models import Message
 from outbox.outcomes import UNKNOWN, TransportError
 from schedules.access import STAFF_GROUP
-from schedules.admin_forms import view_of
 from schedules.models import Appointment, StaleAppointment
 from schedules.tests.test_back_office import form_data
 
@@ -199,7 +199,7 @@ class TestStaleSaves:
     def test_the_cancel_action_refuses_an_appointment_changed_after_it_was_read(
         self, staff, slot, patient, monkeypatch
     ):
-        from schedules import appointment_admin
+        from backoffice import appointment_admin
 
         appointment = book(slot, patient)
         original = appointment_admin.AppointmentAdmin.cancel_appointments
@@ -234,7 +234,7 @@ class TestStaleSavesRacing:
     def test_a_change_landing_between_the_forms_check_and_the_save_is_refused_too(
         self, staff, slot, patient, monkeypatch
     ):
-        from schedules.appointment_admin import AppointmentAdmin
+        from backoffice.appointment_admin import AppointmentAdmin
 
         postgres_only(connection)
         appointment = book(slot, patient)

@@ -19,15 +19,16 @@ from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from backoffice.admin_filters import ForwardDateFilter
+from backoffice.admin_forms import STALE_FORM, AppointmentForm
+from backoffice.admin_scoping import CappedPaginator, ClinicScopedAdmin, ReadOnlyInline
+from backoffice.agenda import agenda_url, free_slots
 from outbox.contacts import contact_for
 from outbox.models import Message, Reply
 from patients.models import Patient
 from schedules.access import visible_to
-from schedules.admin_filters import ForwardDateFilter
-from schedules.admin_forms import STALE_FORM, AppointmentForm
-from schedules.admin_scoping import CappedPaginator, ClinicScopedAdmin, ReadOnlyInline, row_id
-from schedules.agenda import agenda_url, free_slots
 from schedules.models import Appointment, Professional, Slot, StaleAppointment, StatusChange
+from schedules.row_ids import row_id
 
 TAKEN_MEANWHILE = _(
     "Not saved: this slot, or the professional at that time, was booked meanwhile. Choose another slot or time."

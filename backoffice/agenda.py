@@ -22,10 +22,10 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.admin_forms import FIRST_DAY, LAST_DAY
 from schedules.access import visible_to
-from schedules.admin_forms import FIRST_DAY, LAST_DAY
-from schedules.admin_scoping import row_id
 from schedules.models import Appointment, Clinic, Professional, Service, Slot
+from schedules.row_ids import row_id
 
 # How a status reads at a glance: a colour (CSS class), a mark that says the
 # same without colour, and its label (shown in the day, heard in the week).

@@ -14,8 +14,8 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group, User
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.admin_scoping import AuditedAdmin, SafeModelMultipleChoiceField
 from schedules.access import STAFF_GROUP, SUPPORT_GROUP, is_support
-from schedules.admin_scoping import AuditedAdmin, SafeModelMultipleChoiceField
 from schedules.models import Clinic
 
 

@@ -1,10 +1,10 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.admin_scoping import ClinicScopedAdmin
 from booking import waitlist
 from booking.models import BookingRequest, Offer, WaitlistEntry
 from outbox.contacts import EMAIL, SMS, configured_channels, contact_for
-from schedules.admin_scoping import ClinicScopedAdmin
 
 
 class OfferInline(admin.TabularInline):

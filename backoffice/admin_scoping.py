@@ -24,6 +24,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from schedules.access import is_support, visible_to
 from schedules.row_ids import row_id
 
+
 def parse_moment(value) -> datetime | None:
     """A date and time typed in a URL, aware, or None if it is not one."""
     if isinstance(value, datetime):

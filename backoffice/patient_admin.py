@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.admin_scoping import AuditedAdmin, ClinicScopedAdmin, readable_phone
 from patients.models import Patient
-from schedules.admin_scoping import AuditedAdmin, ClinicScopedAdmin, readable_phone
 
 
 @admin.register(Patient)

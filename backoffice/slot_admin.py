@@ -12,10 +12,10 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from backoffice.admin_filters import ForwardDateFilter
+from backoffice.admin_forms import CloseSlotsForm, SlotForm, SlotSeriesForm
+from backoffice.admin_scoping import ClinicScopedAdmin
 from schedules.access import visible_to
-from schedules.admin_filters import ForwardDateFilter
-from schedules.admin_forms import CloseSlotsForm, SlotForm, SlotSeriesForm
-from schedules.admin_scoping import ClinicScopedAdmin
 from schedules.models import Appointment, Clinic, Professional, Service, Slot
 
 

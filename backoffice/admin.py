@@ -1,13 +1,19 @@
+"""The back office's screens, registered where Django's admin looks for
+them: here the clinics, professionals, services and status history; the
+others in their own modules, imported below."""
+
 from django.contrib import admin
 from django.contrib.admin import DateFieldListFilter
 from django.utils.translation import gettext_lazy as _
 
-from schedules.admin_forms import ServiceForm, delay_text
-from schedules.admin_scoping import AuditedAdmin, CappedPaginator, ClinicScopedAdmin, readable_phone
-from schedules.appointment_admin import AppointmentAdmin  # noqa: F401 -- registers
+from backoffice.admin_forms import ServiceForm, delay_text
+from backoffice.admin_scoping import AuditedAdmin, CappedPaginator, ClinicScopedAdmin, readable_phone
+from backoffice.appointment_admin import AppointmentAdmin  # noqa: F401 -- registers
+from backoffice.booking_admin import WaitlistEntryAdmin  # noqa: F401 -- registers
+from backoffice.patient_admin import PatientAdmin  # noqa: F401 -- registers
+from backoffice.slot_admin import SlotAdmin  # noqa: F401 -- registers
+from backoffice.staff_admin import StaffAccountAdmin  # noqa: F401 -- registers
 from schedules.models import Clinic, Professional, Service, StatusChange
-from schedules.slot_admin import SlotAdmin  # noqa: F401 -- registers
-from schedules.staff_admin import StaffAccountAdmin  # noqa: F401 -- registers
 
 
 @admin.register(Clinic)
