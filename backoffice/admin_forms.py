@@ -12,13 +12,12 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext_lazy as _
 
+from history.dates import duration_text, reader_language
 from schedules.models import Appointment, Clinic, Professional, Service, Slot
 
 
 def delay_text(delay: timedelta) -> str:
     """'24 h', '2 jours' / '2 days', in the reader's language."""
-    from history.dates import duration_text, reader_language
-
     return duration_text(delay, reader_language())
 
 

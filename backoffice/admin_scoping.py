@@ -21,6 +21,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.functional import cached_property
 from simple_history.admin import SimpleHistoryAdmin
 
+from history.events import readable_contact
 from schedules.access import is_support, visible_to
 from schedules.row_ids import row_id
 
@@ -143,7 +144,6 @@ class ReadOnlyInline(admin.TabularInline):
 
 def readable_phone(name: str, label):
     """A list column showing the phone field `name` as people write it."""
-    from history.events import readable_contact
 
     @admin.display(description=label, ordering=name)
     def column(self, row) -> str:
