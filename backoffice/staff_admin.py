@@ -14,6 +14,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group, User
 from django.utils.translation import gettext_lazy as _
 
+from backoffice import two_factor
 from backoffice.admin_scoping import AuditedAdmin, SafeModelMultipleChoiceField
 from schedules.access import STAFF_GROUP, SUPPORT_GROUP, is_support
 from schedules.models import Clinic
@@ -118,8 +119,6 @@ class StaffAccountAdmin(AuditedAdmin, UserAdmin):
 
     @admin.action(description=_("Reset the second step (lost phone): they set it up again at next login"))
     def reset_second_factor(self, request, queryset):
-        from hubsite import two_factor
-
         accounts = [user for user in queryset if self.has_change_permission(request, user)]
         for user in accounts:
             two_factor.reset(user)

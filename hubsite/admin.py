@@ -18,8 +18,8 @@ class HubAdminSite(admin.AdminSite):
     def get_urls(self):
         from django.urls import path
 
+        from backoffice import two_factor
         from backoffice.agenda import agenda_view
-        from hubsite import two_factor
 
         agenda = self.admin_view(lambda request: agenda_view(request, self))
         return [
@@ -31,11 +31,11 @@ class HubAdminSite(admin.AdminSite):
         ]
 
     def admin_view(self, view, cacheable=False):
-        """Every admin page waits for the second step (hubsite/two_factor.py);
+        """Every admin page waits for the second step (backoffice/two_factor.py);
         logging out does not."""
         from functools import wraps
 
-        from hubsite import two_factor
+        from backoffice import two_factor
 
         inner = super().admin_view(view, cacheable)
 

@@ -158,7 +158,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# A second step after the password, by authenticator app (hubsite/two_factor.py):
+# A second step after the password, by authenticator app (backoffice/two_factor.py):
 # required of every staff member and support unless DEBUG is on.
 HUB_REQUIRE_TWO_FACTOR = env_bool("HUB_REQUIRE_TWO_FACTOR", default=not DEBUG)
 OTP_TOTP_ISSUER = os.environ.get("HUB_TWO_FACTOR_ISSUER", "Le Hub")

@@ -17,8 +17,8 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from backoffice import two_factor
 from conftest import TORONTO, make_clinic, make_staff
-from hubsite import two_factor
 from schedules.access import STAFF_GROUP, SUPPORT_GROUP
 
 pytestmark = pytest.mark.django_db
