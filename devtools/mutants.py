@@ -48,7 +48,7 @@ MODULES = {
     "confirmations.planning": [
         "confirmations/tests/test_planning.py",
         "confirmations/tests/test_events.py",
-        "schedules/tests/test_back_office.py",
+        "backoffice/tests/test_back_office.py",
         "booking/tests/test_waitlist.py",
         "booking/tests/test_waitlist_review.py",
     ],
@@ -59,7 +59,7 @@ MODULES = {
         "outbox/tests/test_providers.py",
         "confirmations/tests/test_sms_keywords.py",
         "outbox/tests/test_webhooks.py",
-        "schedules/tests/test_staff_under_faults.py",
+        "backoffice/tests/test_staff_under_faults.py",
         "booking/tests/test_online.py",
         "booking/tests/test_waitlist.py",
     ],

@@ -164,8 +164,8 @@ def test_copy_and_move_refuse_clinic_b(staff_a, world, tool):
 
 def test_copy_and_move_offer_only_clinic_a_slots(staff_a, world):
     a, b = world
+    from backoffice.tests.test_back_office import offered
     from schedules.models import Slot
-    from schedules.tests.test_back_office import offered
 
     opened = staff_a.get(f"/admin/schedules/appointment/{a.pk}/copy/")
     assert f"clinic={a.clinic.pk}" in opened["Location"]

@@ -10,10 +10,10 @@ from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from backoffice.tests.test_back_office import offered, suggested
 from conftest import TORONTO, book, make_clinic, make_patient, make_professional, make_service, make_slot
 from outbox.models import Message
 from schedules.models import Appointment
-from schedules.tests.test_back_office import offered, suggested
 
 pytestmark = pytest.mark.django_db
 

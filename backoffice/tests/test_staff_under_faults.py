@@ -13,6 +13,7 @@ from django.db import connection
 from django.test import Client
 
 from backoffice.admin_forms import view_of
+from backoffice.tests.test_back_office import form_data
 from confirmations import links
 from conftest import TORONTO, RecordingChannel, book, make_slot, postgres_only
 from outbox.dispatch import send_due_messages
@@ -20,7 +21,6 @@ from outbox.models import Message
 from outbox.outcomes import UNKNOWN, TransportError
 from schedules.access import STAFF_GROUP
 from schedules.models import Appointment, StaleAppointment
-from schedules.tests.test_back_office import form_data
 
 pytestmark = pytest.mark.django_db
 
