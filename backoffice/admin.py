@@ -10,6 +10,7 @@ from backoffice.admin_forms import ServiceForm, delay_text
 from backoffice.admin_scoping import AuditedAdmin, CappedPaginator, ClinicScopedAdmin, readable_phone
 from backoffice.appointment_admin import AppointmentAdmin  # noqa: F401 -- registers
 from backoffice.booking_admin import WaitlistEntryAdmin  # noqa: F401 -- registers
+from backoffice.message_admin import MessageAdmin  # noqa: F401 -- registers
 from backoffice.patient_admin import PatientAdmin  # noqa: F401 -- registers
 from backoffice.slot_admin import SlotAdmin  # noqa: F401 -- registers
 from backoffice.staff_admin import StaffAccountAdmin  # noqa: F401 -- registers
