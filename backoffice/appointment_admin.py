@@ -27,6 +27,7 @@ from outbox.contacts import contact_for
 from outbox.models import Message, Reply
 from patients.models import Patient
 from schedules.access import visible_to
+from schedules.actors import Actor
 from schedules.models import Appointment, Professional, Slot, StaleAppointment, StatusChange
 from schedules.row_ids import row_id
 
@@ -119,6 +120,11 @@ def story_of(appointment: Appointment) -> list[StoryLine]:
 SEARCH_IDS = 500
 
 
+def staff(request) -> Actor:
+    """The staff member making a change from the back office."""
+    return Actor("staff", request.user)
+
+
 def few(rows):
     """The ids of `rows` as a list when there are few (the database then
     reads their appointments by index), else as a subquery."""
@@ -149,6 +155,18 @@ class AppointmentAdmin(ClinicScopedAdmin):
     show_full_result_count = False
     change_form_template = "admin/schedules/appointment/change_form.html"
     object_history_template = "admin/schedules/appointment/object_history.html"
+
+    # The history names the staff member who made each change (R29).
+
+    def save_model(self, request, obj: Appointment, form, change: bool) -> None:
+        obj.save(actor=staff(request))
+
+    def delete_model(self, request, obj: Appointment) -> None:
+        obj.delete(actor=staff(request))
+
+    def delete_queryset(self, request, queryset) -> None:
+        for appointment in queryset:
+            appointment.delete(actor=staff(request))
 
     def get_search_results(self, request, queryset, search_term):
         """Each word names the patient (last or first name) or the
@@ -241,7 +259,7 @@ class AppointmentAdmin(ClinicScopedAdmin):
         for appointment in queryset.exclude(status=Appointment.Status.CANCELLED):
             appointment.status = Appointment.Status.CANCELLED
             try:
-                appointment.save()  # R18: plans each cancellation notice
+                appointment.save(actor=staff(request))  # R18: plans each cancellation notice
             except StaleAppointment:
                 changed += 1  # changed since the list was read (D17): theirs stands
                 continue
@@ -280,7 +298,7 @@ class AppointmentAdmin(ClinicScopedAdmin):
                 return redirect(back)
             appointment.status = Appointment.Status.CANCELLED
             try:
-                appointment.save()  # R18: plans the cancellation notice
+                appointment.save(actor=staff(request))  # R18: plans the cancellation notice
             except StaleAppointment:
                 self.message_user(request, STALE_FORM, messages.ERROR)
                 return redirect(back)
@@ -356,9 +374,9 @@ class AppointmentAdmin(ClinicScopedAdmin):
 
     def _to_slot_done(self, request, appointment: Appointment, slot: Slot, copy: bool):
         if copy:
-            target, kind = appointment.copy_to(slot), Message.Kind.CONFIRMATION
+            target, kind = appointment.copy_to(slot, actor=staff(request)), Message.Kind.CONFIRMATION
         else:
-            appointment.move_to(slot)
+            appointment.move_to(slot, actor=staff(request))
             target, kind = appointment, Message.Kind.MODIFICATION
         # What the patient is told, from what the change planned (the service may send nothing).
         told = Message.objects.filter(appointment=target, kind=kind, state=Message.State.PENDING).exists()

@@ -650,16 +650,18 @@ class Appointment(models.Model):
     def is_confirmed(self) -> bool:
         return self.status in self.CONFIRMED
 
-    def copy_to(self, slot: Slot) -> "Appointment":
+    def copy_to(self, slot: Slot, *, actor: Actor = STAFF) -> "Appointment":
         """R17 copy/paste: a new appointment for the same patient in `slot`,
         keeping this appointment's service (not the new slot's)."""
-        return Appointment.objects.create(patient=self.patient, slot=slot, service=self.service)
+        copy = Appointment(patient=self.patient, slot=slot, service=self.service)
+        copy.save(actor=actor)
+        return copy
 
-    def move_to(self, slot: Slot) -> None:
+    def move_to(self, slot: Slot, *, actor: Actor = STAFF) -> None:
         """R17 cut/paste: the appointment takes the slot's professional and
         times, and keeps its service. A modification for the patient (D5)."""
         self.slot = slot
-        self.save()
+        self.save(actor=actor)
 
     @classmethod
     def from_db(cls, db, field_names, values):

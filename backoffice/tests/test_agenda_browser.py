@@ -24,8 +24,8 @@ from conftest import (
     sign_in,
 )
 from history.dates import staff_moment
+from hubsite.demo import load_demo
 from schedules.access import STAFF_GROUP
-from schedules.demo import load_demo
 from schedules.models import Appointment, Clinic
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

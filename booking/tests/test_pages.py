@@ -341,7 +341,7 @@ class TestWaitingFromThePage:
 
 
 def test_the_demo_clinic_takes_bookings_online(client, db):
-    from schedules.demo import load_demo
+    from hubsite.demo import load_demo
 
     load_demo()
     html = client.get("/prendre-rendez-vous/plateau/").content.decode()

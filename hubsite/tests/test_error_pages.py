@@ -29,7 +29,7 @@ def broken_health(monkeypatch):
     def fail(**kwargs):
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr("hubsite.health.examine", fail)
+    monkeypatch.setattr("hubsite.urls.examine", fail)
 
 
 @pytest.mark.parametrize("by", ["browser", "cookie"])

@@ -22,7 +22,7 @@ def test_a_wrong_address_and_a_server_error_show_the_hubs_pages_in_the_browsers_
     def fail(**kwargs):
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr("hubsite.health.examine", fail)
+    monkeypatch.setattr("hubsite.urls.examine", fail)
     context, page = open_tab(browser, 390, 844, locale=locale)
     try:
         response = page.goto(f"{live_server.url}/rendez-vous-perdu/")

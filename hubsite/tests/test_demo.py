@@ -6,8 +6,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from hubsite.demo import load_demo
 from patients.models import Patient
-from schedules.demo import load_demo
 from schedules.models import Appointment, Clinic, Professional, Service, Slot, StatusChange
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,7 @@ import logging
 
 from django.core.management.base import BaseCommand
 
-from schedules.demo import load_demo
+from hubsite.demo import load_demo
 
 
 class Command(BaseCommand):
