@@ -292,35 +292,6 @@ def patient_for(request: BookingRequest) -> Patient:
     )
 
 
-def join_waitlist(request: BookingRequest):
-    """Puts the verified request's patient on the waiting list, once (D21:
-    her entry for the service on overlapping dates is widened instead)."""
-    from booking import waitlist
-    from booking.models import WaitlistEntry
-
-    with transaction.atomic():
-        request = BookingRequest.objects.select_for_update().get(pk=request.pk)
-        if request.entry_id:
-            return request.entry
-        if request.verified_at is None or request.service_id is None:
-            raise NotBookable
-        entry = waitlist.join(
-            WaitlistEntry(
-                clinic_id=request.clinic_id,
-                patient=patient_for(request),
-                service_id=request.service_id,
-                professional_id=request.professional_id,
-                earliest=request.earliest,
-                latest=request.latest,
-                language=request.language,
-                added_by=WaitlistEntry.AddedBy.PATIENT,
-            )
-        )
-        request.entry = entry
-        request.save(update_fields=["entry"])
-        return entry
-
-
 def forget_old_requests(now: datetime | None = None) -> int:
     """Names, contacts and code hashes of requests older than the retention
     period are deleted (D19); the appointments and entries they made stay."""

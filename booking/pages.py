@@ -25,7 +25,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_ratelimit.core import is_ratelimited
 from phonenumber_field.phonenumber import PhoneNumber
 
-from booking import online, rules
+from booking import online, rules, waitlist
 from booking.models import BookingRequest
 from booking.texts import TEXTS
 from confirmations.content import TYPE_LABELS
@@ -392,7 +392,7 @@ def code(request, address: str, request_id):
         if outcome == rules.RIGHT:
             asked.refresh_from_db()
             if joins_waitlist(asked):
-                online.join_waitlist(asked)
+                waitlist.join_from_request(asked)
                 return redirect(to("booking-done", language, address=address, request_id=asked.public_id))
             return _book(request, clinic, asked, asked.slot, language, address)
         error = texts[outcome]

@@ -27,7 +27,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from booking import online
-from booking.models import Offer, WaitlistEntry
+from booking.models import BookingRequest, Offer, WaitlistEntry
 from confirmations.rules import SILENT_CATEGORY
 from outbox.contacts import EMAIL, SMS, configured_channels, contact_for
 from outbox.models import Message
@@ -349,3 +349,29 @@ def _widen(kept: WaitlistEntry, entries: list[WaitlistEntry], latest: WaitlistEn
     if latest.added_by == WaitlistEntry.AddedBy.PATIENT:
         kept.added_by = WaitlistEntry.AddedBy.PATIENT
     kept.save()
+
+
+def join_from_request(request: BookingRequest):
+    """Puts the verified request's patient on the waiting list, once (D21:
+    her entry for the service on overlapping dates is widened instead)."""
+    with transaction.atomic():
+        request = BookingRequest.objects.select_for_update().get(pk=request.pk)
+        if request.entry_id:
+            return request.entry
+        if request.verified_at is None or request.service_id is None:
+            raise online.NotBookable
+        entry = join(
+            WaitlistEntry(
+                clinic_id=request.clinic_id,
+                patient=online.patient_for(request),
+                service_id=request.service_id,
+                professional_id=request.professional_id,
+                earliest=request.earliest,
+                latest=request.latest,
+                language=request.language,
+                added_by=WaitlistEntry.AddedBy.PATIENT,
+            )
+        )
+        request.entry = entry
+        request.save(update_fields=["entry"])
+        return entry

@@ -9,6 +9,8 @@ the admin: backoffice/roles.py.
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
+from schedules.models import Clinic
+
 SUPPORT_GROUP = "support"
 STAFF_GROUP = "clinic staff"
 
@@ -31,8 +33,6 @@ def visible_to(queryset: QuerySet, user: AbstractBaseUser | AnonymousUser) -> Qu
         return queryset
     if not user.is_authenticated or not user.is_active:
         return queryset.none()
-    from schedules.models import Clinic
-
     # A subquery rather than a join: no duplicate rows, no DISTINCT.
     their_clinics = Clinic.objects.filter(staff=user).values("pk")
     return queryset.filter(**{f"{queryset.model.clinic_lookup}__in": their_clinics})

@@ -410,7 +410,6 @@ class TestFoundTryingItAsAPatient:
     def test_d21_joining_twice_online_widens_one_entry_and_a_freed_time_is_offered_once(
         self, open_clinic, service, professional, slot, clock
     ):
-        from booking import online
         from booking.models import BookingRequest
 
         def join(earliest, latest, **fields):
@@ -419,7 +418,7 @@ class TestFoundTryingItAsAPatient:
                 contact="anne@example.com", expires_at=NOW, verified_at=NOW, service=service,
                 earliest=earliest, latest=latest, **fields,
             )  # fmt: skip
-            return online.join_waitlist(request)
+            return waitlist.join_from_request(request)
 
         first = join(DAY - timedelta(days=2), DAY)
         second = join(DAY, DAY + timedelta(days=5), professional=professional)
@@ -775,11 +774,10 @@ class TestJoiningFromThePage:
         )  # fmt: skip
 
     def test_a_request_joins_once_whatever_the_clicks(self, open_clinic, service, clock):
-        from booking import online
 
         request = self.request(open_clinic, service=service)
-        entry = online.join_waitlist(request)
-        assert online.join_waitlist(request) == entry
+        entry = waitlist.join_from_request(request)
+        assert waitlist.join_from_request(request) == entry
         assert (WaitlistEntry.objects.get(), entry.added_by, entry.language) == (entry, "patient", "en")
 
     @pytest.mark.parametrize("missing", ["verified_at", "service"])
@@ -787,7 +785,7 @@ class TestJoiningFromThePage:
         from booking import online
 
         with pytest.raises(online.NotBookable):
-            online.join_waitlist(self.request(open_clinic, **{"service": service, missing: None}))
+            waitlist.join_from_request(self.request(open_clinic, **{"service": service, missing: None}))
         assert not WaitlistEntry.objects.exists()
 
 
