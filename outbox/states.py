@@ -64,12 +64,6 @@ TRANSITIONS = frozenset(
     }
 )
 
-# How far a provider's report has gone: a report only moves a message
-# forward, so the same report twice changes nothing and a late "sent"
-# never overwrites "delivered".
-RANK = {SENDING: 1, UNKNOWN: 1, SENT: 2, DELIVERED: 3, FAILED: 4}
-
-
 def _move(message: Message, expected: str, to: str, **changes) -> bool:
     """`message` from `expected` to `to`, with `changes`, if it is still in
     `expected`; True if this call moved it. The row in memory follows."""
@@ -222,5 +216,7 @@ def delivered(message: Message) -> bool:
 
 
 def is_forward(message: Message, to: str) -> bool:
-    """Whether a provider's report of `to` moves `message` forward."""
-    return message.state in RANK and RANK[to] > RANK[message.state]
+    """Whether a provider's report of `to` (delivered, failed) moves
+    `message` on: only forward, along the table, so that the same report
+    twice changes nothing and a late "delivered" never undoes "failed"."""
+    return (message.state, to) in TRANSITIONS

@@ -22,12 +22,12 @@ NAMES = "|".join(Message.State.values)
 ROW = re.compile(rf"^\s*\|?\s*`?({NAMES})`?\s*\|?\s*`?({NAMES})`?\s*(\||\s)", re.MULTILINE)
 
 # Every move this module offers, as the dispatcher, the planner and a
-# provider's report call it.
+# provider's report call it; each says whether it moved the message.
 MOVES = {
-    "claim": lambda message: states.claim_due(10),
-    "withdraw_pending": lambda message: states.withdraw_pending(message.appointment_ref, Reason.MOVED),
+    "claim": lambda message: bool(states.claim_due(10)),
+    "withdraw_pending": lambda message: bool(states.withdraw_pending(message.appointment_ref, Reason.MOVED)),
     "release": lambda message: states.release(message),
-    "retry_later": lambda message: states.retry_later(message, timezone.now(), "busy"),
+    "retry_later": lambda message: states.retry_later(message, timezone.now() + timedelta(minutes=1), "busy"),
     "postpone": lambda message: states.postpone(message, timezone.now() + timedelta(hours=1)),
     "record_sent": lambda message: states.record_sent(message, timezone.now(), "SM1"),
     "withdraw": lambda message: states.withdraw(message, Reason.MOVED),
@@ -36,6 +36,8 @@ MOVES = {
     "delivered": lambda message: states.is_forward(message, states.DELIVERED) and states.delivered(message),
     "failed by report": lambda message: states.is_forward(message, states.FAILED) and states.fail(message, "x"),
 }
+# What each single-row move writes besides the state.
+WRITES = ["due_at", "reason", "error", "sent_at", "provider_id", "attempts"]
 
 
 def table_in(text: str) -> set[tuple[str, str]]:
@@ -51,7 +53,7 @@ def test_the_docstring_and_the_readme_show_the_table_the_code_holds():
 @pytest.mark.django_db
 def test_every_move_the_code_makes_is_in_the_table_and_the_table_has_no_other(patient, clinic):
     made = set()
-    for move in MOVES.values():
+    for name, move in MOVES.items():
         for state in Message.State.values:
             Message.objects.all().delete()
             message = Message.objects.create(
@@ -61,16 +63,39 @@ def test_every_move_the_code_makes_is_in_the_table_and_the_table_has_no_other(pa
                 language="fr",
                 due_at=timezone.now() - timedelta(minutes=1),
                 claimed_at=timezone.now(),
+                attempts=2,
                 state=state,
             )
             try:
-                move(message)
+                won = move(message)
             except ValueError:  # a move the table does not have: refused, nothing written
-                pass
-            after = Message.objects.get(pk=message.pk).state
-            if after != state:
-                made.add((state, after))
+                won = None
+            stored = Message.objects.get(pk=message.pk)
+            if stored.state != state:
+                made.add((state, stored.state))
+            # It says whether it moved the message (record_sent: whether it noted a send).
+            if name != "record_sent":
+                assert won is (stored.state != state) or (won is None and stored.state == state), (name, state)
+            if won and name not in ("claim", "withdraw_pending"):
+                # The row in memory follows the row stored.
+                assert message.state == stored.state, (name, state)
+                assert [getattr(message, f) for f in WRITES] == [getattr(stored, f) for f in WRITES], (name, state)
     assert made == states.TRANSITIONS
+
+
+@pytest.mark.django_db
+def test_a_send_is_noted_once_whoever_records_it_first(patient, clinic):
+    """The dispatcher and a provider's report may both record a send: the
+    first notes it, the second only fills in what is missing."""
+    message = Message.objects.create(
+        kind=Message.Kind.REMINDER, clinic=clinic, patient=patient, language="fr", due_at=timezone.now()
+    )
+    [claimed] = states.claim_due(1)
+    assert states.record_sent(claimed, timezone.now(), "") is True
+    again = Message.objects.get(pk=message.pk)
+    assert states.record_sent(again, timezone.now(), "SM1") is False
+    stored = Message.objects.get(pk=message.pk)
+    assert (stored.state, stored.provider_id) == (states.SENT, "SM1")
 
 
 @pytest.mark.django_db
