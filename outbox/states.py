@@ -64,6 +64,7 @@ TRANSITIONS = frozenset(
     }
 )
 
+
 def _move(message: Message, expected: str, to: str, **changes) -> bool:
     """`message` from `expected` to `to`, with `changes`, if it is still in
     `expected`; True if this call moved it. The row in memory follows."""
