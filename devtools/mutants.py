@@ -63,6 +63,13 @@ MODULES = {
         "booking/tests/test_online.py",
         "booking/tests/test_waitlist.py",
     ],
+    "confirmations.composing": [
+        "outbox/tests/test_dispatch.py",
+        "outbox/tests/test_fallback.py",
+        "outbox/tests/test_webhooks.py",
+        "confirmations/tests/test_sms_keywords.py",
+        "confirmations/tests/test_replies_to_handle.py",
+    ],
     "confirmations.replies": [
         "outbox/tests/test_webhooks.py",
         "confirmations/tests/test_sms_keywords.py",
@@ -87,6 +94,7 @@ MODULES = {
     "booking.offers": ["booking/tests/test_waitlist.py"],
     "booking.offer_replies": ["booking/tests/test_waitlist.py", "booking/tests/test_waitlist_review.py"],
     "booking.online": ["booking/tests/test_online.py", "booking/tests/test_pages.py", "booking/tests/test_waitlist.py"],
+    "booking.composing": ["booking/tests/test_online.py", "booking/tests/test_waitlist.py"],
     "booking.codes": ["booking/tests/test_online.py", "booking/tests/test_pages.py"],
     "booking.rules": ["booking/tests/test_rules.py", "booking/tests/test_online.py"],
 }
