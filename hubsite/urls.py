@@ -4,6 +4,7 @@ from django.http import HttpResponseForbidden, JsonResponse
 from django.urls import include, path, re_path, resolve
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
+from django.views.generic import RedirectView
 
 from hubsite.health import examine
 
@@ -32,6 +33,12 @@ handler500 = "hubsite.errors.server_error"
 
 urlpatterns = [
     path("health/", health),
+    # Messages, replies and opt-outs were listed under "confirmations" before
+    # the outbox became an app of its own: staff's bookmarks still lead there.
+    re_path(
+        r"^admin/confirmations/(?P<rest>(?:message|reply|optout)/.*)$",
+        RedirectView.as_view(url="/admin/outbox/%(rest)s", query_string=True, permanent=True),
+    ),
     path("admin/", admin.site.urls),
     path("", include("outbox.urls")),
     path("", include("confirmations.urls")),

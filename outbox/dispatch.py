@@ -41,7 +41,7 @@ from history.events import Reason, event
 from outbox import states
 from outbox.channels import channel_for
 from outbox.contacts import contact_for
-from outbox.kinds import composer_for
+from outbox.kinds import composed_by, composer_for
 from outbox.models import Message, OptOut
 from outbox.outcomes import BAD_ADDRESS, REFUSED, TransportError
 from outbox.outcomes import UNKNOWN as UNKNOWN_OUTCOME
@@ -246,18 +246,22 @@ def _release(message: Message, attempt_counted: bool = False) -> str:
 
 
 def _load(batch: list[Message]) -> dict:
-    """What each kind's composer needs for its messages of the batch, read at once."""
-    by_composer = {}
+    """What the composers need for their messages of the batch, read at once
+    (composers that share a way of reading share one read). A kind no app
+    composes reads nothing: its message fails alone (_prepare_one)."""
+    by_load = {}
     for message in batch:
-        by_composer.setdefault(composer_for(message.kind), []).append(message)
-    return {composer: composer.load(messages) for composer, messages in by_composer.items()}
+        composer = composed_by(message.kind)
+        if composer is not None:
+            by_load.setdefault(composer.load, []).append(message)
+    return {load: load(messages) for load, messages in by_load.items()}
 
 
 def _prepare_one(message: Message, loaded: dict, now) -> str | None:
     """The message's composer re-checks it and fills it in, or settles it."""
     try:
         composer = composer_for(message.kind)
-        return composer.prepare(message, loaded[composer], now)
+        return composer.prepare(message, loaded[composer.load], now)
     except Exception as error:
         # A fault of the Hub's own (a template, a bad record): this message
         # fails, with why, and the rest of the batch goes on. Nothing left.

@@ -38,6 +38,10 @@ def register(kinds: Iterable[str], composer: Composer) -> None:
         _composers[kind] = composer
 
 
+def composed_by(kind: str) -> Composer | None:
+    return _composers.get(kind)
+
+
 def composer_for(kind: str) -> Composer:
     try:
         return _composers[kind]

@@ -185,10 +185,11 @@ def withdraw(message: Message, reason: str) -> bool:
     return False
 
 
-def fail(message: Message, reason: str, detail: str = "") -> bool:
-    """Fails a message still in the state it was read in; the history says
-    why (a Reason, and the provider's own words)."""
-    if _move(message, message.state, FAILED, reason=reason, error=detail):
+def fail(message: Message, reason: str, detail: str = "", expected: str = SENDING) -> bool:
+    """Fails a claimed message (or, for a provider's report, one still in
+    the state it was read in under lock: `expected`); the history says why
+    (a Reason, and the provider's own words)."""
+    if _move(message, expected, FAILED, reason=reason, error=detail):
         note(message, event("failed", message=message.kind, reason=reason, detail=detail))
         return True
     return False
@@ -208,12 +209,12 @@ def stuck_in_sending(lease) -> list[Message]:
     return list(stale.select_related("appointment__professional"))
 
 
-def delivered(message: Message) -> bool:
-    """The provider's report: it reached the patient. From `sending` or
-    `unknown` the send was not confirmed: the report settles it, and clears
-    the reason it was in doubt."""
-    unconfirmed = message.state in (SENDING, UNKNOWN)
-    return _move(message, message.state, DELIVERED, **({"reason": "", "error": ""} if unconfirmed else {}))
+def delivered(message: Message, expected: str) -> bool:
+    """The provider's report: it reached the patient (`expected`: the state
+    read under lock). From `sending` or `unknown` the send was not
+    confirmed: the report settles it, and clears the reason it was in doubt."""
+    unconfirmed = expected in (SENDING, UNKNOWN)
+    return _move(message, expected, DELIVERED, **({"reason": "", "error": ""} if unconfirmed else {}))
 
 
 def is_forward(message: Message, to: str) -> bool:

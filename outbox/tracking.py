@@ -33,12 +33,12 @@ def record_outcome(public_id, state: str, reason: str = "", bad_address: bool = 
         if message is None or not states.is_forward(message, state):
             return False
         if state == Message.State.FAILED:
-            states.fail(message, reason, detail)
+            states.fail(message, reason, detail, expected=message.state)
             if bad_address:
                 resend_elsewhere(message, reason, detail)
             return True
         unconfirmed = message.state in (Message.State.SENDING, Message.State.UNKNOWN)
-        states.delivered(message)
+        states.delivered(message, expected=message.state)
         if unconfirmed and message.sent_at is None:
             # It did leave: the appointment's status says so (R29).
             states.record_sent(message, timezone.now(), message.provider_id)

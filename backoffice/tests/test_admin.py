@@ -173,3 +173,17 @@ class TestReadableValues:
         client.force_login(staff_of(clinic))
         page = client.get(f"/admin/schedules/service/{service.pk}/change/").content.decode()
         assert "jusqu’à 24\u00a0h avant" in page and "1 day" not in page and "1 jour," not in page
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("/admin/confirmations/message/?state__exact=failed", "/admin/outbox/message/?state__exact=failed"),
+        ("/admin/confirmations/reply/", "/admin/outbox/reply/"),
+        ("/admin/confirmations/optout/", "/admin/outbox/optout/"),
+    ],
+)
+def test_bookmarks_of_the_message_lists_from_before_the_outbox_app_still_lead_there(admin_client, old, new):
+    response = admin_client.get(old)
+    assert (response.status_code, response["Location"]) == (301, new)
+    assert admin_client.get(new).status_code == 200

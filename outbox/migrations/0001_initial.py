@@ -14,11 +14,15 @@ MODELS = ["message", "reply", "optout"]
 
 def move_content_types(apps, schema_editor):
     content_types = apps.get_model("contenttypes", "ContentType")
+    # Left by an earlier upgrade rolled back (`migrate outbox zero`): the
+    # confirmations' ones, with the groups' permissions, are the ones to keep.
+    content_types.objects.filter(app_label="outbox", model__in=MODELS).delete()
     content_types.objects.filter(app_label="confirmations", model__in=MODELS).update(app_label="outbox")
 
 
 def move_content_types_back(apps, schema_editor):
     content_types = apps.get_model("contenttypes", "ContentType")
+    content_types.objects.filter(app_label="confirmations", model__in=MODELS).delete()
     content_types.objects.filter(app_label="outbox", model__in=MODELS).update(app_label="confirmations")
 
 

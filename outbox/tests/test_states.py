@@ -33,8 +33,12 @@ MOVES = {
     "withdraw": lambda message: states.withdraw(message, Reason.MOVED),
     "fail": lambda message: states.fail(message, Reason.REFUSED),
     "outcome_unknown": lambda message: states.outcome_unknown(message, Reason.NO_ANSWER),
-    "delivered": lambda message: states.is_forward(message, states.DELIVERED) and states.delivered(message),
-    "failed by report": lambda message: states.is_forward(message, states.FAILED) and states.fail(message, "x"),
+    "delivered": lambda message: (
+        states.is_forward(message, states.DELIVERED) and states.delivered(message, expected=message.state)
+    ),
+    "failed by report": lambda message: (
+        states.is_forward(message, states.FAILED) and states.fail(message, "x", expected=message.state)
+    ),
 }
 # What each single-row move writes besides the state.
 WRITES = ["due_at", "reason", "error", "sent_at", "provider_id", "attempts"]
@@ -104,10 +108,9 @@ def test_a_move_the_table_does_not_have_is_refused_and_changes_nothing(patient, 
         kind=Message.Kind.REMINDER, clinic=clinic, patient=patient, language="fr", due_at=timezone.now()
     )
     with pytest.raises(ValueError):
-        states.delivered(message)  # pending → delivered is not a move
-    message.state = states.FAILED
+        states.delivered(message, expected=states.PENDING)  # pending → delivered is not a move
     with pytest.raises(ValueError):
-        states.fail(message, Reason.REFUSED)  # failed → failed is not a move
+        states.fail(message, Reason.REFUSED, expected=states.FAILED)  # failed → failed is not a move
     assert Message.objects.get(pk=message.pk).state == states.PENDING
 
 

@@ -29,7 +29,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.db.backends.signals import connection_created
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import pre_save
 from django.test import Client
 from django.test.utils import override_settings
 from django.utils import timezone
@@ -40,6 +40,7 @@ from outbox.dispatch import send_due_messages
 from outbox.models import Message
 from patients.models import Patient
 from schedules.models import Appointment, Clinic, Professional, Service, Slot
+from schedules.signals import appointment_saved
 
 INSTANT = dict.fromkeys(("email", "sms", "voice"), "outbox.channels.LocalRecorder")
 SLOW = dict.fromkeys(("email", "sms", "voice"), "devtools.management.commands.bench.SlowProvider")
@@ -443,9 +444,9 @@ def counting():
 @contextmanager
 def without_planning():
     pre_save.disconnect(planning.plan_change, sender=Appointment)
-    post_save.disconnect(planning.write_change, sender=Appointment)
+    appointment_saved.disconnect(planning.write_change, sender=Appointment)
     try:
         yield
     finally:
         pre_save.connect(planning.plan_change, sender=Appointment)
-        post_save.connect(planning.write_change, sender=Appointment)
+        appointment_saved.connect(planning.write_change, sender=Appointment)
