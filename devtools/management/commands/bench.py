@@ -34,7 +34,7 @@ from django.test import Client
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from confirmations import planning
+from confirmations import links, planning
 from confirmations.content import snapshot_of
 from outbox.dispatch import send_due_messages
 from outbox.models import Message
@@ -157,8 +157,6 @@ class Command(BaseCommand):
         """The cancel page, beside a bare Django view, both served by the same
         gunicorn (2 workers, DEBUG off), each request from its own client
         address (so that the rate limit counts, and never refuses)."""
-        from confirmations import links
-
         slot = self.world.free_slots(1)[0]
         appointment = Appointment.objects.create(slot=slot, patient=self.world.patient)
         cancel = links.url_for(appointment.public_id, self.world.patient.public_id, links.CANCEL, "fr")
