@@ -10,7 +10,7 @@ from django.test import override_settings
 from django.utils import translation
 
 from booking import offers, waitlist
-from booking.models import Offer, WaitlistEntry
+from booking.models import BookingRequest, Offer, WaitlistEntry
 from booking.tests.conftest import NOW
 from confirmations.replies import understand_waiting
 from conftest import TORONTO, book, make_patient, make_professional, make_service, make_slot, postgres_only
@@ -777,6 +777,7 @@ class TestJoiningFromThePage:
 
         request = self.request(open_clinic, service=service)
         entry = waitlist.join_from_request(request)
+        assert BookingRequest.objects.get(pk=request.pk).entry == entry  # the request says which entry it made
         assert waitlist.join_from_request(request) == entry
         assert (WaitlistEntry.objects.get(), entry.added_by, entry.language) == (entry, "patient", "en")
 
