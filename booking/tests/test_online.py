@@ -41,6 +41,16 @@ class TestFreeSlots:
         assert list(online.free_slots(service)) == [first, second]
         assert too_soon not in online.free_slots(service) and too_far not in online.free_slots(service)
 
+    def test_with_no_free_time_left_past_the_one_asked_from_the_page_starts_again_from_the_soonest(
+        self, open_clinic, service, professional, clock
+    ):
+        at = lambda hours: make_slot(professional, service, NOW + timedelta(hours=hours))  # noqa: E731
+        first, last = at(2), at(5)
+        for beyond in ({"after": last}, {"before": first}):
+            page = online.times_page(service, **beyond)
+            assert (page.slots, page.earlier, page.later) == ([first, last], False, False)
+        assert online.times_page(service, since=NOW + timedelta(days=30)).slots == []  # a date asked: none, said so
+
     def test_a_slot_overlapped_by_an_appointment_outside_any_slot_is_not_free(
         self, open_clinic, service, professional, patient, clock
     ):
