@@ -304,3 +304,14 @@ def test_r28_pressing_1_after_a_cancellation_says_so_instead_of_thanks(client, t
     assert "ne peut plus être confirmé" in twiml and "514 555-0100" in twiml and "Merci" not in twiml
     called.refresh_from_db()
     assert called.status == "cancelled"
+
+
+def test_a_recorded_sms_is_handed_to_the_worker_to_be_read_once_it_commits(
+    client, twilio_settings, texted, monkeypatch, django_capture_on_commit_callbacks
+):
+    queued = []
+    monkeypatch.setattr("confirmations.composing.queue", lambda task, *args: queued.append((task, *args)))
+    with django_capture_on_commit_callbacks(execute=True):
+        post_signed(client, "/twilio/sms/", {"From": MOBILE, "Body": "OK", "MessageSid": "SM77"})
+    reply = Reply.objects.get(provider_id="SM77")
+    assert queued == [("confirmations.tasks.understand_reply", reply.pk)]
