@@ -362,3 +362,17 @@ def texted(clock, slot, clinic, channel_calls):
 def twilio_settings(settings):
     settings.TWILIO_AUTH_TOKEN = "twilio-auth-token"
     settings.HUB_PUBLIC_URL = "https://hub.example.org"
+
+
+# --- The house's own modules (the architecture tests read them) -------------
+
+PROJECT = Path(__file__).resolve().parent
+
+
+def product_modules():
+    """Every module a clinic's Hub runs: no tests, migrations or developer tools."""
+    for path in sorted(PROJECT.glob("*/**/*.py")):
+        parts = path.relative_to(PROJECT).parts
+        if parts[0].startswith(".") or parts[0] in ("var", "devtools") or "tests" in parts or "migrations" in parts:
+            continue
+        yield path

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from conftest import product_modules
 from history.events import Reason
 from outbox import states
 from outbox.models import Message
@@ -142,14 +143,6 @@ def test_a_move_says_whether_it_won(patient, clinic):
     assert states.outcome_unknown(first, Reason.WORKER_STOPPED) is True
     assert states.fail(second, Reason.REFUSED) is False
     assert Message.objects.get(pk=message.pk).state == states.UNKNOWN
-
-
-def product_modules():
-    for path in sorted(ROOT.glob("*/**/*.py")):
-        parts = path.relative_to(ROOT).parts
-        if parts[0].startswith(".") or parts[0] in ("var", "devtools") or "tests" in parts or "migrations" in parts:
-            continue
-        yield path
 
 
 def writes_message_state(tree: ast.AST) -> list[int]:

@@ -6,19 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import book
+from conftest import book, product_modules
 from schedules.actors import HUB, PATIENT, Actor
 from schedules.models import Appointment, StatusChange
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def product_modules():
-    for path in sorted(ROOT.glob("*/**/*.py")):
-        parts = path.relative_to(ROOT).parts
-        if parts[0].startswith(".") or parts[0] in ("var", "devtools") or "tests" in parts or "migrations" in parts:
-            continue
-        yield path
 
 
 def writes_a_history_line(tree: ast.AST) -> list[int]:
